@@ -1,0 +1,39 @@
+/**
+ * Every error edgeclick answers is `{"error":{"code","message"}}` with a 4xx status (CONTRACT "Errors").
+ * Code that meets bad input throws ApiError; the Workers' error handlers turn it into that shape.
+ */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ErrorStatus,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+export function errorResponse(status: number, code: string, message: string, headers?: HeadersInit): Response {
+  const res = Response.json(errorBody(code, message), { status, headers });
+  res.headers.set("Cache-Control", "no-store");
+  return res;
+}
+
+/** Turns anything thrown into a response: ApiError as itself, everything else as an opaque 500. */
+export function toErrorResponse(err: unknown): Response {
+  if (err instanceof ApiError) return errorResponse(err.status, err.code, err.message);
+  console.error("unhandled error", err instanceof Error ? err.stack : err);
+  return errorResponse(500, "internal_error", "Something went wrong on our side; nothing was changed by this request.");
+}
+
+export const badRequest = (code: string, message: string) => new ApiError(400, code, message);
+export const notFound = (what: string) => new ApiError(404, "not_found", `${what} was not found.`);

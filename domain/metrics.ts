@@ -1,0 +1,121 @@
+/**
+ * Real-time metrics from campaign objects: which buckets answer a question, how partial aggregates from
+ * several shards merge, and the API's shape of a bucket.
+ */
+import type { CellPartial } from "../durable-objects/campaign-store";
+import { fromMicros } from "./event";
+import { sketchEstimate, sketchFromBytes, sketchMerge, type Sketch } from "./hll";
+import { DAY, GRANULARITY_MS, HOUR, MINUTE, floorTo, isoMinute, type Granularity } from "./time";
+
+export interface Segment {
+  granularity: Granularity;
+  from: number;
+  to: number;
+}
+
+const ceilTo = (t: number, step: number) => Math.ceil(t / step) * step;
+
+/**
+ * Covers [from, to) with as few buckets as possible: minutes up to the first hour boundary, hours up to
+ * the first day boundary, whole days, then hours and minutes to the end. A bucket counts when it
+ * overlaps the range (real-time counts are per minute).
+ */
+export function segments(from: number, to: number): Segment[] {
+  const a = floorTo(from, MINUTE);
+  const b = ceilTo(to, MINUTE);
+  const out: Segment[] = [];
+  let t = a;
+  const push = (granularity: Granularity, until: number) => {
+    if (t < until) {
+      out.push({ granularity, from: t, to: until });
+      t = until;
+    }
+  };
+  push("minute", Math.min(ceilTo(t, HOUR), b));
+  push("hour", Math.min(ceilTo(t, DAY), floorTo(b, HOUR)));
+  push("day", floorTo(b, DAY));
+  push("hour", floorTo(b, HOUR));
+  push("minute", b);
+  return out;
+}
+
+/** A bucket with its parts from every shard merged. */
+export interface Merged {
+  ts: number;
+  group: string | null;
+  clicks: number;
+  cost_micros: number;
+  suspicious: number;
+  duplicates: number;
+  invalid: number;
+  reasons: Record<string, number>;
+  late_events: number;
+  users: Sketch;
+}
+
+export function emptyMerged(ts: number, group: string | null): Merged {
+  return { ts, group, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0, users: new Map() };
+}
+
+export function mergeInto(m: Merged, p: CellPartial): Merged {
+  m.clicks += p.clicks;
+  m.cost_micros += p.cost_micros;
+  m.suspicious += p.suspicious;
+  m.duplicates += p.duplicates;
+  m.invalid += p.invalid;
+  m.late_events += p.late_events;
+  for (const [reason, n] of Object.entries(p.reasons)) m.reasons[reason] = (m.reasons[reason] ?? 0) + (n ?? 0);
+  if (p.users) sketchMerge(m.users, sketchFromBytes(p.users));
+  return m;
+}
+
+/** Merges partials by (bucket, group); `bucketOf` maps a partial's bucket to the answer's bucket. */
+export function mergePartials(parts: Iterable<CellPartial>, bucketOf: (ts: number) => number = (ts) => ts): Map<string, Merged> {
+  const out = new Map<string, Merged>();
+  for (const p of parts) {
+    const ts = bucketOf(p.ts);
+    const key = `${ts}|${p.group ?? ""}`;
+    mergeInto(out.get(key) ?? out.set(key, emptyMerged(ts, p.group)).get(key)!, p);
+  }
+  return out;
+}
+
+/** One bucket of `GET /v1/metrics` (CONTRACT field names). */
+export interface MetricBucket {
+  timestamp: string;
+  clicks: number;
+  unique_users: number;
+  cost: number;
+  invalid_clicks: number;
+  invalid_by_reason: Record<string, number>;
+  suspicious_clicks: number;
+  duplicates: number;
+  late_events: number;
+  group?: string | null;
+}
+
+export function toMetricBucket(m: Merged, withGroup: boolean): MetricBucket {
+  const invalid_by_reason: Record<string, number> = {};
+  for (const [reason, n] of Object.entries(m.reasons)) if (reason !== "geo_mismatch" && n) invalid_by_reason[reason] = n;
+  const bucket: MetricBucket = {
+    timestamp: isoMinute(m.ts),
+    clicks: m.clicks,
+    unique_users: sketchEstimate(m.users),
+    cost: fromMicros(m.cost_micros),
+    invalid_clicks: m.invalid,
+    invalid_by_reason,
+    suspicious_clicks: m.suspicious,
+    duplicates: m.duplicates,
+    late_events: m.late_events,
+  };
+  if (withGroup) bucket.group = m.group === "" ? null : m.group;
+  return bucket;
+}
+
+/** Bucket starts of [start, end) at a granularity; the zero-filled series a client plots. */
+export function bucketStarts(start: number, end: number, granularity: Granularity): number[] {
+  const step = GRANULARITY_MS[granularity];
+  const out: number[] = [];
+  for (let t = floorTo(start, step); t < end; t += step) out.push(t);
+  return out;
+}

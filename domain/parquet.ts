@@ -1,0 +1,95 @@
+/**
+ * The archive format: one Parquet file (zstd) per queue message and hour, with the columns below.
+ * The column names are the event's field names (domain/event.ts), so the archive, D1 and the API agree.
+ */
+import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { parquetWriteBuffer } from "hyparquet-writer";
+import { parquetReadObjects } from "hyparquet";
+import type { RecordedEvent } from "./event";
+
+type ColumnType = "STRING" | "INT32" | "INT64" | "DOUBLE" | "BOOLEAN" | "TIMESTAMP";
+
+/** Archive columns in file order. `timestamp` and `received_at` are TIMESTAMP(ms, UTC). */
+export const ARCHIVE_COLUMNS = [
+  ["event_id", "STRING"],
+  ["uid", "STRING"],
+  ["timestamp", "TIMESTAMP"],
+  ["received_at", "TIMESTAMP"],
+  ["source", "STRING"],
+  ["advertiser_id", "STRING"],
+  ["campaign_id", "STRING"],
+  ["ad_id", "STRING"],
+  ["publisher_id", "STRING"],
+  ["user_id", "STRING"],
+  ["ip_hash", "STRING"],
+  ["user_agent", "STRING"],
+  ["referer", "STRING"],
+  ["device_type", "STRING"],
+  ["os", "STRING"],
+  ["browser", "STRING"],
+  ["country", "STRING"],
+  ["edge_country", "STRING"],
+  ["city", "STRING"],
+  ["asn", "INT32"],
+  ["colo", "STRING"],
+  ["cost_per_click", "DOUBLE"],
+  ["ad_format", "STRING"],
+  ["variant", "STRING"],
+  ["x", "INT32"],
+  ["y", "INT32"],
+  ["signature", "STRING"],
+  ["rate_limited", "BOOLEAN"],
+  ["verdict", "STRING"],
+  ["reason", "STRING"],
+  ["late", "BOOLEAN"],
+  ["shard", "INT32"],
+  ["seq", "INT64"],
+] as const satisfies readonly (readonly [keyof RecordedEvent, ColumnType])[];
+
+export type ArchiveColumn = (typeof ARCHIVE_COLUMNS)[number][0];
+
+const zstd = (input: Uint8Array): Uint8Array => new Uint8Array(zstdCompressSync(input));
+const unzstd = (input: Uint8Array): Uint8Array => new Uint8Array(zstdDecompressSync(input));
+
+/** Encodes recorded events as one Parquet file (zstd, one row group). */
+export function encodeArchive(events: readonly RecordedEvent[]): ArrayBuffer {
+  return parquetWriteBuffer({
+    codec: "ZSTD",
+    compressors: { ZSTD: zstd },
+    rowGroupSize: Math.max(events.length, 1),
+    createdBy: "edgeclick",
+    kvMetadata: [{ key: "edgeclick.schema", value: "1" }],
+    columnData: ARCHIVE_COLUMNS.map(([name, type]) => ({
+      name,
+      type,
+      data: events.map((e) => {
+        const v = e[name];
+        if (v === undefined || v === null) return null;
+        if (type === "TIMESTAMP") return new Date(v as number);
+        if (type === "INT64") return BigInt(v as number);
+        return v;
+      }),
+    })),
+  });
+}
+
+export type ArchiveRow = { [K in ArchiveColumn]: RecordedEvent[K] };
+
+/** Reads an archive file back into events (all columns, or only those named). */
+export async function decodeArchive<C extends ArchiveColumn>(
+  file: ArrayBuffer,
+  columns?: readonly C[],
+): Promise<Pick<ArchiveRow, C>[]> {
+  const rows = (await parquetReadObjects({
+    file,
+    columns: columns as string[] | undefined,
+    compressors: { ZSTD: unzstd },
+  })) as Record<string, unknown>[];
+  for (const row of rows) {
+    for (const [k, v] of Object.entries(row)) {
+      if (v instanceof Date) row[k] = v.getTime();
+      else if (typeof v === "bigint") row[k] = Number(v);
+    }
+  }
+  return rows as Pick<ArchiveRow, C>[];
+}

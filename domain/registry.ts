@@ -1,0 +1,238 @@
+/**
+ * The registry in D1: advertisers, publishers, campaigns, ads and hashed API keys. Reads on hot paths
+ * go through a small in-isolate cache with bounded staleness, so a click never waits for D1 unless its
+ * ad was not looked up in the last 30 seconds.
+ */
+import { newApiKey, newId, sha256Hex } from "./crypto";
+import { fromMicros, toMicros } from "./event";
+
+/** What the edge needs to know about an ad to take a click. */
+export interface AdRecord {
+  ad_id: string;
+  campaign_id: string;
+  advertiser_id: string;
+  landing_url: string;
+  ad_format: string | null;
+  cost_per_click: number;
+  shards: number;
+}
+
+export interface CampaignRecord {
+  campaign_id: string;
+  advertiser_id: string;
+  name: string;
+  cost_per_click: number;
+  shards: number;
+}
+
+export type Principal =
+  | { role: "admin" }
+  | { role: "advertiser"; advertiser_id: string }
+  | { role: "publisher"; publisher_id: string };
+
+/** A changed ad is seen by every click within this long (issue: "within 60 s"). */
+export const REGISTRY_TTL_MS = 30_000;
+const NEGATIVE_TTL_MS = 5_000;
+const CACHE_MAX = 20_000;
+
+/** A tiny TTL cache, bounded by dropping the oldest entries. Per isolate; nothing in it is authoritative. */
+export class TtlCache<V> {
+  readonly #map = new Map<string, { value: V; expires: number }>();
+  constructor(readonly max = CACHE_MAX) {}
+
+  get(key: string, now = Date.now()): V | undefined {
+    const hit = this.#map.get(key);
+    if (!hit) return undefined;
+    if (hit.expires <= now) {
+      this.#map.delete(key);
+      return undefined;
+    }
+    return hit.value;
+  }
+
+  set(key: string, value: V, ttlMs: number, now = Date.now()): void {
+    this.#map.delete(key);
+    this.#map.set(key, { value, expires: now + ttlMs });
+    while (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value as string);
+  }
+
+  delete(key: string): void {
+    this.#map.delete(key);
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+}
+
+const adCache = new TtlCache<AdRecord | null>();
+const principalCache = new TtlCache<Principal | null>();
+
+interface AdRow {
+  ad_id: string;
+  campaign_id: string;
+  advertiser_id: string;
+  landing_url: string;
+  ad_format: string | null;
+  cost_per_click_micros: number;
+  shards: number;
+}
+
+const toAd = (r: AdRow): AdRecord => ({
+  ad_id: r.ad_id,
+  campaign_id: r.campaign_id,
+  advertiser_id: r.advertiser_id,
+  landing_url: r.landing_url,
+  ad_format: r.ad_format,
+  cost_per_click: fromMicros(r.cost_per_click_micros),
+  shards: r.shards,
+});
+
+export async function getAd(db: D1Database, adId: string): Promise<AdRecord | null> {
+  const row = await db
+    .prepare(
+      `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards
+       FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id = ?`,
+    )
+    .bind(adId)
+    .first<AdRow>();
+  return row ? toAd(row) : null;
+}
+
+/** getAd through the isolate cache (30 s; unknown ads 5 s). */
+export async function getAdCached(db: D1Database, adId: string): Promise<AdRecord | null> {
+  const hit = adCache.get(adId);
+  if (hit !== undefined) return hit;
+  const ad = await getAd(db, adId);
+  adCache.set(adId, ad, ad ? REGISTRY_TTL_MS : NEGATIVE_TTL_MS);
+  return ad;
+}
+
+/** Ads of several ids in one query (for posted batches); fills the cache. */
+export async function getAdsCached(db: D1Database, adIds: Iterable<string>): Promise<Map<string, AdRecord>> {
+  const out = new Map<string, AdRecord>();
+  const missing: string[] = [];
+  for (const id of new Set(adIds)) {
+    const hit = adCache.get(id);
+    if (hit) out.set(id, hit);
+    else if (hit === undefined) missing.push(id);
+  }
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < missing.length; i += 100) {
+    const ids = missing.slice(i, i + 100);
+    const { results } = await db
+      .prepare(
+        `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards
+         FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id IN (${ids.map(() => "?").join(",")})`,
+      )
+      .bind(...ids)
+      .all<AdRow>();
+    const found = new Set<string>();
+    for (const row of results) {
+      const ad = toAd(row);
+      out.set(ad.ad_id, ad);
+      found.add(ad.ad_id);
+      adCache.set(ad.ad_id, ad, REGISTRY_TTL_MS);
+    }
+    for (const id of ids) if (!found.has(id)) adCache.set(id, null, NEGATIVE_TTL_MS);
+  }
+  return out;
+}
+
+/** Drops cached registry entries (tests, and after admin writes in the same isolate). */
+export function forgetRegistryCache(): void {
+  adCache.clear();
+  principalCache.clear();
+}
+
+export async function getCampaign(db: D1Database, campaignId: string): Promise<CampaignRecord | null> {
+  const row = await db
+    .prepare(`SELECT campaign_id, advertiser_id, name, cost_per_click_micros, shards FROM campaigns WHERE campaign_id = ?`)
+    .bind(campaignId)
+    .first<{ campaign_id: string; advertiser_id: string; name: string; cost_per_click_micros: number; shards: number }>();
+  if (!row) return null;
+  return { ...row, cost_per_click: fromMicros(row.cost_per_click_micros) };
+}
+
+export async function listCampaigns(db: D1Database, advertiserId: string | null): Promise<CampaignRecord[]> {
+  const stmt = advertiserId
+    ? db.prepare(`SELECT campaign_id, advertiser_id, name, cost_per_click_micros, shards FROM campaigns WHERE advertiser_id = ? ORDER BY created_at`).bind(advertiserId)
+    : db.prepare(`SELECT campaign_id, advertiser_id, name, cost_per_click_micros, shards FROM campaigns ORDER BY created_at`);
+  const { results } = await stmt.all<{ campaign_id: string; advertiser_id: string; name: string; cost_per_click_micros: number; shards: number }>();
+  return results.map((r) => ({ ...r, cost_per_click: fromMicros(r.cost_per_click_micros) }));
+}
+
+export async function listAds(db: D1Database, campaignId: string): Promise<{ ad_id: string; landing_url: string; ad_format: string | null }[]> {
+  const { results } = await db
+    .prepare(`SELECT ad_id, landing_url, ad_format FROM ads WHERE campaign_id = ? ORDER BY created_at`)
+    .bind(campaignId)
+    .all<{ ad_id: string; landing_url: string; ad_format: string | null }>();
+  return results;
+}
+
+export async function createAdvertiser(db: D1Database, name: string) {
+  const advertiser_id = newId("adv");
+  const api_key = newApiKey("adv");
+  await db
+    .prepare(`INSERT INTO advertisers (advertiser_id, name, api_key_hash, created_at) VALUES (?, ?, ?, ?)`)
+    .bind(advertiser_id, name, await sha256Hex(api_key), Date.now())
+    .run();
+  return { advertiser_id, api_key };
+}
+
+export async function createPublisher(db: D1Database, name: string) {
+  const publisher_id = newId("pub");
+  const api_key = newApiKey("pub");
+  await db
+    .prepare(`INSERT INTO publishers (publisher_id, name, api_key_hash, created_at) VALUES (?, ?, ?, ?)`)
+    .bind(publisher_id, name, await sha256Hex(api_key), Date.now())
+    .run();
+  return { publisher_id, api_key };
+}
+
+export async function advertiserExists(db: D1Database, id: string): Promise<boolean> {
+  return (await db.prepare(`SELECT 1 AS x FROM advertisers WHERE advertiser_id = ?`).bind(id).first()) !== null;
+}
+
+export async function publisherExists(db: D1Database, id: string): Promise<boolean> {
+  return (await db.prepare(`SELECT 1 AS x FROM publishers WHERE publisher_id = ?`).bind(id).first()) !== null;
+}
+
+export async function createCampaign(db: D1Database, c: { advertiser_id: string; name: string; cost_per_click: number; shards?: number }) {
+  const campaign_id = newId("cmp");
+  await db
+    .prepare(`INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+    .bind(campaign_id, c.advertiser_id, c.name, toMicros(c.cost_per_click), c.shards ?? 1, Date.now())
+    .run();
+  return { campaign_id };
+}
+
+export async function createAd(db: D1Database, a: { campaign_id: string; advertiser_id: string; landing_url: string; ad_format?: string }) {
+  const ad_id = newId("ad");
+  await db
+    .prepare(`INSERT INTO ads (ad_id, campaign_id, advertiser_id, landing_url, ad_format, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+    .bind(ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format ?? null, Date.now())
+    .run();
+  return { ad_id };
+}
+
+/** Who holds this key: advertisers and publishers by key hash (cached 60 s). The admin token is checked by the caller. */
+export async function principalForKey(db: D1Database, key: string): Promise<Principal | null> {
+  const hash = await sha256Hex(key);
+  const hit = principalCache.get(hash);
+  if (hit !== undefined) return hit;
+  const row = await db
+    .prepare(
+      `SELECT 'advertiser' AS role, advertiser_id AS id FROM advertisers WHERE api_key_hash = ?1
+       UNION ALL SELECT 'publisher' AS role, publisher_id AS id FROM publishers WHERE api_key_hash = ?1 LIMIT 1`,
+    )
+    .bind(hash)
+    .first<{ role: "advertiser" | "publisher"; id: string }>();
+  const p: Principal | null = !row
+    ? null
+    : row.role === "advertiser"
+      ? { role: "advertiser", advertiser_id: row.id }
+      : { role: "publisher", publisher_id: row.id };
+  principalCache.set(hash, p, p ? 60_000 : NEGATIVE_TTL_MS);
+  return p;
+}

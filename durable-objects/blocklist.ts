@@ -1,0 +1,86 @@
+import { DurableObject } from "cloudflare:workers";
+import { bloomBits, bloomFromBits, newBloom, type BloomSnapshot } from "../domain/blocklist";
+import type { BloomFilter } from "bloom-filters";
+
+const CHUNK = 1 << 20; // stored values stay well under the 2 MB limit
+
+/**
+ * The blocklist (one instance, named "global"): the exact set of blocked items and the Bloom filter
+ * built from it, persisted so every campaign object can load it without a D1 read per click.
+ */
+export class Blocklist extends DurableObject<IngestEnv> {
+  #filter: BloomFilter | null = null;
+
+  constructor(ctx: DurableObjectState, env: IngestEnv) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS item (item TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS bloom (i INTEGER PRIMARY KEY, bits BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+    `);
+  }
+
+  #meta(k: string): number {
+    return this.ctx.storage.sql.exec<{ v: number }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? 0;
+  }
+
+  #loadFilter(): BloomFilter | null {
+    if (this.#filter) return this.#filter;
+    const size = this.#meta("size");
+    if (!size) return null;
+    const parts = this.ctx.storage.sql.exec<{ bits: ArrayBuffer }>("SELECT bits FROM bloom ORDER BY i").toArray();
+    const bits = new Uint8Array(parts.reduce((n, p) => n + p.bits.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      bits.set(new Uint8Array(p.bits), at);
+      at += p.bits.byteLength;
+    }
+    this.#filter = bloomFromBits(size, this.#meta("hashes"), bits);
+    return this.#filter;
+  }
+
+  /** Adds items (`ip:<hash>`, `ua:<user agent>`); returns the new version and how many were new. */
+  add(items: string[]): { version: number; added: number } {
+    const sql = this.ctx.storage.sql;
+    let added = 0;
+    const filter = this.#loadFilter() ?? newBloom();
+    for (const item of items) {
+      added += sql.exec("INSERT INTO item (item) VALUES (?) ON CONFLICT DO NOTHING", item).rowsWritten;
+      filter.add(item);
+    }
+    const version = this.#meta("version") + (added ? 1 : 0);
+    if (added) {
+      const bits = bloomBits(filter);
+      for (let i = 0; i * CHUNK < bits.length; i++) {
+        sql.exec("INSERT OR REPLACE INTO bloom (i, bits) VALUES (?, ?)", i, bits.subarray(i * CHUNK, (i + 1) * CHUNK));
+      }
+      for (const [k, v] of [["version", version], ["size", filter.size], ["hashes", filter._nbHashes]] as const) {
+        sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
+      }
+      this.#filter = filter;
+    }
+    return { version, added };
+  }
+
+  /** Changes whenever the set does; 0 while it is empty. */
+  version(): number {
+    return this.#meta("version");
+  }
+
+  snapshot(): BloomSnapshot | null {
+    const filter = this.#loadFilter();
+    if (!filter) return null;
+    return { version: this.#meta("version"), size: filter.size, hashes: filter._nbHashes, bits: bloomBits(filter) };
+  }
+
+  /** Exact membership, for Bloom hits. */
+  contains(items: string[]): boolean[] {
+    return items.map(
+      (item) => this.ctx.storage.sql.exec("SELECT 1 FROM item WHERE item = ?", item).toArray().length > 0,
+    );
+  }
+
+  count(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM item").one().n;
+  }
+}

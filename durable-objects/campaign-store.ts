@@ -1,0 +1,347 @@
+/**
+ * Storage of one campaign shard, in the Durable Object's SQLite. Everything here is synchronous so a
+ * whole batch of events is judged, counted and queued for the archive in one transaction.
+ *
+ * Tables
+ *   seen_event        first record of each event_id (dedup, replay detection)
+ *   seen_user_minute  (ad_id, user_id, minute) keys (dedup)
+ *   ip_second/minute  per-IP event counts by UTC second and minute of event time (fraud rules)
+ *   cell              counters per granularity x bucket x ad x dimensions (real-time metrics)
+ *   hll               HyperLogLog registers per cell (unique users)
+ *   outbox            recorded events not yet handed to the queue (the archive's source)
+ */
+import type { ClickEvent, Outcome, RecordedEvent, Reason } from "../domain/event";
+import { INVALID_REASONS, SUSPICIOUS_REASONS, isClick, toMicros } from "../domain/event";
+import { hllPoint, sketchToBytes, type Sketch } from "../domain/hll";
+import { userMinute, type FirstSeen, type RuleStore } from "../domain/rules";
+import type { Dimension, Filter } from "../domain/schemas";
+import { GRANULARITY_MS, floorTo, type Granularity } from "../domain/time";
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_event (
+  event_id TEXT PRIMARY KEY, uid TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT, late INTEGER NOT NULL, exp INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_event_exp ON seen_event(exp);
+CREATE TABLE IF NOT EXISTS seen_user_minute (
+  minute INTEGER NOT NULL, ad_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (minute, ad_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ip_second (second INTEGER NOT NULL, ip_hash TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (second, ip_hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ip_minute (minute INTEGER NOT NULL, ip_hash TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, ip_hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cell (
+  id INTEGER PRIMARY KEY,
+  g INTEGER NOT NULL, ts INTEGER NOT NULL, late INTEGER NOT NULL,
+  ad_id TEXT NOT NULL, country TEXT NOT NULL, device_type TEXT NOT NULL, os TEXT NOT NULL, publisher_id TEXT NOT NULL, ad_format TEXT NOT NULL,
+  clicks INTEGER NOT NULL, cost INTEGER NOT NULL, suspicious INTEGER NOT NULL, duplicates INTEGER NOT NULL, invalid INTEGER NOT NULL,
+  ${[...INVALID_REASONS, ...SUSPICIOUS_REASONS].map((r) => `r_${r} INTEGER NOT NULL`).join(", ")},
+  UNIQUE (g, ts, late, ad_id, country, device_type, os, publisher_id, ad_format)
+);
+CREATE TABLE IF NOT EXISTS hll (cell_id INTEGER NOT NULL, idx INTEGER NOT NULL, rho INTEGER NOT NULL, PRIMARY KEY (cell_id, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, msg TEXT, bytes INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_msg ON outbox(msg);
+`;
+
+const GRANS: readonly Granularity[] = ["minute", "hour", "day"];
+const G_INDEX: Record<Granularity, number> = { minute: 0, hour: 1, day: 2 };
+const REASON_COLUMNS = [...INVALID_REASONS, ...SUSPICIOUS_REASONS] as const;
+
+/** Dedup keys and IP counters live this long past their event time: every accepted event is judged exactly. */
+export interface Horizons {
+  /** How long dedup keys and IP counters are kept, by event time. */
+  stateMs: number;
+  /** Minute cells (CONTRACT/issue: at least 48 h). */
+  minuteMs: number;
+  /** Hour cells (at least 90 days). Day cells are kept. */
+  hourMs: number;
+}
+
+export class SqlRuleStore implements RuleStore {
+  constructor(
+    readonly sql: SqlStorage,
+    readonly stateMs: number,
+  ) {}
+
+  firstWithEventId(eventId: string): FirstSeen | null {
+    const row = this.sql
+      .exec<{ uid: string; verdict: string; reason: string | null; late: number }>(
+        "SELECT uid, verdict, reason, late FROM seen_event WHERE event_id = ?",
+        eventId,
+      )
+      .toArray()[0];
+    return row ? { uid: row.uid, verdict: row.verdict as FirstSeen["verdict"], reason: row.reason as Reason | null, late: row.late === 1 } : null;
+  }
+
+  userMinuteSeen(adId: string, userId: string, minute: number): boolean {
+    return this.sql.exec("SELECT 1 FROM seen_user_minute WHERE minute = ? AND ad_id = ? AND user_id = ?", minute, adId, userId).toArray().length > 0;
+  }
+
+  countIp(ipHash: string, second: number, minute: number) {
+    const s = this.sql
+      .exec<{ n: number }>(
+        "INSERT INTO ip_second (second, ip_hash, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n",
+        second,
+        ipHash,
+      )
+      .one().n;
+    const m = this.sql
+      .exec<{ n: number }>(
+        "INSERT INTO ip_minute (minute, ip_hash, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n",
+        minute,
+        ipHash,
+      )
+      .one().n;
+    return { second: s, minute: m };
+  }
+
+  remember(e: ClickEvent, o: Outcome): void {
+    this.sql.exec(
+      "INSERT INTO seen_event (event_id, uid, verdict, reason, late, exp) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      e.event_id,
+      e.uid,
+      o.verdict,
+      o.reason,
+      o.late ? 1 : 0,
+      e.timestamp + this.stateMs,
+    );
+    if (e.user_id) {
+      this.sql.exec(
+        "INSERT INTO seen_user_minute (minute, ad_id, user_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        userMinute(e.timestamp),
+        e.ad_id,
+        e.user_id,
+      );
+    }
+  }
+}
+
+const dimValues = (e: ClickEvent) => [e.ad_id, e.country, e.device_type, e.os, e.publisher_id ?? "", e.ad_format ?? ""];
+
+const UPSERT_CELL = `INSERT INTO cell (g, ts, late, ad_id, country, device_type, os, publisher_id, ad_format,
+  clicks, cost, suspicious, duplicates, invalid, ${REASON_COLUMNS.map((r) => `r_${r}`).join(", ")})
+  VALUES (${new Array(14 + REASON_COLUMNS.length).fill("?").join(", ")})
+  ON CONFLICT (g, ts, late, ad_id, country, device_type, os, publisher_id, ad_format) DO UPDATE SET
+  clicks = clicks + excluded.clicks, cost = cost + excluded.cost, suspicious = suspicious + excluded.suspicious,
+  duplicates = duplicates + excluded.duplicates, invalid = invalid + excluded.invalid,
+  ${REASON_COLUMNS.map((r) => `r_${r} = r_${r} + excluded.r_${r}`).join(", ")}
+  RETURNING id`;
+
+/** Adds one judged event to the minute, hour and day cells (late events to the late cells). */
+export function countEvent(sql: SqlStorage, e: ClickEvent, o: Outcome): void {
+  const click = isClick(o.verdict);
+  const deltas = [
+    click ? 1 : 0,
+    click ? toMicros(e.cost_per_click) : 0,
+    o.verdict === "suspicious" ? 1 : 0,
+    o.verdict === "duplicate" ? 1 : 0,
+    o.verdict === "invalid" ? 1 : 0,
+    ...REASON_COLUMNS.map((r) => (o.reason === r ? 1 : 0)),
+  ];
+  const point = click && e.user_id && !o.late ? hllPoint(e.user_id) : null;
+  const dims = dimValues(e);
+  for (const g of GRANS) {
+    const ts = floorTo(e.timestamp, GRANULARITY_MS[g]);
+    const { id } = sql.exec<{ id: number }>(UPSERT_CELL, G_INDEX[g], ts, o.late ? 1 : 0, ...dims, ...deltas).one();
+    if (point) {
+      sql.exec(
+        "INSERT INTO hll (cell_id, idx, rho) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET rho = excluded.rho WHERE excluded.rho > rho",
+        id,
+        point.idx,
+        point.rho,
+      );
+    }
+  }
+}
+
+/** A question to a shard's cells. Buckets are those whose start lies in [from, to). */
+export interface CellQuery {
+  granularity: Granularity;
+  from: number;
+  to: number;
+  /** Only these ads (default: all of the campaign's). */
+  ad_ids?: string[];
+  filter?: Filter;
+  group_by?: Dimension | "ad_id";
+  /** Include HyperLogLog registers so buckets can be merged across shards and estimated. */
+  sketches?: boolean;
+}
+
+/** Partial aggregates of one bucket (and group): mergeable across shards. */
+export interface CellPartial {
+  ts: number;
+  group: string | null;
+  clicks: number;
+  cost_micros: number;
+  suspicious: number;
+  duplicates: number;
+  invalid: number;
+  reasons: Partial<Record<(typeof REASON_COLUMNS)[number], number>>;
+  late_events: number;
+  /** Packed HyperLogLog registers (domain/hll.ts). */
+  users?: Uint8Array;
+}
+
+/** Sums cells matching the query, per bucket (and group); late events are reported apart. */
+export function queryCells(sql: SqlStorage, q: CellQuery): CellPartial[] {
+  const where = ["g = ?", "ts >= ?", "ts < ?"];
+  const args: (string | number)[] = [G_INDEX[q.granularity], q.from, q.to];
+  if (q.ad_ids) {
+    if (q.ad_ids.length === 0) return [];
+    where.push(`ad_id IN (${q.ad_ids.map(() => "?").join(", ")})`);
+    args.push(...q.ad_ids);
+  }
+  if (q.filter) {
+    where.push(`${q.filter.dim} = ?`);
+    args.push(q.filter.value);
+  }
+  const group = q.group_by ?? null;
+  const groupExpr = group ? group : "''";
+  const out = new Map<string, CellPartial>();
+  const rows = sql.exec<Record<string, number | string>>(
+    `SELECT ts, late, ${groupExpr} AS grp, SUM(clicks) AS clicks, SUM(cost) AS cost, SUM(suspicious) AS suspicious,
+       SUM(duplicates) AS duplicates, SUM(invalid) AS invalid, ${REASON_COLUMNS.map((r) => `SUM(r_${r}) AS r_${r}`).join(", ")}
+     FROM cell WHERE ${where.join(" AND ")} GROUP BY ts, late, grp`,
+    ...args,
+  );
+  for (const r of rows) {
+    const key = `${r.ts}|${r.grp}`;
+    let p = out.get(key);
+    if (!p) {
+      p = { ts: Number(r.ts), group: group ? String(r.grp) : null, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0 };
+      out.set(key, p);
+    }
+    if (Number(r.late) === 1) {
+      p.late_events += Number(r.clicks) + Number(r.duplicates) + Number(r.invalid);
+      continue;
+    }
+    p.clicks += Number(r.clicks);
+    p.cost_micros += Number(r.cost);
+    p.suspicious += Number(r.suspicious);
+    p.duplicates += Number(r.duplicates);
+    p.invalid += Number(r.invalid);
+    for (const reason of REASON_COLUMNS) {
+      const n = Number(r[`r_${reason}`]);
+      if (n) p.reasons[reason] = (p.reasons[reason] ?? 0) + n;
+    }
+  }
+  if (q.sketches) {
+    const sketches = new Map<string, Sketch>();
+    const regs = sql.exec<{ ts: number; grp: string; idx: number; rho: number }>(
+      `SELECT c.ts AS ts, ${group ? `c.${group}` : "''"} AS grp, h.idx AS idx, MAX(h.rho) AS rho
+       FROM cell c JOIN hll h ON h.cell_id = c.id
+       WHERE c.late = 0 AND ${where.map((w) => `c.${w}`).join(" AND ")} GROUP BY c.ts, grp, h.idx`,
+      ...args,
+    );
+    for (const r of regs) {
+      const key = `${r.ts}|${r.grp}`;
+      let s = sketches.get(key);
+      if (!s) sketches.set(key, (s = new Map()));
+      s.set(r.idx, r.rho);
+    }
+    for (const [key, s] of sketches) {
+      const p = out.get(key);
+      if (p) p.users = sketchToBytes(s);
+    }
+  }
+  return [...out.values()].sort((a, b) => a.ts - b.ts || String(a.group).localeCompare(String(b.group)));
+}
+
+/** Bytes of an outbox body, as the queue will count them. */
+const utf8 = new TextEncoder();
+
+export function enqueueOutbox(sql: SqlStorage, recorded: Omit<RecordedEvent, "seq">): void {
+  const body = JSON.stringify(recorded);
+  sql.exec("INSERT INTO outbox (bytes, body) VALUES (?, ?)", utf8.encode(body).length, body);
+}
+
+/** A queue message of recorded events. Its id is stable, so a re-sent message archives to the same file. */
+export interface ArchiveMessage {
+  v: 1;
+  kind: "recorded";
+  id: string;
+  events: RecordedEvent[];
+}
+
+/**
+ * Groups unassigned outbox rows into messages of at most `maxBytes` and fixes their ids in storage,
+ * before anything is sent: a crash between sending and deleting re-sends identical messages.
+ */
+export function assignMessages(sql: SqlStorage, idPrefix: string, maxBytes: number, limit = 5000): void {
+  const rows = sql.exec<{ seq: number; bytes: number }>("SELECT seq, bytes FROM outbox WHERE msg IS NULL ORDER BY seq LIMIT ?", limit).toArray();
+  let first = -1;
+  let last = -1;
+  let size = 0;
+  const close = () => {
+    if (first >= 0) sql.exec("UPDATE outbox SET msg = ? WHERE seq BETWEEN ? AND ? AND msg IS NULL", `${idPrefix}-${first}`, first, last);
+  };
+  for (const r of rows) {
+    if (first >= 0 && size + r.bytes + 1 > maxBytes) {
+      close();
+      first = -1;
+      size = 0;
+    }
+    if (first < 0) first = r.seq;
+    last = r.seq;
+    size += r.bytes + 1;
+  }
+  close();
+}
+
+/** Assigned messages, oldest first. */
+export function pendingMessages(sql: SqlStorage, maxMessages: number): ArchiveMessage[] {
+  const ids = sql.exec<{ msg: string }>("SELECT msg FROM outbox WHERE msg IS NOT NULL GROUP BY msg ORDER BY MIN(seq) LIMIT ?", maxMessages).toArray();
+  return ids.map(({ msg }) => ({
+    v: 1 as const,
+    kind: "recorded" as const,
+    id: msg,
+    events: sql
+      .exec<{ seq: number; body: string }>("SELECT seq, body FROM outbox WHERE msg = ? ORDER BY seq", msg)
+      .toArray()
+      .map((r) => ({ ...(JSON.parse(r.body) as Omit<RecordedEvent, "seq">), seq: r.seq })),
+  }));
+}
+
+export function deleteMessages(sql: SqlStorage, ids: string[]): void {
+  for (const id of ids) sql.exec("DELETE FROM outbox WHERE msg = ?", id);
+}
+
+export function outboxSize(sql: SqlStorage): number {
+  return sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+}
+
+/**
+ * Deletes state past its horizon. Each call removes at most one slice per table (an hour of minute keys,
+ * a day of minute cells, …) so an alarm stays short; the alarm calls again while there is more.
+ * Returns the rows deleted.
+ */
+export function prune(sql: SqlStorage, now: number, h: Horizons): number {
+  let deleted = 0;
+  const minOf = (q: string, ...args: number[]) => sql.exec<{ m: number | null }>(q, ...args).one().m;
+  const upTo = (oldest: number | null, cutoff: number, slice: number) => (oldest === null ? null : Math.min(cutoff, oldest + slice));
+
+  const stateCutoff = now - h.stateMs;
+  deleted += sql.exec("DELETE FROM seen_event WHERE event_id IN (SELECT event_id FROM seen_event WHERE exp < ? LIMIT 20000)", now).rowsWritten;
+  const keyed = [
+    ["seen_user_minute", "minute", 60_000, 60],
+    ["ip_minute", "minute", 60_000, 60],
+    ["ip_second", "second", 1000, 3600],
+  ] as const;
+  for (const [table, col, unit, slice] of keyed) {
+    const bound = upTo(minOf(`SELECT MIN(${col}) AS m FROM ${table}`), Math.floor(stateCutoff / unit), slice);
+    if (bound !== null) deleted += sql.exec(`DELETE FROM ${table} WHERE ${col} < ?`, bound).rowsWritten;
+  }
+  for (const [g, keep, slice] of [[0, h.minuteMs, 86_400_000], [1, h.hourMs, 7 * 86_400_000]] as const) {
+    const bound = upTo(minOf("SELECT MIN(ts) AS m FROM cell WHERE g = ?", g), now - keep, slice);
+    if (bound === null) continue;
+    deleted += sql.exec("DELETE FROM hll WHERE cell_id IN (SELECT id FROM cell WHERE g = ? AND ts < ?)", g, bound).rowsWritten;
+    deleted += sql.exec("DELETE FROM cell WHERE g = ? AND ts < ?", g, bound).rowsWritten;
+  }
+  return deleted;
+}
+
+/** Whether anything is left that will expire (the alarm keeps waking up while so). */
+export function hasExpiringState(sql: SqlStorage): boolean {
+  return (
+    sql.exec("SELECT 1 FROM seen_event LIMIT 1").toArray().length > 0 ||
+    sql.exec("SELECT 1 FROM cell WHERE g < 2 LIMIT 1").toArray().length > 0
+  );
+}

@@ -1,0 +1,176 @@
+import { DurableObject } from "cloudflare:workers";
+import type { ClickEvent, Outcome } from "../domain/event";
+import { judge } from "../domain/rules";
+import { resolveBlocklisted, type BlocklistSource } from "../domain/blocklist";
+import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE } from "../domain/time";
+import {
+  SCHEMA,
+  SqlRuleStore,
+  assignMessages,
+  countEvent,
+  deleteMessages,
+  enqueueOutbox,
+  hasExpiringState,
+  outboxSize,
+  pendingMessages,
+  prune,
+  queryCells,
+  type CellPartial,
+  type CellQuery,
+  type Horizons,
+} from "./campaign-store";
+
+/** Recorded events wait at most this long before they are handed to the queue. */
+export const FLUSH_DELAY_MS = 500;
+/** Queue messages stay under 64 KB, the unit Queues bills by; four fit one sendBatch (≤ 256 KB). */
+export const MESSAGE_BYTES = 48_000;
+const MESSAGES_PER_SEND = 4;
+const SENDS_PER_ALARM = 25;
+const PRUNE_EVERY_MS = 10 * MINUTE;
+
+export const HORIZONS: Horizons = {
+  // Dedup keys and IP counters outlive the oldest event time ingest accepts, so every accepted event,
+  // late ones included, is judged against everything before it.
+  stateMs: MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + 10 * MINUTE,
+  minuteMs: 48 * HOUR + HOUR,
+  hourMs: 90 * DAY + DAY,
+};
+
+export const DEFAULT_ALLOWED_LATENESS_MS = HOUR;
+
+export function allowedLateness(env: { ALLOWED_LATENESS_MS?: string }): number {
+  const n = Number(env.ALLOWED_LATENESS_MS);
+  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_ALLOWED_LATENESS_MS;
+}
+
+/** The Durable Object that counts one campaign (or one shard of a hot campaign). */
+export function campaignObjectName(campaignId: string, shard: number): string {
+  return `${campaignId}#${shard}`;
+}
+
+/**
+ * Counts one campaign shard in real time. `record()` applies the counting rules to a batch of events in
+ * arrival order and, in the same storage transaction, updates the real-time cells and puts the events in
+ * an outbox; when it returns, all of that is durable. An alarm hands the outbox to the queue in batched
+ * messages with stable ids, so the archive receives every event exactly once per file name.
+ */
+export class CampaignCounter extends DurableObject<IngestEnv> {
+  readonly #store: SqlRuleStore;
+  #alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: IngestEnv) {
+    super(ctx, env);
+    ctx.storage.sql.exec(SCHEMA);
+    this.#store = new SqlRuleStore(ctx.storage.sql, HORIZONS.stateMs);
+  }
+
+  /**
+   * Judges, counts and records events of this campaign shard, in order. Returns each event's outcome.
+   * Replays of an already recorded receipt (same `uid`) return the first outcome and change nothing.
+   */
+  async record(shard: number, events: ClickEvent[]): Promise<Outcome[]> {
+    if (events.length === 0) return [];
+    const blocked = await resolveBlocklisted(this.#blocklist(), events);
+    const lateness = allowedLateness(this.env);
+    const sql = this.ctx.storage.sql;
+    const outcomes = this.ctx.storage.transactionSync(() => {
+      this.#identify(events[0].campaign_id, shard);
+      return events.map((e, i) => {
+        const j = judge(e, this.#store, blocked[i], lateness);
+        const outcome: Outcome = { verdict: j.verdict, reason: j.reason, late: j.late };
+        if (!j.replay) {
+          countEvent(sql, e, outcome);
+          enqueueOutbox(sql, { ...e, ...outcome, shard });
+        }
+        return outcome;
+      });
+    });
+    this.#armAlarm(FLUSH_DELAY_MS);
+    return outcomes;
+  }
+
+  /** Partial aggregates of this shard's cells (merge across shards with domain/metrics.ts). */
+  cells(query: CellQuery): CellPartial[] {
+    return queryCells(this.ctx.storage.sql, query);
+  }
+
+  /** Several questions in one round trip (e.g. the minute, hour and day segments of one range). */
+  cellsMany(queries: CellQuery[]): CellPartial[][] {
+    return queries.map((q) => queryCells(this.ctx.storage.sql, q));
+  }
+
+  /** Events recorded but not yet handed to the queue. */
+  pending(): number {
+    return outboxSize(this.ctx.storage.sql);
+  }
+
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    try {
+      await this.#flush();
+    } catch (err) {
+      // The queue is unavailable: the events stay in the outbox, durable, and we try again shortly.
+      console.error("campaign outbox flush failed; retrying", err instanceof Error ? err.message : err);
+      this.#armAlarm(5_000);
+      return;
+    }
+    const sql = this.ctx.storage.sql;
+    const now = Date.now();
+    const lastPrune = this.#meta("last_prune");
+    if (now - Number(lastPrune ?? 0) >= PRUNE_EVERY_MS) {
+      const deleted = prune(sql, now, HORIZONS);
+      this.#setMeta("last_prune", String(deleted > 0 ? now - PRUNE_EVERY_MS + MINUTE : now));
+    }
+    if (outboxSize(sql) > 0) this.#armAlarm(FLUSH_DELAY_MS);
+    else if (hasExpiringState(sql)) this.#armAlarm(PRUNE_EVERY_MS);
+  }
+
+  async #flush(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const prefix = `${this.#meta("campaign_id")}.${this.#meta("shard")}`;
+    for (let sends = 0; sends < SENDS_PER_ALARM; sends++) {
+      let batch = pendingMessages(sql, MESSAGES_PER_SEND);
+      if (batch.length === 0) {
+        this.ctx.storage.transactionSync(() => assignMessages(sql, prefix, MESSAGE_BYTES));
+        batch = pendingMessages(sql, MESSAGES_PER_SEND);
+        if (batch.length === 0) return;
+      }
+      await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "json" as const })));
+      deleteMessages(sql, batch.map((m) => m.id));
+    }
+  }
+
+  #armAlarm(delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+    this.#alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  #identify(campaignId: string, shard: number): void {
+    const known = this.#meta("campaign_id");
+    if (known === null) {
+      this.#setMeta("campaign_id", campaignId);
+      this.#setMeta("shard", String(shard));
+    } else if (known !== campaignId || this.#meta("shard") !== String(shard)) {
+      throw new Error(`events of ${campaignId}#${shard} sent to the object of ${known}#${this.#meta("shard")}`);
+    }
+  }
+
+  #meta(k: string): string | null {
+    return this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
+  }
+
+  #setMeta(k: string, v: string): void {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
+  }
+
+  #blocklist(): BlocklistSource {
+    const stub = this.env.BLOCKLIST.get(this.env.BLOCKLIST.idFromName("global"));
+    return {
+      version: () => stub.version(),
+      snapshot: () => stub.snapshot(),
+      contains: (items) => stub.contains(items),
+    };
+  }
+}

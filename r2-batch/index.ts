@@ -1,0 +1,33 @@
+/**
+ * edgeclick-batch: the cron Worker that turns the R2 archive into billing rows in D1. The query
+ * Worker's `POST /v1/admin/rollup` calls `rollup()` over a service binding: the same code as the cron.
+ */
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { errorResponse } from "../domain/errors";
+import { datesToRoll, rollupDate, type RollupResult } from "./rollup";
+
+export default class Batch extends WorkerEntrypoint<BatchEnv> {
+  /** Rolls up one date, or by default today, yesterday and any older date that received late events. */
+  async rollup(date?: string): Promise<{ rows: number; dates: RollupResult[] }> {
+    if (date) {
+      const r = await rollupDate(this.env, date);
+      return { rows: r.rows, dates: [r] };
+    }
+    const results: RollupResult[] = [];
+    for (const [d, markers] of await datesToRoll(this.env.ARCHIVE)) {
+      results.push(await rollupDate(this.env, d));
+      // Only the markers seen before rolling: a late event archived meanwhile leaves a new one.
+      if (markers.length) await this.env.ARCHIVE.delete(markers);
+    }
+    return { rows: results.reduce((n, r) => n + r.rows, 0), dates: results };
+  }
+
+  override async scheduled(_controller: ScheduledController): Promise<void> {
+    const { dates } = await this.rollup();
+    console.log("billing rollup", JSON.stringify(dates));
+  }
+
+  override async fetch(): Promise<Response> {
+    return errorResponse(404, "not_found", "edgeclick-batch has no HTTP routes; it runs on its cron and over RPC.");
+  }
+}

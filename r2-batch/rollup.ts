@@ -1,0 +1,75 @@
+/** The billing rollup: every archived event of a UTC date, into D1 rows, replacing that date's rows. */
+import { BILLING_COLUMNS, BillingAccumulator, billingStatus, type BillingRow } from "../domain/billing";
+import { decodeArchive } from "../domain/parquet";
+import { DAY, dayPrefix, utcDate } from "../domain/time";
+import { DIRTY_PREFIX } from "./archive";
+
+export interface RollupResult {
+  date: string;
+  files: number;
+  events: number;
+  rows: number;
+}
+
+const PARALLEL_READS = 6;
+const COLUMNS = ["campaign_id", "date", "country", "device_type", "clicks", "unique_users", "cost_micros", "invalid_clicks",
+  "suspicious_clicks", "duplicates", "late_events", "status", "computed_at"] as const;
+
+async function listKeys(bucket: R2Bucket, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix, cursor });
+    keys.push(...page.objects.map((o) => o.key));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return keys;
+}
+
+/** Reads the date's archive and rewrites its billing rows in one D1 transaction. Re-running yields the same rows. */
+export async function rollupDate(env: { ARCHIVE: R2Bucket; DB: D1Database }, date: string, now = Date.now()): Promise<RollupResult> {
+  const keys = (await listKeys(env.ARCHIVE, dayPrefix(date))).filter((k) => k.endsWith(".parquet"));
+  const acc = new BillingAccumulator();
+  for (let i = 0; i < keys.length; i += PARALLEL_READS) {
+    const files = await Promise.all(
+      keys.slice(i, i + PARALLEL_READS).map(async (key) => {
+        const obj = await env.ARCHIVE.get(key);
+        return obj ? decodeArchive(await obj.arrayBuffer(), BILLING_COLUMNS) : [];
+      }),
+    );
+    for (const rows of files) for (const row of rows) if (utcDate(row.timestamp) === date) acc.add(row);
+  }
+  const rows = acc.rows();
+  const status = billingStatus(date, now);
+  const perStatement = Math.floor(100 / COLUMNS.length); // D1 binds at most 100 parameters per statement
+  const statements: D1PreparedStatement[] = [env.DB.prepare("DELETE FROM billing_daily WHERE date = ?").bind(date)];
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    const values = chunk.flatMap((r: BillingRow) => [
+      r.campaign_id, r.date, r.country, r.device_type, r.clicks, r.unique_users, r.cost_micros, r.invalid_clicks,
+      r.suspicious_clicks, r.duplicates, r.late_events, status, now,
+    ]);
+    statements.push(
+      env.DB.prepare(
+        `INSERT INTO billing_daily (${COLUMNS.join(", ")}) VALUES ${chunk.map(() => `(${COLUMNS.map(() => "?").join(", ")})`).join(", ")}`,
+      ).bind(...values),
+    );
+  }
+  statements.push(
+    env.DB.prepare("INSERT OR REPLACE INTO rollup_runs (date, files, events, rows, computed_at) VALUES (?, ?, ?, ?, ?)")
+      .bind(date, keys.length, acc.events, rows.length, now),
+  );
+  await env.DB.batch(statements);
+  return { date, files: keys.length, events: acc.events, rows: rows.length };
+}
+
+/** Dates a rollup covers by default: today and yesterday (UTC), plus older dates that received late events. */
+export async function datesToRoll(bucket: R2Bucket, now = Date.now()): Promise<Map<string, string[]>> {
+  const dates = new Map<string, string[]>([[utcDate(now - DAY), []], [utcDate(now), []]]);
+  for (const key of await listKeys(bucket, DIRTY_PREFIX)) {
+    const date = key.slice(DIRTY_PREFIX.length, DIRTY_PREFIX.length + 10);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) continue;
+    dates.set(date, [...(dates.get(date) ?? []), key]);
+  }
+  return new Map([...dates].sort(([a], [b]) => a.localeCompare(b)));
+}

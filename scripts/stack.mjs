@@ -1,0 +1,165 @@
+// The whole edgeclick stack on the local Workers runtime (workerd, through Miniflare), in one process:
+// all four Workers share one runtime, so the query Worker reaches the ingest Worker's Durable Objects, the
+// queue's producer and consumer are live, and D1/R2/DO state is shared and persisted.
+//
+// `wrangler dev -c a -c b` would run them together too, but it exposes only the first Worker on a port;
+// edgeclick's CONTRACT has two (ingest 8787, query 8788). So we do what `wrangler dev` does under the
+// hood: bundle each Worker with wrangler (`deploy --dry-run`, the very bundle that deploys), derive its
+// bindings from its own wrangler.toml (`unstable_getMiniflareWorkerOptions`), and give ingest and query
+// their own sockets. Crons are fired on schedule here, since Miniflare does not fire them itself.
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { Miniflare, Log, LogLevel, convertV4MiniflareOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
+import { WORKERS } from "./workers.mjs";
+
+const run = promisify(execFile);
+export const ROOT = resolve(import.meta.dirname, "..");
+
+/** Values from .dev.vars (KEY=value lines). */
+export function readDevVars(path = join(ROOT, ".dev.vars")) {
+  const vars = {};
+  if (!existsSync(path)) return vars;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m && !line.trim().startsWith("#")) vars[m[1]] = m[2].replace(/^"(.*)"$/, "$1");
+  }
+  return vars;
+}
+
+/** Bundles every Worker with wrangler into `outDir/<id>/index.js` (two at a time: the machine has 2 cores). */
+export async function buildWorkers(outDir = join(ROOT, ".wrangler/build")) {
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "true" };
+  const queue = [...WORKERS];
+  const build = async () => {
+    for (let w = queue.shift(); w; w = queue.shift()) {
+      const out = join(outDir, w.id);
+      try {
+        await run(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", out, "-c", join(ROOT, w.config)], { cwd: ROOT, env, maxBuffer: 16 << 20 });
+      } catch (err) {
+        throw new Error(`building ${w.name} failed:\n${err.stderr || err.stdout || err.message}`);
+      }
+    }
+  };
+  await Promise.all([build(), build()]);
+  return outDir;
+}
+
+/** Applies migrations/*.sql that have not run yet, tracked in `d1_migrations` exactly as wrangler does. */
+export async function applyMigrations(db, dir = join(ROOT, "migrations")) {
+  await db.prepare(
+    "CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+  ).run();
+  const applied = new Set((await db.prepare("SELECT name FROM d1_migrations").all()).results.map((r) => r.name));
+  const files = readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
+  const ran = [];
+  for (const file of files) {
+    if (applied.has(file)) continue;
+    const statements = unstable_splitSqlQuery(readFileSync(join(dir, file), "utf8")).map((q) => db.prepare(q));
+    await db.batch([...statements, db.prepare("INSERT INTO d1_migrations (name) VALUES (?)").bind(file)]);
+    ran.push(file);
+  }
+  return ran;
+}
+
+// Five-field cron expressions: minute hour day-of-month month day-of-week (`*`, `*/n`, `a-b`, lists).
+function cronField(spec, value, min) {
+  return spec.split(",").some((part) => {
+    const [range, stepText] = part.split("/");
+    const step = stepText ? Number(stepText) : 1;
+    let lo = min, hi = Infinity;
+    if (range !== "*") [lo, hi] = range.includes("-") ? range.split("-").map(Number) : [Number(range), stepText ? Infinity : Number(range)];
+    return value >= lo && value <= hi && (value - lo) % step === 0;
+  });
+}
+export function cronMatches(expr, date) {
+  const [m, h, dom, mon, dow] = expr.trim().split(/\s+/);
+  return cronField(m, date.getUTCMinutes(), 0) && cronField(h, date.getUTCHours(), 0) && cronField(dom, date.getUTCDate(), 1) &&
+    cronField(mon, date.getUTCMonth() + 1, 1) && cronField(dow, date.getUTCDay(), 0);
+}
+
+/**
+ * Starts the stack. Options: ingestPort (8787), queryPort (8788), host (127.0.0.1), persistTo
+ * (.wrangler/state), buildDir, build (true: bundle first), crons (true: fire cron triggers),
+ * vars (extra bindings for every Worker), verbose.
+ */
+export async function startStack(opts = {}) {
+  const host = opts.host ?? "127.0.0.1";
+  const ingestPort = opts.ingestPort ?? 8787;
+  const queryPort = opts.queryPort ?? 8788;
+  const persistTo = resolve(opts.persistTo ?? join(ROOT, ".wrangler/state"));
+  const buildDir = resolve(opts.buildDir ?? join(ROOT, ".wrangler/build"));
+  if (opts.build !== false || !WORKERS.every((w) => existsSync(join(buildDir, w.id, "index.js")))) await buildWorkers(buildDir);
+  mkdirSync(persistTo, { recursive: true });
+
+  const devVars = readDevVars();
+  // wrangler reads each config's secrets from its own folder; ours live in one root .dev.vars.
+  for (const [k, v] of Object.entries(devVars)) process.env[k] ??= v;
+  const ports = { ingest: ingestPort, query: queryPort };
+  const crons = [];
+  const workers = WORKERS.map((w) => {
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, w.config));
+    if (workerOptions.cronTriggers?.length) crons.push({ name: w.name, crons: workerOptions.cronTriggers });
+    // The bundle is one self-contained module, so module rules (for loose .wasm/.txt imports) do not apply.
+    const { cronTriggers: _c, rootPath: _r, modulesRules: _m, ...rest } = workerOptions;
+    return {
+      ...rest,
+      name: w.name,
+      modules: true,
+      modulesRoot: join(buildDir, w.id),
+      scriptPath: join(buildDir, w.id, "index.js"),
+      bindings: { ...rest.bindings, ...(opts.vars ?? {}) },
+      ...(w.port ? { unsafeDirectSockets: [{ host, port: ports[w.port] }] } : {}),
+    };
+  });
+
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host,
+      port: 0,
+      // No fetch of a real `request.cf` (no internet here); the edge headers (CF-IPCountry, …) stand in.
+      cf: false,
+      log: new Log(opts.verbose ? LogLevel.DEBUG : LogLevel.WARN),
+      resourcePersistencePath: join(persistTo, "v3"),
+      workers,
+    }),
+  );
+  await mf.ready;
+  const migrations = await applyMigrations(await mf.getD1Database("DB", "edgeclick-query"));
+
+  const fire = async (name, cron) => {
+    const worker = await mf.getWorker(name);
+    return worker.scheduled({ cron, scheduledTime: new Date() });
+  };
+  let timer = null;
+  if (opts.crons !== false && crons.length) {
+    let last = -1;
+    timer = setInterval(() => {
+      const now = new Date();
+      const minute = Math.floor(now.getTime() / 60_000);
+      if (minute === last) return;
+      last = minute;
+      for (const { name, crons: list } of crons) {
+        for (const cron of list) if (cronMatches(cron, now)) fire(name, cron).catch((err) => console.error(`cron ${cron} of ${name} failed:`, err));
+      }
+    }, 1000);
+    timer.unref?.();
+  }
+
+  return {
+    mf,
+    migrations,
+    ingestUrl: `http://${host}:${ingestPort}`,
+    queryUrl: `http://${host}:${queryPort}`,
+    persistTo,
+    /** Runs a Worker's cron now (e.g. the billing rollup). */
+    fire,
+    crons,
+    async close() {
+      if (timer) clearInterval(timer);
+      await mf.dispose();
+    },
+  };
+}

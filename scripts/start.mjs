@@ -1,0 +1,35 @@
+// `npm start`: the whole edgeclick stack on the local Workers runtime, state under .wrangler/state.
+import { readDevVars, startStack } from "./stack.mjs";
+
+const env = process.env;
+const started = Date.now();
+console.log("edgeclick: bundling the Workers with wrangler and starting the local Workers runtime…");
+const stack = await startStack({
+  ingestPort: Number(env.INGEST_PORT ?? 8787),
+  queryPort: Number(env.QUERY_PORT ?? 8788),
+  persistTo: env.EDGECLICK_STATE,
+  verbose: env.EDGECLICK_VERBOSE === "1",
+});
+const token = readDevVars().ADMIN_TOKEN;
+console.log(`
+edgeclick is running (${((Date.now() - started) / 1000).toFixed(1)} s)
+
+  Ingest (clicks, events):   ${stack.ingestUrl}
+  Query (API, dashboard):    ${stack.queryUrl}      dashboard: ${stack.queryUrl}/dashboard
+  Admin token (local only):  ${token}
+  State:                     ${stack.persistTo}
+  Crons:                     ${stack.crons.map((c) => `${c.name} ${c.crons.join(" ")}`).join("; ")}
+${stack.migrations.length ? `  D1 migrations applied:     ${stack.migrations.join(", ")}\n` : ""}
+Try: curl -s -X POST ${stack.queryUrl}/v1/admin/advertisers -H 'Authorization: Bearer ${token}' -d '{"name":"Acme"}'
+Press Ctrl+C to stop.`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nedgeclick: stopping…");
+  await stack.close();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

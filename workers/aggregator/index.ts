@@ -1,0 +1,37 @@
+/**
+ * edgeclick-aggregator: the queue consumer. Recorded events become Parquet files in R2 (one per message
+ * and hour, named by the message's stable id, so a redelivered message overwrites its own files and
+ * never makes a second copy). Events that reached the queue uncounted are handed to their campaign object.
+ */
+import type { ArchiveMessage } from "../../durable-objects/campaign-store";
+import { campaignStub, type PendingMessage } from "../../durable-objects/client";
+import { archiveMessage } from "../../r2-batch/archive";
+
+type Body = ArchiveMessage | PendingMessage;
+
+export async function handleMessage(body: Body, env: AggregatorEnv): Promise<void> {
+  if (body?.kind === "recorded") {
+    await archiveMessage(env.ARCHIVE, body.id, body.events);
+  } else if (body?.kind === "pending") {
+    // The campaign object recognises receipts it already recorded, so a retry here counts nothing twice.
+    if (body.events.length) await campaignStub(env.CAMPAIGN, body.events[0].campaign_id, body.shard).record(body.shard, body.events);
+  } else {
+    throw new Error(`unknown message ${JSON.stringify(body)?.slice(0, 200)}`);
+  }
+}
+
+export default {
+  async queue(batch, env) {
+    await Promise.all(
+      batch.messages.map(async (msg) => {
+        try {
+          await handleMessage(msg.body, env);
+          msg.ack();
+        } catch (err) {
+          console.error("queue message failed; will retry", msg.id, err instanceof Error ? err.message : err);
+          msg.retry({ delaySeconds: Math.min(60, 2 ** msg.attempts) });
+        }
+      }),
+    );
+  },
+} satisfies ExportedHandler<AggregatorEnv, Body>;

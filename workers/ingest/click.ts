@@ -1,0 +1,92 @@
+/** `GET /click`: record the click durably, then send the browser to the ad's registered landing page. */
+import { hashIp, newId } from "../../domain/crypto";
+import { edgeContext } from "../../domain/edge";
+import { ApiError, errorResponse } from "../../domain/errors";
+import type { ClickEvent } from "../../domain/event";
+import { getAdCached } from "../../domain/registry";
+import { clickParams, parseOr400 } from "../../domain/schemas";
+import { parseSigningKeys, verifyClick } from "../../domain/signing";
+import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
+import { recordDurably, shardOf } from "../../durable-objects/client";
+
+/** First-party cookie that identifies a browser when the link carries no user_id. */
+const USER_COOKIE = "ec_uid";
+
+function cookie(req: Request, name: string): string | null {
+  const header = req.headers.get("Cookie");
+  if (!header) return null;
+  for (const part of header.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) {
+      const value = v.join("=");
+      return /^[A-Za-z0-9_-]{8,64}$/.test(value) ? value : null;
+    }
+  }
+  return null;
+}
+
+export async function handleClick(req: Request, env: IngestEnv): Promise<Response> {
+  const url = new URL(req.url);
+  const params = parseOr400(clickParams, Object.fromEntries(url.searchParams), "invalid_click");
+  const ad = await getAdCached(env.DB, params.ad_id);
+  if (!ad) throw new ApiError(404, "unknown_ad", `No ad with id ${params.ad_id}.`);
+
+  const edge = edgeContext(req);
+  let signature: ClickEvent["signature"] = "none";
+  if (params.pub !== undefined || params.sig !== undefined) {
+    const ok = params.pub !== undefined && params.sig !== undefined &&
+      (await verifyClick(parseSigningKeys(env.CLICK_SIGNING_KEYS), ad.ad_id, params.pub, params.sig));
+    signature = ok ? "valid" : "invalid";
+  }
+  const cookieUser = cookie(req, USER_COOKIE);
+  const newUser = !params.user_id && !cookieUser ? newId("u") : null;
+  const ua = parseUserAgent(edge.user_agent);
+  const now = Date.now();
+  const event: ClickEvent = {
+    event_id: crypto.randomUUID(),
+    uid: newId("r"),
+    timestamp: now,
+    received_at: now,
+    source: "click",
+    advertiser_id: ad.advertiser_id,
+    campaign_id: ad.campaign_id,
+    ad_id: ad.ad_id,
+    publisher_id: params.pub ?? null,
+    user_id: params.user_id ?? cookieUser ?? newUser,
+    ip_hash: await hashIp(env.IP_HASH_KEY, edge.ip),
+    user_agent: normalizeUserAgent(edge.user_agent) || null,
+    referer: edge.referer,
+    device_type: ua.device_type,
+    os: ua.os,
+    browser: ua.browser,
+    country: edge.country,
+    edge_country: edge.country,
+    city: edge.city,
+    asn: edge.asn,
+    colo: edge.colo,
+    cost_per_click: ad.cost_per_click,
+    ad_format: ad.ad_format ?? params.ad_format ?? null,
+    variant: params.variant ?? null,
+    x: params.x ?? null,
+    y: params.y ?? null,
+    signature,
+    rate_limited: false,
+  };
+
+  try {
+    await recordDurably(env, shardOf(event, ad.shards), [event]);
+  } catch (err) {
+    // Neither the campaign object nor the queue took the click. The person still gets where they were going.
+    console.error("click could not be recorded", event.event_id, err instanceof Error ? err.message : err);
+  }
+
+  if (signature === "invalid") {
+    return errorResponse(403, "bad_signature", "This link's signature does not match its ad and publisher.");
+  }
+  const headers = new Headers({ Location: ad.landing_url, "Cache-Control": "no-store" });
+  if (newUser) {
+    const secure = url.protocol === "https:" ? "; Secure" : "";
+    headers.append("Set-Cookie", `${USER_COOKIE}=${newUser}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax${secure}`);
+  }
+  return new Response(null, { status: 302, headers });
+}

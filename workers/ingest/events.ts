@@ -1,0 +1,170 @@
+/** `POST /v1/events`: a publisher's batch of click events, JSON array or NDJSON. */
+import { hashIp, newId } from "../../domain/crypto";
+import { edgeContext } from "../../domain/edge";
+import { ApiError } from "../../domain/errors";
+import type { ClickEvent } from "../../domain/event";
+import { getAdsCached, principalForKey, type AdRecord } from "../../domain/registry";
+import { describeIssues, postedEvent, type PostedEvent } from "../../domain/schemas";
+import { MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS } from "../../domain/time";
+import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
+import { recordDurably, shardOf } from "../../durable-objects/client";
+import { bearer, readBody } from "../http";
+
+export const MAX_EVENTS = 1000;
+export const MAX_BODY_BYTES = 1 << 20;
+
+export interface Rejection {
+  index: number;
+  code: string;
+  message: string;
+}
+
+async function publisherOf(req: Request, env: IngestEnv): Promise<string> {
+  const key = bearer(req);
+  if (!key) throw new ApiError(401, "unauthorized", "Send your publisher API key as `Authorization: Bearer <key>`.");
+  const p = await principalForKey(env.DB, key);
+  if (!p) throw new ApiError(401, "unauthorized", "That API key is not valid.");
+  if (p.role !== "publisher") throw new ApiError(403, "forbidden", "Only publisher keys may post events.");
+  return p.publisher_id;
+}
+
+type Item = { ok: true; value: unknown } | { ok: false; message: string };
+
+/** A JSON array, or NDJSON (one JSON object per line). A broken NDJSON line rejects only that event. */
+export function splitEvents(text: string): Item[] {
+  const body = text.trim();
+  if (body === "") throw new ApiError(400, "empty_body", "Send a JSON array or NDJSON of events.");
+  if (body.startsWith("[")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (err) {
+      throw new ApiError(400, "invalid_json", `The body is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(parsed)) throw new ApiError(400, "invalid_json", "The body must be a JSON array of events.");
+    if (parsed.length > MAX_EVENTS) throw new ApiError(413, "too_many_events", `At most ${MAX_EVENTS} events per request.`);
+    return parsed.map((value) => ({ ok: true, value }));
+  }
+  const lines = body.split(/\r?\n/).filter((l) => l.trim() !== "");
+  if (lines.length > MAX_EVENTS) throw new ApiError(413, "too_many_events", `At most ${MAX_EVENTS} events per request.`);
+  return lines.map((line) => {
+    try {
+      return { ok: true, value: JSON.parse(line) };
+    } catch (err) {
+      return { ok: false, message: `not valid JSON: ${(err as Error).message}` };
+    }
+  });
+}
+
+function rejectionFor(index: number, value: unknown): Rejection | PostedEvent {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { index, code: "invalid_event", message: "each event must be a JSON object" };
+  }
+  const r = postedEvent.safeParse(value);
+  if (r.success) return r.data;
+  const missing = r.error.issues.find(
+    (i) => (i.path[0] === "event_id" || i.path[0] === "ad_id") && (i.code === "invalid_type" || i.code === "too_small"),
+  );
+  if (missing) return { index, code: "missing_field", message: `${String(missing.path[0])} is required` };
+  return { index, code: "invalid_field", message: describeIssues(r.error) };
+}
+
+export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Response> {
+  const publisherId = await publisherOf(req, env);
+  const items = splitEvents(await readBody(req, MAX_BODY_BYTES));
+  const now = Date.now();
+  const rejected: Rejection[] = [];
+  const valid: { index: number; e: PostedEvent }[] = [];
+  items.forEach((item, index) => {
+    if (!item.ok) return rejected.push({ index, code: "invalid_json", message: item.message });
+    const r = rejectionFor(index, item.value);
+    if ("code" in r) return rejected.push(r);
+    if (r.timestamp < now - MAX_EVENT_AGE_MS || r.timestamp > now + MAX_EVENT_SKEW_MS) {
+      return rejected.push({ index, code: "timestamp_out_of_range", message: "timestamp must lie within the last 7 days and at most 5 minutes ahead" });
+    }
+    valid.push({ index, e: r });
+  });
+
+  const ads = await getAdsCached(env.DB, valid.map((v) => v.e.ad_id));
+  const edge = edgeContext(req);
+  const ipHashes = new Map<string, Promise<string>>();
+  const ipHash = (ip: string) => {
+    let h = ipHashes.get(ip);
+    if (!h) ipHashes.set(ip, (h = hashIp(env.IP_HASH_KEY, ip)));
+    return h;
+  };
+
+  // Events of one campaign shard are recorded together, in the order they were posted.
+  const groups = new Map<string, { shard: number; items: { index: number; event: ClickEvent }[] }>();
+  for (const { index, e } of valid) {
+    const ad = ads.get(e.ad_id);
+    if (!ad) {
+      rejected.push({ index, code: "unknown_ad", message: `no ad with id ${e.ad_id}` });
+      continue;
+    }
+    const event = await toClickEvent(e, ad, publisherId, edge, await ipHash(e.ip_address ?? edge.ip), now);
+    const shard = shardOf(event, ad.shards);
+    const key = `${ad.campaign_id}#${shard}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { shard, items: [] }));
+    g.items.push({ index, event });
+  }
+
+  let accepted = 0;
+  await Promise.all(
+    [...groups.values()].map(async (g) => {
+      try {
+        await recordDurably(env, g.shard, g.items.map((i) => i.event));
+        accepted += g.items.length;
+      } catch (err) {
+        console.error("events could not be recorded", err instanceof Error ? err.message : err);
+        for (const { index } of g.items) {
+          rejected.push({ index, code: "unavailable", message: "could not be recorded right now; send it again" });
+        }
+      }
+    }),
+  );
+  rejected.sort((a, b) => a.index - b.index);
+  return Response.json({ accepted, rejected }, { status: 202, headers: { "Cache-Control": "no-store" } });
+}
+
+async function toClickEvent(
+  e: PostedEvent,
+  ad: AdRecord,
+  publisherId: string,
+  edge: ReturnType<typeof edgeContext>,
+  ipHash: string,
+  now: number,
+): Promise<ClickEvent> {
+  const ua = parseUserAgent(e.user_agent);
+  return {
+    event_id: e.event_id,
+    uid: newId("r"),
+    timestamp: e.timestamp,
+    received_at: now,
+    source: "api",
+    advertiser_id: ad.advertiser_id,
+    campaign_id: ad.campaign_id,
+    ad_id: ad.ad_id,
+    publisher_id: publisherId,
+    user_id: e.user_id ?? null,
+    ip_hash: ipHash,
+    user_agent: normalizeUserAgent(e.user_agent) || null,
+    referer: e.referer ?? null,
+    device_type: e.device_type ?? ua.device_type,
+    os: e.os ?? ua.os,
+    browser: ua.browser,
+    country: e.country ?? edge.country,
+    edge_country: edge.country,
+    city: e.city ?? null,
+    asn: null,
+    colo: edge.colo,
+    cost_per_click: e.cost_per_click ?? ad.cost_per_click,
+    ad_format: e.ad_format ?? ad.ad_format,
+    variant: null,
+    x: null,
+    y: null,
+    signature: "none",
+    rate_limited: false,
+  };
+}

@@ -1,0 +1,26 @@
+/** Reading a campaign or ad on behalf of a principal: anything not theirs is 404, like anything missing. */
+import { notFound } from "../../domain/errors";
+import { getAd, getCampaign, type AdRecord, type CampaignRecord } from "../../domain/registry";
+import type { Principal } from "../../domain/registry";
+import { campaignStub } from "../../durable-objects/client";
+import type { CampaignCounter } from "../../durable-objects/campaign";
+import { tenantOf } from "./auth";
+
+export async function campaignFor(env: QueryEnv, p: Principal, campaignId: string): Promise<CampaignRecord> {
+  const c = await getCampaign(env.DB, campaignId);
+  const tenant = tenantOf(p);
+  if (!c || (tenant !== null && c.advertiser_id !== tenant)) throw notFound(`Campaign ${campaignId}`);
+  return c;
+}
+
+export async function adFor(env: QueryEnv, p: Principal, adId: string): Promise<AdRecord> {
+  const ad = await getAd(env.DB, adId);
+  const tenant = tenantOf(p);
+  if (!ad || (tenant !== null && ad.advertiser_id !== tenant)) throw notFound(`Ad ${adId}`);
+  return ad;
+}
+
+/** Every shard object of a campaign. */
+export function shardStubs(env: QueryEnv, c: { campaign_id: string; shards: number }): DurableObjectStub<CampaignCounter>[] {
+  return Array.from({ length: Math.max(1, c.shards) }, (_, s) => campaignStub(env.CAMPAIGN, c.campaign_id, s));
+}

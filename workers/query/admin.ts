@@ -1,0 +1,86 @@
+/** `/v1/admin/*`: the registry, the blocklist and the billing rollup. Admin token only. */
+import { Hono } from "hono";
+import { hashIp } from "../../domain/crypto";
+import { BLOCKLIST_STALENESS_MS, ipItem, uaItem } from "../../domain/blocklist";
+import { ApiError, notFound } from "../../domain/errors";
+import * as registry from "../../domain/registry";
+import { blocklistBody, createAd, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody } from "../../domain/schemas";
+import { parseSigningKeys, signClick } from "../../domain/signing";
+import type { Blocklist } from "../../durable-objects/blocklist";
+import type Batch from "../../r2-batch/index";
+import { readJson } from "../http";
+import { authenticate, requireAdmin } from "./auth";
+
+type Env = { Bindings: QueryEnv };
+
+export function ingestBase(env: QueryEnv): string {
+  return (env.INGEST_BASE_URL || "http://127.0.0.1:8787").replace(/\/+$/, "");
+}
+
+export const admin = new Hono<Env>();
+
+admin.use("*", async (c, next) => {
+  requireAdmin(await authenticate(c.req.raw, c.env));
+  await next();
+});
+
+admin.post("/advertisers", async (c) => {
+  const body = parseOr400(createNamed, await readJson(c.req.raw));
+  return c.json(await registry.createAdvertiser(c.env.DB, body.name), 201);
+});
+
+admin.post("/publishers", async (c) => {
+  const body = parseOr400(createNamed, await readJson(c.req.raw));
+  return c.json(await registry.createPublisher(c.env.DB, body.name), 201);
+});
+
+admin.post("/campaigns", async (c) => {
+  const body = parseOr400(createCampaign, await readJson(c.req.raw));
+  if (!(await registry.advertiserExists(c.env.DB, body.advertiser_id))) throw notFound(`Advertiser ${body.advertiser_id}`);
+  return c.json(await registry.createCampaign(c.env.DB, body), 201);
+});
+
+admin.post("/ads", async (c) => {
+  const body = parseOr400(createAd, await readJson(c.req.raw));
+  const campaign = await registry.getCampaign(c.env.DB, body.campaign_id);
+  if (!campaign) throw notFound(`Campaign ${body.campaign_id}`);
+  const { ad_id } = await registry.createAd(c.env.DB, { ...body, advertiser_id: campaign.advertiser_id });
+  const click_url = `${ingestBase(c.env)}/click?ad_id=${encodeURIComponent(ad_id)}`;
+  return c.json({ ad_id, click_url }, 201);
+});
+
+admin.post("/click-urls", async (c) => {
+  const body = parseOr400(createClickUrl, await readJson(c.req.raw));
+  if (!(await registry.getAd(c.env.DB, body.ad_id))) throw notFound(`Ad ${body.ad_id}`);
+  if (!(await registry.publisherExists(c.env.DB, body.publisher_id))) throw notFound(`Publisher ${body.publisher_id}`);
+  const sig = await signClick(parseSigningKeys(c.env.CLICK_SIGNING_KEYS), body.ad_id, body.publisher_id);
+  const q = new URLSearchParams({ ad_id: body.ad_id, pub: body.publisher_id, sig });
+  return c.json({ click_url: `${ingestBase(c.env)}/click?${q}` }, 201);
+});
+
+admin.post("/blocklist", async (c) => {
+  const body = parseOr400(blocklistBody, await readJson(c.req.raw, 2 * 1024 * 1024));
+  const ips = body.ips ?? [];
+  const uas = body.user_agents ?? [];
+  const items = [
+    ...(await Promise.all(ips.map(async (ip) => ipItem(await hashIp(c.env.IP_HASH_KEY, ip))))),
+    ...uas.map(uaItem),
+  ];
+  const ns = c.env.BLOCKLIST as unknown as DurableObjectNamespace<Blocklist>;
+  const { version, added } = await ns.get(ns.idFromName("global")).add(items);
+  // Campaign objects re-read the list at most this long after a change: once we answer, every click
+  // received afterwards is judged with it.
+  await new Promise((r) => setTimeout(r, BLOCKLIST_STALENESS_MS + 100));
+  return c.json({ ips: ips.length, user_agents: uas.length, added, version }, 200);
+});
+
+admin.post("/rollup", async (c) => {
+  const body = parseOr400(rollupBody, await readJson(c.req.raw, 64 * 1024, { allowEmpty: true }));
+  const batch = c.env.BATCH as unknown as Service<Batch>;
+  const result = await batch.rollup(body.date);
+  return c.json(result, 200);
+});
+
+admin.all("*", () => {
+  throw new ApiError(404, "not_found", "No such admin endpoint.");
+});

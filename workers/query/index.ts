@@ -1,0 +1,12 @@
+/** edgeclick-query: the registry (admin), the real-time and billing API. Routes only. */
+import { Hono } from "hono";
+import { withJsonErrors } from "../http";
+import { admin } from "./admin";
+import { reads } from "./reads";
+
+const app = withJsonErrors(new Hono<{ Bindings: QueryEnv }>());
+app.route("/v1/admin", admin);
+app.route("/v1", reads);
+app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
+
+export default { fetch: app.fetch } satisfies ExportedHandler<QueryEnv>;
