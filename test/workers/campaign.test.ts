@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { listDurableObjectIds, runDurableObjectAlarm } from "cloudflare:test";
+import { campaignStub } from "../../durable-objects/client";
+import { decodeArchive } from "../../domain/parquet";
+import { makeEvent, uniq } from "./fixtures";
+import { testEnv, waitFor } from "./helpers";
+
+describe("CampaignCounter", () => {
+  it("returns each event's outcome and counts it in minute, hour and day buckets", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const t = Date.UTC(2026, 10, 22, 10, 30, 15);
+    const e = (over = {}) => makeEvent({ campaign_id, ad_id: "ad1", timestamp: t, received_at: t, ...over });
+    const outcomes = await stub.record(0, [e({ event_id: "a" }), e({ event_id: "a" }), e({ user_agent: "curl/8" }), e({ country: "DE", edge_country: "FR" })]);
+    expect(outcomes.map((o) => o.verdict)).toEqual(["clean", "duplicate", "invalid", "suspicious"]);
+
+    for (const granularity of ["minute", "hour", "day"] as const) {
+      const [parts] = await stub.cellsMany([{ granularity, from: t - 86_400_000, to: t + 86_400_000 }]);
+      expect(parts.reduce((n, p) => n + p.clicks, 0)).toBe(2);
+      expect(parts.reduce((n, p) => n + p.duplicates, 0)).toBe(1);
+      expect(parts.reduce((n, p) => n + p.invalid, 0)).toBe(1);
+      expect(parts.reduce((n, p) => n + p.suspicious, 0)).toBe(1);
+    }
+  });
+
+  it("recognises a replayed receipt and counts nothing twice", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const ev = makeEvent({ campaign_id });
+    await stub.record(0, [ev]);
+    const again = await stub.record(0, [ev]);
+    expect(again[0].verdict).toBe("clean");
+    const [parts] = await stub.cellsMany([{ granularity: "day", from: 0, to: Date.now() + 86_400_000 }]);
+    expect(parts.reduce((n, p) => n + p.clicks + p.duplicates, 0)).toBe(1);
+    expect(await stub.pending()).toBe(1);
+  });
+
+  it("keeps late events out of the real-time buckets and reports them apart", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const now = Date.now();
+    const out = await stub.record(0, [makeEvent({ campaign_id, timestamp: now - 2 * 3_600_000, received_at: now })]);
+    expect(out[0]).toEqual({ verdict: "clean", reason: null, late: true });
+    const [parts] = await stub.cellsMany([{ granularity: "day", from: now - 2 * 86_400_000, to: now + 86_400_000 }]);
+    expect(parts.reduce((n, p) => n + p.clicks, 0)).toBe(0);
+    expect(parts.reduce((n, p) => n + p.late_events, 0)).toBe(1);
+  });
+
+  it("hands recorded events to the queue, which archives them once as Parquet in R2", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const events = Array.from({ length: 300 }, (_, i) => makeEvent({ campaign_id, ad_id: `ad${i % 3}`, referer: "x".repeat(300) }));
+    await stub.record(0, events);
+    expect(await stub.pending()).toBe(300);
+    const id = (await listDurableObjectIds(testEnv.CAMPAIGN)).find((i) => i.equals(testEnv.CAMPAIGN.idFromName(`${campaign_id}#0`)));
+    expect(id).toBeDefined();
+    await runDurableObjectAlarm(stub);
+    expect(await stub.pending()).toBe(0);
+
+    const seqs = await waitFor("archived events", async () => {
+      const list = await testEnv.ARCHIVE.list({ prefix: "raw/" });
+      const mine = list.objects.filter((o) => o.key.includes(`${campaign_id}.0-`));
+      const rows = (await Promise.all(mine.map(async (o) => decodeArchive(await (await testEnv.ARCHIVE.get(o.key))!.arrayBuffer(), ["seq", "campaign_id", "verdict"])))).flat();
+      return rows.length === 300 ? rows.map((r) => r.seq) : null;
+    });
+    expect(new Set(seqs).size).toBe(300);
+    // Events are packed into several messages below the queue's 64 KB billing unit.
+    const files = (await testEnv.ARCHIVE.list({ prefix: "raw/" })).objects.filter((o) => o.key.includes(`${campaign_id}.0-`));
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) expect(f.key).toMatch(/^raw\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/cmp_[a-z0-9]+\.0-\d+\.parquet$/);
+  });
+});
