@@ -110,7 +110,8 @@ export async function startStack(opts = {}) {
       modules: true,
       modulesRoot: join(buildDir, w.id),
       scriptPath: join(buildDir, w.id, "index.js"),
-      bindings: { ...rest.bindings, ...(opts.vars ?? {}) },
+      // Click links point at this stack's ingest port, whichever it is.
+      bindings: { ...rest.bindings, ...("INGEST_BASE_URL" in (rest.bindings ?? {}) ? { INGEST_BASE_URL: `http://${host}:${ingestPort}` } : {}), ...(opts.vars ?? {}) },
       ...(w.port ? { unsafeDirectSockets: [{ host, port: ports[w.port] }] } : {}),
     };
   });

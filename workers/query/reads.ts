@@ -66,8 +66,20 @@ reads.get("/billing", async (c) => {
     .all<Record<string, number | string>>();
   return c.json({
     campaign_id: campaign.campaign_id,
-    from: utcDate(from),
-    to: utcDate(to - 1),
-    rows: results.map(({ cost_micros, ...r }) => ({ ...r, cost: fromMicros(Number(cost_micros)) })),
+    from: q.from,
+    to: q.to,
+    rows: results.map((r) => ({
+      date: r.date,
+      country: r.country,
+      device_type: r.device_type,
+      clicks: r.clicks,
+      unique_users: r.unique_users,
+      cost: fromMicros(Number(r.cost_micros)),
+      invalid_clicks: r.invalid_clicks,
+      status: r.status,
+      suspicious_clicks: r.suspicious_clicks,
+      duplicates: r.duplicates,
+      late_events: r.late_events,
+    })),
   });
 });

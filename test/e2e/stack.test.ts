@@ -1,0 +1,113 @@
+/**
+ * One click all the way: the real local stack (the same one `npm start` runs) over HTTP, from the
+ * registry to the redirect, the real-time count, the Parquet archive (read back by DuckDB), the billing
+ * rollup and the billing API, then a restart of the runtime.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { ADMIN_TOKEN, BROWSER, api, archiveBucket, removeDir, startTestStack, waitFor, type TestStack } from "./harness";
+
+let stack: TestStack;
+const cleanup: string[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  cleanup.push(stack.persistTo, stack.buildDir);
+});
+
+afterAll(async () => {
+  await stack?.close();
+  for (const dir of cleanup) removeDir(dir);
+});
+
+const hourRange = () => `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
+
+async function seed(name: string) {
+  const adv = await api<{ advertiser_id: string; api_key: string }>(`${stack.queryUrl}/v1/admin/advertisers`, { method: "POST", token: ADMIN_TOKEN, body: JSON.stringify({ name }) });
+  expect(adv.status).toBe(201);
+  const cmp = await api<{ campaign_id: string }>(`${stack.queryUrl}/v1/admin/campaigns`, {
+    method: "POST", token: ADMIN_TOKEN, body: JSON.stringify({ advertiser_id: adv.body.advertiser_id, name: `${name} launch`, cost_per_click: 0.35 }),
+  });
+  expect(cmp.status).toBe(201);
+  const ad = await api<{ ad_id: string; click_url: string }>(`${stack.queryUrl}/v1/admin/ads`, {
+    method: "POST", token: ADMIN_TOKEN, body: JSON.stringify({ campaign_id: cmp.body.campaign_id, landing_url: `https://${name.toLowerCase()}.example/offer` }),
+  });
+  expect(ad.status).toBe(201);
+  return { key: adv.body.api_key, campaign_id: cmp.body.campaign_id, ...ad.body };
+}
+
+describe("a click through the whole local stack", () => {
+  it("is redirected, counted within 2 s, archived as standard Parquet within 15 s, billed after a rollup, and survives a restart", async () => {
+    const acme = await seed("Acme");
+    const other = await seed("Globex");
+    expect(acme.click_url.startsWith(stack.ingestUrl)).toBe(true);
+
+    const clickedAt = Date.now();
+    const res = await fetch(`${acme.click_url}&user_id=alice`, {
+      redirect: "manual",
+      headers: { "User-Agent": BROWSER, "CF-Connecting-IP": "203.0.113.50", "CF-IPCountry": "NL" },
+    });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("https://acme.example/offer");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+
+    // Real time: the count moves within 2 s.
+    const counted = await waitFor("the real-time count", async () => {
+      const r = await api<{ count: number }>(`${stack.queryUrl}/v1/ads/${acme.ad_id}/aggregated_count?${hourRange()}`, { token: acme.key });
+      return r.status === 200 && r.body.count === 1;
+    }, 2_000);
+    expect(Date.now() - clickedAt).toBeLessThan(2_000);
+    expect(counted.value).toBe(true);
+
+    // Another advertiser cannot see it.
+    expect((await api(`${stack.queryUrl}/v1/ads/${acme.ad_id}/aggregated_count?${hourRange()}`, { token: other.key })).status).toBe(404);
+
+    // Archive: a Parquet file in R2 within 15 s, readable by DuckDB.
+    const bucket = await archiveBucket(stack);
+    const archived = await waitFor("the Parquet archive", async () => {
+      const { objects } = await bucket.list({ prefix: "raw/" });
+      return objects.find((o) => o.key.includes(acme.campaign_id)) ?? null;
+    }, 15_000);
+    expect(archived.value.key).toMatch(/^raw\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/.+\.parquet$/);
+    const file = join(stack.persistTo, "archived.parquet");
+    writeFileSync(file, Buffer.from(await (await bucket.get(archived.value.key))!.arrayBuffer()));
+    const duck = await DuckDBInstance.create(":memory:");
+    const conn = await duck.connect();
+    const rows = (await conn.runAndReadAll(
+      `SELECT ad_id, campaign_id, user_id, country, device_type, os, verdict, cost_per_click, ip_hash, typeof(timestamp) AS ts_type,
+              epoch_ms(timestamp) AS ts FROM read_parquet('${file}')`,
+    )).getRowObjectsJS();
+    conn.closeSync();
+    duck.closeSync();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      ad_id: acme.ad_id, campaign_id: acme.campaign_id, user_id: "alice", country: "NL", device_type: "desktop", os: "macOS",
+      verdict: "clean", cost_per_click: 0.35, ts_type: "TIMESTAMP",
+    });
+    expect(Math.abs(Number(rows[0].ts) - clickedAt)).toBeLessThan(5_000);
+    // The IP is kept only as a keyed hash.
+    expect(String(rows[0].ip_hash)).not.toContain("203.0.113.50");
+    expect(String(rows[0].ip_hash)).toMatch(/^[A-Za-z0-9_-]{22}$/);
+
+    // Billing: after a rollup, the click is on the bill.
+    const rollup = await api<{ rows: number }>(`${stack.queryUrl}/v1/admin/rollup`, { method: "POST", token: ADMIN_TOKEN, body: "{}" });
+    expect(rollup.status).toBe(200);
+    expect(rollup.body.rows).toBeGreaterThanOrEqual(1);
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const bill = await api<{ rows: Record<string, unknown>[] }>(`${stack.queryUrl}/v1/billing?campaign_id=${acme.campaign_id}&from=${today}&to=${tomorrow}`, { token: acme.key });
+    expect(bill.status).toBe(200);
+    expect(bill.body.rows).toEqual([
+      { date: today, country: "NL", device_type: "desktop", clicks: 1, unique_users: 1, cost: 0.35, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 0, late_events: 0, status: "provisional" },
+    ]);
+    expect((await api(`${stack.queryUrl}/v1/billing?campaign_id=${acme.campaign_id}&from=${today}&to=${tomorrow}`, { token: other.key })).status).toBe(404);
+
+    // Restart the runtime on the same state: nothing acknowledged is lost.
+    await stack.close();
+    stack = await startTestStack({ persistTo: stack.persistTo, buildDir: stack.buildDir, build: false });
+    const after = await api<{ count: number }>(`${stack.queryUrl}/v1/ads/${acme.ad_id}/aggregated_count?${hourRange()}`, { token: acme.key });
+    expect(after.body.count).toBe(1);
+  });
+});
