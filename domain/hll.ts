@@ -8,33 +8,13 @@
  * Sketches are sparse maps (register -> rank): a bucket with few users costs a few entries, and the
  * estimate for small sets is linear counting, which is exact in practice.
  */
+import { murmur32 } from "./hash";
 
 export const HLL_P = 14;
 export const HLL_M = 1 << HLL_P;
 const Q = 64 - HLL_P; // bits left for the rank
 
 export type Sketch = Map<number, number>;
-
-function murmur32(key: string, seed: number): number {
-  let h = seed >>> 0;
-  const len = key.length;
-  for (let i = 0; i < len; i++) {
-    let k = key.charCodeAt(i);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  h ^= len;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The register a value updates and the rank it offers (1..51). */
 export function hllPoint(value: string): { idx: number; rho: number } {

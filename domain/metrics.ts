@@ -50,11 +50,12 @@ export interface Merged {
   invalid: number;
   reasons: Record<string, number>;
   late_events: number;
+  late_clicks: number;
   users: Sketch;
 }
 
 export function emptyMerged(ts: number, group: string | null): Merged {
-  return { ts, group, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0, users: new Map() };
+  return { ts, group, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0, late_clicks: 0, users: new Map() };
 }
 
 export function mergeInto(m: Merged, p: CellPartial): Merged {
@@ -64,6 +65,7 @@ export function mergeInto(m: Merged, p: CellPartial): Merged {
   m.duplicates += p.duplicates;
   m.invalid += p.invalid;
   m.late_events += p.late_events;
+  m.late_clicks += p.late_clicks;
   for (const [reason, n] of Object.entries(p.reasons)) m.reasons[reason] = (m.reasons[reason] ?? 0) + (n ?? 0);
   if (p.users) sketchMerge(m.users, sketchFromBytes(p.users));
   return m;

@@ -5,6 +5,7 @@
  */
 import { newApiKey, newId, sha256Hex } from "./crypto";
 import { fromMicros, toMicros } from "./event";
+import { parsePlan, singlePlan, withShards, type ShardPlan } from "./sharding";
 
 /** What the edge needs to know about an ad to take a click. */
 export interface AdRecord {
@@ -14,7 +15,8 @@ export interface AdRecord {
   landing_url: string;
   ad_format: string | null;
   cost_per_click: number;
-  shards: number;
+  /** Which Durable Object shards count the campaign, over time (domain/sharding.ts). */
+  shard_plan: ShardPlan;
 }
 
 export interface CampaignRecord {
@@ -22,7 +24,7 @@ export interface CampaignRecord {
   advertiser_id: string;
   name: string;
   cost_per_click: number;
-  shards: number;
+  shard_plan: ShardPlan;
 }
 
 export type Principal =
@@ -76,6 +78,7 @@ interface AdRow {
   ad_format: string | null;
   cost_per_click_micros: number;
   shards: number;
+  shard_plan: string | null;
 }
 
 const toAd = (r: AdRow): AdRecord => ({
@@ -85,13 +88,13 @@ const toAd = (r: AdRow): AdRecord => ({
   landing_url: r.landing_url,
   ad_format: r.ad_format,
   cost_per_click: fromMicros(r.cost_per_click_micros),
-  shards: r.shards,
+  shard_plan: parsePlan(r.shard_plan, r.shards),
 });
 
 export async function getAd(db: D1Database, adId: string): Promise<AdRecord | null> {
   const row = await db
     .prepare(
-      `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards
+      `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan
        FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id = ?`,
     )
     .bind(adId)
@@ -122,7 +125,7 @@ export async function getAdsCached(db: D1Database, adIds: Iterable<string>): Pro
     const ids = missing.slice(i, i + 100);
     const { results } = await db
       .prepare(
-        `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards
+        `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan
          FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id IN (${ids.map(() => "?").join(",")})`,
       )
       .bind(...ids)
@@ -145,21 +148,43 @@ export function forgetRegistryCache(): void {
   principalCache.clear();
 }
 
+interface CampaignRow {
+  campaign_id: string;
+  advertiser_id: string;
+  name: string;
+  cost_per_click_micros: number;
+  shards: number;
+  shard_plan: string | null;
+}
+
+const CAMPAIGN_COLUMNS = "campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan";
+
+const toCampaign = (r: CampaignRow): CampaignRecord => ({
+  campaign_id: r.campaign_id,
+  advertiser_id: r.advertiser_id,
+  name: r.name,
+  cost_per_click: fromMicros(r.cost_per_click_micros),
+  shard_plan: parsePlan(r.shard_plan, r.shards),
+});
+
 export async function getCampaign(db: D1Database, campaignId: string): Promise<CampaignRecord | null> {
-  const row = await db
-    .prepare(`SELECT campaign_id, advertiser_id, name, cost_per_click_micros, shards FROM campaigns WHERE campaign_id = ?`)
-    .bind(campaignId)
-    .first<{ campaign_id: string; advertiser_id: string; name: string; cost_per_click_micros: number; shards: number }>();
-  if (!row) return null;
-  return { ...row, cost_per_click: fromMicros(row.cost_per_click_micros) };
+  const row = await db.prepare(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE campaign_id = ?`).bind(campaignId).first<CampaignRow>();
+  return row ? toCampaign(row) : null;
 }
 
 export async function listCampaigns(db: D1Database, advertiserId: string | null): Promise<CampaignRecord[]> {
   const stmt = advertiserId
-    ? db.prepare(`SELECT campaign_id, advertiser_id, name, cost_per_click_micros, shards FROM campaigns WHERE advertiser_id = ? ORDER BY created_at`).bind(advertiserId)
-    : db.prepare(`SELECT campaign_id, advertiser_id, name, cost_per_click_micros, shards FROM campaigns ORDER BY created_at`);
-  const { results } = await stmt.all<{ campaign_id: string; advertiser_id: string; name: string; cost_per_click_micros: number; shards: number }>();
-  return results.map((r) => ({ ...r, cost_per_click: fromMicros(r.cost_per_click_micros) }));
+    ? db.prepare(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE advertiser_id = ? ORDER BY created_at`).bind(advertiserId)
+    : db.prepare(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns ORDER BY created_at`);
+  const { results } = await stmt.all<CampaignRow>();
+  return results.map(toCampaign);
+}
+
+/** Changes a campaign's shard count from the first safe minute on (domain/sharding.ts). */
+export async function setShards(db: D1Database, campaign: CampaignRecord, shards: number, now = Date.now()): Promise<ShardPlan> {
+  const plan = withShards(campaign.shard_plan, shards, now);
+  await db.prepare("UPDATE campaigns SET shard_plan = ? WHERE campaign_id = ?").bind(JSON.stringify(plan), campaign.campaign_id).run();
+  return plan;
 }
 
 export async function listAds(db: D1Database, campaignId: string): Promise<{ ad_id: string; landing_url: string; ad_format: string | null }[]> {
@@ -201,8 +226,8 @@ export async function publisherExists(db: D1Database, id: string): Promise<boole
 export async function createCampaign(db: D1Database, c: { advertiser_id: string; name: string; cost_per_click: number; shards?: number }) {
   const campaign_id = newId("cmp");
   await db
-    .prepare(`INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
-    .bind(campaign_id, c.advertiser_id, c.name, toMicros(c.cost_per_click), c.shards ?? 1, Date.now())
+    .prepare(`INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    .bind(campaign_id, c.advertiser_id, c.name, toMicros(c.cost_per_click), c.shards ?? 1, JSON.stringify(singlePlan(c.shards)), Date.now())
     .run();
   return { campaign_id };
 }

@@ -8,10 +8,12 @@
  *   4. clean.
  * Lateness is orthogonal: a late event gets its verdict like any other and is kept out of real-time buckets.
  *
- * The rules are synchronous over a RuleStore so that the Durable Object can run a whole batch inside one
- * storage transaction; tests run them over an in-memory store.
+ * The rules come in two steps so a hot campaign can spread over several objects and stay exact:
+ * `dedupe` needs the dedup keys (an object chosen so that possible duplicates meet) and `classify`
+ * needs the IP counters (an object chosen by IP). A campaign on one object runs both in one go (`judge`).
+ * Both are synchronous over their stores so an object judges a whole batch inside one storage transaction.
  */
-import type { ClickEvent, InvalidReason, Outcome } from "./event";
+import type { ClickEvent, DuplicateReason, InvalidReason, Outcome } from "./event";
 import { isBotUserAgent } from "./useragent";
 import { MINUTE, SECOND } from "./time";
 
@@ -20,20 +22,32 @@ export const IP_BURST_PER_SECOND = 10;
 /** CONTRACT: the 101st and later within one UTC minute is `ip_rate_minute`. */
 export const IP_RATE_PER_MINUTE = 100;
 
-export interface FirstSeen extends Outcome {
-  uid: string;
+/** The dedup step's answer for one event. */
+export interface Dedup {
+  duplicate: DuplicateReason | null;
 }
 
-/** The state the rules read and write. Implementations must be synchronous (see module comment). */
-export interface RuleStore {
-  /** What was recorded for the first event with this id, if any. */
-  firstWithEventId(eventId: string): FirstSeen | null;
-  /** Whether an event with this (ad_id, user_id, minute) was seen. */
+/** State of the dedup step. */
+export interface DedupStore {
+  eventIdSeen(eventId: string): boolean;
   userMinuteSeen(adId: string, userId: string, minute: number): boolean;
+  /** Remembers the event's dedup keys (idempotent). */
+  rememberKeys(event: ClickEvent): void;
+}
+
+/** State of the classify step. */
+export interface CountStore {
   /** Adds one event of this IP to its second and minute counters; returns the counts including it. */
   countIp(ipHash: string, second: number, minute: number): { second: number; minute: number };
-  /** Remembers the event's dedup keys (the first event with an id keeps its record). */
-  remember(event: ClickEvent, outcome: Outcome): void;
+}
+
+/**
+ * Receipts already judged: an event delivered twice (a retry after a timeout, a redelivered queue
+ * message) is recognised by its `uid` and gets its first answer back, so nothing is counted twice.
+ */
+export interface ReceiptStore<T> {
+  receipt(uid: string): T | null;
+  rememberReceipt(event: ClickEvent, value: T): void;
 }
 
 /** Blocklist membership, resolved before the rules run (it may need I/O). */
@@ -42,10 +56,7 @@ export interface Blocklisted {
   ua: boolean;
 }
 
-export interface Judgement extends Outcome {
-  /** The same receipt was already judged (a retried delivery): nothing must be counted again. */
-  replay: boolean;
-}
+export type Replayable<T> = T & { replay: boolean };
 
 export function isLate(event: Pick<ClickEvent, "timestamp" | "received_at">, allowedLatenessMs: number): boolean {
   return event.received_at - event.timestamp > allowedLatenessMs;
@@ -53,6 +64,19 @@ export function isLate(event: Pick<ClickEvent, "timestamp" | "received_at">, all
 
 export function userMinute(timestamp: number): number {
   return Math.floor(timestamp / MINUTE);
+}
+
+/** Rule 1: is the event a duplicate of one seen before? Records its keys either way. */
+export function dedupe(e: ClickEvent, store: DedupStore & ReceiptStore<Dedup>): Replayable<Dedup> {
+  const prior = store.receipt(e.uid);
+  if (prior) return { ...prior, replay: true };
+  let duplicate: DuplicateReason | null = null;
+  if (store.eventIdSeen(e.event_id)) duplicate = "event_id";
+  else if (e.user_id && store.userMinuteSeen(e.ad_id, e.user_id, userMinute(e.timestamp))) duplicate = "user_minute";
+  store.rememberKeys(e);
+  const result = { duplicate };
+  store.rememberReceipt(e, result);
+  return { ...result, replay: false };
 }
 
 function invalidReason(e: ClickEvent, blocked: Blocklisted, ipCounts: { second: number; minute: number }): InvalidReason | null {
@@ -71,17 +95,20 @@ export function isGeoMismatch(e: Pick<ClickEvent, "country" | "edge_country">): 
   return e.edge_country !== "XX" && e.country !== e.edge_country;
 }
 
-/** Applies the counting rules to one event and records what later events must know about it. */
-export function judge(e: ClickEvent, store: RuleStore, blocked: Blocklisted, allowedLatenessMs: number): Judgement {
-  const first = store.firstWithEventId(e.event_id);
-  if (first && first.uid === e.uid) return { verdict: first.verdict, reason: first.reason, late: first.late, replay: true };
-
+/** Rules 2–5 for an event whose dedup answer is known. Duplicates do not count towards the IP limits. */
+export function classify(
+  e: ClickEvent,
+  dedup: Dedup,
+  store: CountStore & ReceiptStore<Outcome>,
+  blocked: Blocklisted,
+  allowedLatenessMs: number,
+): Replayable<Outcome> {
+  const prior = store.receipt(e.uid);
+  if (prior) return { ...prior, replay: true };
   const late = isLate(e, allowedLatenessMs);
   let outcome: Outcome;
-  if (first) {
-    outcome = { verdict: "duplicate", reason: "event_id", late };
-  } else if (e.user_id && store.userMinuteSeen(e.ad_id, e.user_id, userMinute(e.timestamp))) {
-    outcome = { verdict: "duplicate", reason: "user_minute", late };
+  if (dedup.duplicate) {
+    outcome = { verdict: "duplicate", reason: dedup.duplicate, late };
   } else {
     const counts = store.countIp(e.ip_hash, Math.floor(e.timestamp / SECOND), Math.floor(e.timestamp / MINUTE));
     const invalid = invalidReason(e, blocked, counts);
@@ -89,22 +116,43 @@ export function judge(e: ClickEvent, store: RuleStore, blocked: Blocklisted, all
     else if (isGeoMismatch(e)) outcome = { verdict: "suspicious", reason: "geo_mismatch", late };
     else outcome = { verdict: "clean", reason: null, late };
   }
-  store.remember(e, outcome);
+  store.rememberReceipt(e, outcome);
   return { ...outcome, replay: false };
 }
 
+/** Both steps on one store: a campaign counted by one object. */
+export function judge(
+  e: ClickEvent,
+  store: DedupStore & CountStore & ReceiptStore<Outcome>,
+  blocked: Blocklisted,
+  allowedLatenessMs: number,
+): Replayable<Outcome> {
+  const prior = store.receipt(e.uid);
+  if (prior) return { ...prior, replay: true };
+  let duplicate: DuplicateReason | null = null;
+  if (store.eventIdSeen(e.event_id)) duplicate = "event_id";
+  else if (e.user_id && store.userMinuteSeen(e.ad_id, e.user_id, userMinute(e.timestamp))) duplicate = "user_minute";
+  store.rememberKeys(e);
+  return classify(e, { duplicate }, store, blocked, allowedLatenessMs);
+}
+
 /** A RuleStore in memory, for tests and for replaying an archive. */
-export class MemoryRuleStore implements RuleStore {
-  readonly #ids = new Map<string, FirstSeen>();
+export class MemoryRuleStore implements DedupStore, CountStore, ReceiptStore<Outcome> {
+  readonly #ids = new Set<string>();
   readonly #userMinutes = new Set<string>();
   readonly #ipSeconds = new Map<string, number>();
   readonly #ipMinutes = new Map<string, number>();
+  readonly #receipts = new Map<string, Outcome>();
 
-  firstWithEventId(eventId: string): FirstSeen | null {
-    return this.#ids.get(eventId) ?? null;
+  eventIdSeen(eventId: string): boolean {
+    return this.#ids.has(eventId);
   }
   userMinuteSeen(adId: string, userId: string, minute: number): boolean {
     return this.#userMinutes.has(JSON.stringify([adId, userId, minute]));
+  }
+  rememberKeys(e: ClickEvent): void {
+    this.#ids.add(e.event_id);
+    if (e.user_id) this.#userMinutes.add(JSON.stringify([e.ad_id, e.user_id, userMinute(e.timestamp)]));
   }
   countIp(ipHash: string, second: number, minute: number) {
     const s = (this.#ipSeconds.get(`${ipHash}|${second}`) ?? 0) + 1;
@@ -113,8 +161,10 @@ export class MemoryRuleStore implements RuleStore {
     this.#ipMinutes.set(`${ipHash}|${minute}`, m);
     return { second: s, minute: m };
   }
-  remember(e: ClickEvent, o: Outcome): void {
-    if (!this.#ids.has(e.event_id)) this.#ids.set(e.event_id, { uid: e.uid, ...o });
-    if (e.user_id) this.#userMinutes.add(JSON.stringify([e.ad_id, e.user_id, userMinute(e.timestamp)]));
+  receipt(uid: string): Outcome | null {
+    return this.#receipts.get(uid) ?? null;
+  }
+  rememberReceipt(e: ClickEvent, o: Outcome): void {
+    this.#receipts.set(e.uid, o);
   }
 }

@@ -64,6 +64,7 @@ export const createCampaign = z.object({
   cost_per_click: costPerClick,
   shards: z.number().int().min(1).max(16).optional(),
 });
+export const updateCampaign = z.object({ shards: z.number().int().min(1).max(16) });
 export const createAd = z.object({ campaign_id: idParam, landing_url: landingUrl, ad_format: label.optional() });
 export const createClickUrl = z.object({ ad_id: idParam, publisher_id: idParam });
 

@@ -3,25 +3,27 @@
  * whole batch of events is judged, counted and queued for the archive in one transaction.
  *
  * Tables
- *   seen_event        first record of each event_id (dedup, replay detection)
+ *   receipt           the answer given to each receipt (uid), so a redelivered event is not counted twice
+ *   seen_event        event_ids seen (dedup)
  *   seen_user_minute  (ad_id, user_id, minute) keys (dedup)
  *   ip_second/minute  per-IP event counts by UTC second and minute of event time (fraud rules)
  *   cell              counters per granularity x bucket x ad x dimensions (real-time metrics)
  *   hll               HyperLogLog registers per cell (unique users)
  *   outbox            recorded events not yet handed to the queue (the archive's source)
+ *   dirty_minute      minutes whose per-ad clicks the leaderboards have not seen yet
  */
-import type { ClickEvent, Outcome, RecordedEvent, Reason } from "../domain/event";
+import type { ClickEvent, Outcome, RecordedEvent } from "../domain/event";
 import { INVALID_REASONS, SUSPICIOUS_REASONS, isClick, toMicros } from "../domain/event";
 import { hllPoint, sketchToBytes, type Sketch } from "../domain/hll";
-import { userMinute, type FirstSeen, type RuleStore } from "../domain/rules";
+import { userMinute, type CountStore, type DedupStore, type ReceiptStore } from "../domain/rules";
 import type { Dimension, Filter } from "../domain/schemas";
 import { GRANULARITY_MS, floorTo, type Granularity } from "../domain/time";
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS seen_event (
-  event_id TEXT PRIMARY KEY, uid TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT, late INTEGER NOT NULL, exp INTEGER NOT NULL
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS receipt (uid TEXT NOT NULL, role INTEGER NOT NULL, answer TEXT NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (uid, role)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS receipt_exp ON receipt(exp);
+CREATE TABLE IF NOT EXISTS seen_event (event_id TEXT PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_event_exp ON seen_event(exp);
 CREATE TABLE IF NOT EXISTS seen_user_minute (
   minute INTEGER NOT NULL, ad_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (minute, ad_id, user_id)
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS cell (
 CREATE TABLE IF NOT EXISTS hll (cell_id INTEGER NOT NULL, idx INTEGER NOT NULL, rho INTEGER NOT NULL, PRIMARY KEY (cell_id, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, msg TEXT, bytes INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_msg ON outbox(msg);
+CREATE TABLE IF NOT EXISTS dirty_minute (ts INTEGER PRIMARY KEY, v INTEGER NOT NULL);
 `;
 
 const GRANS: readonly Granularity[] = ["minute", "hour", "day"];
@@ -55,54 +58,29 @@ export interface Horizons {
   hourMs: number;
 }
 
-export class SqlRuleStore implements RuleStore {
+/** How long a receipt's answer is kept: far longer than any retry or queue redelivery takes. */
+export const RECEIPT_MS = 2 * 86_400_000;
+
+/** Receipts of one step: the whole judgement (`outcome`) or the dedup step of a sharded campaign (`dedup`). */
+export type ReceiptRole = "outcome" | "dedup";
+const ROLE: Record<ReceiptRole, number> = { outcome: 0, dedup: 1 };
+
+export class SqlRuleStore implements DedupStore, CountStore {
   constructor(
     readonly sql: SqlStorage,
     readonly stateMs: number,
   ) {}
 
-  firstWithEventId(eventId: string): FirstSeen | null {
-    const row = this.sql
-      .exec<{ uid: string; verdict: string; reason: string | null; late: number }>(
-        "SELECT uid, verdict, reason, late FROM seen_event WHERE event_id = ?",
-        eventId,
-      )
-      .toArray()[0];
-    return row ? { uid: row.uid, verdict: row.verdict as FirstSeen["verdict"], reason: row.reason as Reason | null, late: row.late === 1 } : null;
+  eventIdSeen(eventId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM seen_event WHERE event_id = ?", eventId).toArray().length > 0;
   }
 
   userMinuteSeen(adId: string, userId: string, minute: number): boolean {
     return this.sql.exec("SELECT 1 FROM seen_user_minute WHERE minute = ? AND ad_id = ? AND user_id = ?", minute, adId, userId).toArray().length > 0;
   }
 
-  countIp(ipHash: string, second: number, minute: number) {
-    const s = this.sql
-      .exec<{ n: number }>(
-        "INSERT INTO ip_second (second, ip_hash, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n",
-        second,
-        ipHash,
-      )
-      .one().n;
-    const m = this.sql
-      .exec<{ n: number }>(
-        "INSERT INTO ip_minute (minute, ip_hash, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n",
-        minute,
-        ipHash,
-      )
-      .one().n;
-    return { second: s, minute: m };
-  }
-
-  remember(e: ClickEvent, o: Outcome): void {
-    this.sql.exec(
-      "INSERT INTO seen_event (event_id, uid, verdict, reason, late, exp) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-      e.event_id,
-      e.uid,
-      o.verdict,
-      o.reason,
-      o.late ? 1 : 0,
-      e.timestamp + this.stateMs,
-    );
+  rememberKeys(e: ClickEvent): void {
+    this.sql.exec("INSERT INTO seen_event (event_id, exp) VALUES (?, ?) ON CONFLICT DO NOTHING", e.event_id, e.timestamp + this.stateMs);
     if (e.user_id) {
       this.sql.exec(
         "INSERT INTO seen_user_minute (minute, ad_id, user_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -111,6 +89,42 @@ export class SqlRuleStore implements RuleStore {
         e.user_id,
       );
     }
+  }
+
+  countIp(ipHash: string, second: number, minute: number) {
+    const s = this.sql
+      .exec<{ n: number }>("INSERT INTO ip_second (second, ip_hash, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n", second, ipHash)
+      .one().n;
+    const m = this.sql
+      .exec<{ n: number }>("INSERT INTO ip_minute (minute, ip_hash, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n", minute, ipHash)
+      .one().n;
+    return { second: s, minute: m };
+  }
+
+  /** The rule store with the receipts of one role: what `judge`, `dedupe` and `classify` take. */
+  withReceipts<T>(role: ReceiptRole): DedupStore & CountStore & ReceiptStore<T> {
+    const r = this.receipts<T>(role);
+    return {
+      eventIdSeen: (id) => this.eventIdSeen(id),
+      userMinuteSeen: (ad, user, minute) => this.userMinuteSeen(ad, user, minute),
+      rememberKeys: (e) => this.rememberKeys(e),
+      countIp: (ip, second, minute) => this.countIp(ip, second, minute),
+      receipt: r.receipt,
+      rememberReceipt: r.rememberReceipt,
+    };
+  }
+
+  receipts<T>(role: ReceiptRole): ReceiptStore<T> {
+    const sql = this.sql;
+    return {
+      receipt(uid: string): T | null {
+        const row = sql.exec<{ answer: string }>("SELECT answer FROM receipt WHERE uid = ? AND role = ?", uid, ROLE[role]).toArray()[0];
+        return row ? (JSON.parse(row.answer) as T) : null;
+      },
+      rememberReceipt(e: ClickEvent, value: T): void {
+        sql.exec("INSERT OR REPLACE INTO receipt (uid, role, answer, exp) VALUES (?, ?, ?, ?)", e.uid, ROLE[role], JSON.stringify(value), e.received_at + RECEIPT_MS);
+      },
+    };
   }
 }
 
@@ -137,6 +151,7 @@ export function countEvent(sql: SqlStorage, e: ClickEvent, o: Outcome): void {
     ...REASON_COLUMNS.map((r) => (o.reason === r ? 1 : 0)),
   ];
   const point = click && e.user_id && !o.late ? hllPoint(e.user_id) : null;
+  if (click && !o.late) sql.exec("INSERT INTO dirty_minute (ts, v) VALUES (?, 1) ON CONFLICT DO UPDATE SET v = v + 1", floorTo(e.timestamp, 60_000));
   const dims = dimValues(e);
   for (const g of GRANS) {
     const ts = floorTo(e.timestamp, GRANULARITY_MS[g]);
@@ -176,6 +191,8 @@ export interface CellPartial {
   invalid: number;
   reasons: Partial<Record<(typeof REASON_COLUMNS)[number], number>>;
   late_events: number;
+  /** Clicks among the late events: billed, not in real time. */
+  late_clicks: number;
   /** Packed HyperLogLog registers (domain/hll.ts). */
   users?: Uint8Array;
 }
@@ -206,11 +223,12 @@ export function queryCells(sql: SqlStorage, q: CellQuery): CellPartial[] {
     const key = `${r.ts}|${r.grp}`;
     let p = out.get(key);
     if (!p) {
-      p = { ts: Number(r.ts), group: group ? String(r.grp) : null, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0 };
+      p = { ts: Number(r.ts), group: group ? String(r.grp) : null, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0, late_clicks: 0 };
       out.set(key, p);
     }
     if (Number(r.late) === 1) {
       p.late_events += Number(r.clicks) + Number(r.duplicates) + Number(r.invalid);
+      p.late_clicks += Number(r.clicks);
       continue;
     }
     p.clicks += Number(r.clicks);
@@ -243,6 +261,27 @@ export function queryCells(sql: SqlStorage, q: CellQuery): CellPartial[] {
     }
   }
   return [...out.values()].sort((a, b) => a.ts - b.ts || String(a.group).localeCompare(String(b.group)));
+}
+
+/** Per-ad clicks of minutes the leaderboards have not seen since they last changed (at most `topPerMinute` ads a minute). */
+export function dirtyMinuteClicks(sql: SqlStorage, topPerMinute: number, maxMinutes = 60) {
+  const dirty = sql.exec<{ ts: number; v: number }>("SELECT ts, v FROM dirty_minute ORDER BY ts LIMIT ?", maxMinutes).toArray();
+  const rows: { ts: number; ad_id: string; clicks: number }[] = [];
+  for (const { ts } of dirty) {
+    rows.push(
+      ...sql.exec<{ ts: number; ad_id: string; clicks: number }>(
+        "SELECT ts, ad_id, SUM(clicks) AS clicks FROM cell WHERE g = 0 AND late = 0 AND ts = ? GROUP BY ad_id ORDER BY clicks DESC, ad_id LIMIT ?",
+        ts,
+        topPerMinute,
+      ),
+    );
+  }
+  return { dirty, rows };
+}
+
+/** Clears dirty marks that did not change since they were read (a click meanwhile keeps its minute dirty). */
+export function clearDirtyMinutes(sql: SqlStorage, seen: { ts: number; v: number }[]): void {
+  for (const { ts, v } of seen) sql.exec("DELETE FROM dirty_minute WHERE ts = ? AND v = ?", ts, v);
 }
 
 /** Bytes of an outbox body, as the queue will count them. */
@@ -320,6 +359,7 @@ export function prune(sql: SqlStorage, now: number, h: Horizons): number {
 
   const stateCutoff = now - h.stateMs;
   deleted += sql.exec("DELETE FROM seen_event WHERE event_id IN (SELECT event_id FROM seen_event WHERE exp < ? LIMIT 20000)", now).rowsWritten;
+  deleted += sql.exec("DELETE FROM receipt WHERE (uid, role) IN (SELECT uid, role FROM receipt WHERE exp < ? LIMIT 20000)", now).rowsWritten;
   const keyed = [
     ["seen_user_minute", "minute", 60_000, 60],
     ["ip_minute", "minute", 60_000, 60],
@@ -342,6 +382,7 @@ export function prune(sql: SqlStorage, now: number, h: Horizons): number {
 export function hasExpiringState(sql: SqlStorage): boolean {
   return (
     sql.exec("SELECT 1 FROM seen_event LIMIT 1").toArray().length > 0 ||
+    sql.exec("SELECT 1 FROM receipt LIMIT 1").toArray().length > 0 ||
     sql.exec("SELECT 1 FROM cell WHERE g < 2 LIMIT 1").toArray().length > 0
   );
 }

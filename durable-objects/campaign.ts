@@ -1,13 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ClickEvent, Outcome } from "../domain/event";
-import { judge } from "../domain/rules";
+import { classify, dedupe, judge, type Dedup } from "../domain/rules";
 import { resolveBlocklisted, type BlocklistSource } from "../domain/blocklist";
+import { GLOBAL_LEADERBOARD, advertiserLeaderboard } from "./leaderboard";
 import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE } from "../domain/time";
 import {
   SCHEMA,
   SqlRuleStore,
   assignMessages,
+  clearDirtyMinutes,
   countEvent,
+  dirtyMinuteClicks,
   deleteMessages,
   enqueueOutbox,
   hasExpiringState,
@@ -37,6 +40,8 @@ export const HORIZONS: Horizons = {
 };
 
 export const DEFAULT_ALLOWED_LATENESS_MS = HOUR;
+/** `GET /v1/ads/popular` asks for at most 100 ads, so a shard never needs to push more per minute. */
+const TOP_ADS_PER_MINUTE = 100;
 
 export function allowedLateness(env: { ALLOWED_LATENESS_MS?: string }): number {
   const n = Number(env.ALLOWED_LATENESS_MS);
@@ -65,18 +70,43 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   }
 
   /**
-   * Judges, counts and records events of this campaign shard, in order. Returns each event's outcome.
-   * Replays of an already recorded receipt (same `uid`) return the first outcome and change nothing.
+   * Judges, counts and records events of a campaign counted by this one object, in order; durable when
+   * it returns. Returns each event's outcome. A replayed receipt (same `uid`) gets its first outcome
+   * back and changes nothing.
    */
   async record(shard: number, events: ClickEvent[]): Promise<Outcome[]> {
     if (events.length === 0) return [];
     const blocked = await resolveBlocklisted(this.#blocklist(), events);
-    const lateness = allowedLateness(this.env);
+    const store = this.#store.withReceipts<Outcome>("outcome");
+    return this.#commit(shard, events, (e, i) => judge(e, store, blocked[i], allowedLateness(this.env)));
+  }
+
+  /** Step 1 on a sharded campaign: the dedup answer for each event (this shard holds their dedup keys). */
+  dedupe(shard: number, events: ClickEvent[]): Dedup[] {
+    if (events.length === 0) return [];
+    const store = this.#store.withReceipts<Dedup>("dedup");
+    return this.ctx.storage.transactionSync(() => {
+      this.#identify(events[0].campaign_id, shard, events[0].advertiser_id);
+      return events.map((e) => ({ duplicate: dedupe(e, store).duplicate }));
+    });
+  }
+
+  /** Step 2 on a sharded campaign: the remaining rules, counting and archiving (this shard holds the events' IPs). */
+  async count(shard: number, items: { event: ClickEvent; dedup: Dedup }[]): Promise<Outcome[]> {
+    if (items.length === 0) return [];
+    const events = items.map((i) => i.event);
+    const blocked = await resolveBlocklisted(this.#blocklist(), events);
+    const store = this.#store.withReceipts<Outcome>("outcome");
+    return this.#commit(shard, events, (e, i) => classify(e, items[i].dedup, store, blocked[i], allowedLateness(this.env)));
+  }
+
+  /** Judges events one by one and, in the same transaction, counts and queues for the archive what is new. */
+  #commit(shard: number, events: ClickEvent[], decide: (e: ClickEvent, i: number) => Outcome & { replay: boolean }): Outcome[] {
     const sql = this.ctx.storage.sql;
     const outcomes = this.ctx.storage.transactionSync(() => {
-      this.#identify(events[0].campaign_id, shard);
+      this.#identify(events[0].campaign_id, shard, events[0].advertiser_id);
       return events.map((e, i) => {
-        const j = judge(e, this.#store, blocked[i], lateness);
+        const j = decide(e, i);
         const outcome: Outcome = { verdict: j.verdict, reason: j.reason, late: j.late };
         if (!j.replay) {
           countEvent(sql, e, outcome);
@@ -114,6 +144,13 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       this.#armAlarm(5_000);
       return;
     }
+    try {
+      await this.#pushLeaderboards();
+    } catch (err) {
+      // Pushes are absolute counts: the next one repairs whatever this one missed.
+      console.error("leaderboard push failed; retrying", err instanceof Error ? err.message : err);
+      this.#armAlarm(5_000);
+    }
     const sql = this.ctx.storage.sql;
     const now = Date.now();
     const lastPrune = this.#meta("last_prune");
@@ -121,7 +158,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       const deleted = prune(sql, now, HORIZONS);
       this.#setMeta("last_prune", String(deleted > 0 ? now - PRUNE_EVERY_MS + MINUTE : now));
     }
-    if (outboxSize(sql) > 0) this.#armAlarm(FLUSH_DELAY_MS);
+    if (outboxSize(sql) > 0 || sql.exec("SELECT 1 FROM dirty_minute LIMIT 1").toArray().length) this.#armAlarm(FLUSH_DELAY_MS);
     else if (hasExpiringState(sql)) this.#armAlarm(PRUNE_EVERY_MS);
   }
 
@@ -140,6 +177,19 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     }
   }
 
+  /** Sends this shard's per-ad clicks of recently changed minutes to its advertiser's and the global leaderboard. */
+  async #pushLeaderboards(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const { dirty, rows } = dirtyMinuteClicks(sql, TOP_ADS_PER_MINUTE);
+    if (dirty.length === 0) return;
+    const campaignId = this.#meta("campaign_id")!;
+    const source = `${campaignId}#${this.#meta("shard")}`;
+    const ns = this.env.LEADERBOARD;
+    const boards = [GLOBAL_LEADERBOARD, advertiserLeaderboard(this.#meta("advertiser_id") ?? "")];
+    await Promise.all(boards.map((name) => ns.get(ns.idFromName(name)).update(source, campaignId, rows)));
+    clearDirtyMinutes(sql, dirty);
+  }
+
   #armAlarm(delayMs: number): void {
     const at = Date.now() + delayMs;
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
@@ -147,11 +197,12 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     void this.ctx.storage.setAlarm(at);
   }
 
-  #identify(campaignId: string, shard: number): void {
+  #identify(campaignId: string, shard: number, advertiserId: string): void {
     const known = this.#meta("campaign_id");
     if (known === null) {
       this.#setMeta("campaign_id", campaignId);
       this.#setMeta("shard", String(shard));
+      this.#setMeta("advertiser_id", advertiserId);
     } else if (known !== campaignId || this.#meta("shard") !== String(shard)) {
       throw new Error(`events of ${campaignId}#${shard} sent to the object of ${known}#${this.#meta("shard")}`);
     }

@@ -4,7 +4,7 @@
  * never makes a second copy). Events that reached the queue uncounted are handed to their campaign object.
  */
 import type { ArchiveMessage } from "../../durable-objects/campaign-store";
-import { campaignStub, type PendingMessage } from "../../durable-objects/client";
+import { recordEvents, type PendingMessage } from "../../durable-objects/client";
 import { archiveMessage } from "../../r2-batch/archive";
 
 type Body = ArchiveMessage | PendingMessage;
@@ -14,7 +14,7 @@ export async function handleMessage(body: Body, env: AggregatorEnv): Promise<voi
     await archiveMessage(env.ARCHIVE, body.id, body.events);
   } else if (body?.kind === "pending") {
     // The campaign object recognises receipts it already recorded, so a retry here counts nothing twice.
-    if (body.events.length) await campaignStub(env.CAMPAIGN, body.events[0].campaign_id, body.shard).record(body.shard, body.events);
+    await recordEvents(env.CAMPAIGN, body.plan, body.events);
   } else {
     throw new Error(`unknown message ${JSON.stringify(body)?.slice(0, 200)}`);
   }

@@ -7,7 +7,7 @@ import { getAdsCached, principalForKey, type AdRecord } from "../../domain/regis
 import { describeIssues, postedEvent, type PostedEvent } from "../../domain/schemas";
 import { MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS } from "../../domain/time";
 import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
-import { recordDurably, shardOf } from "../../durable-objects/client";
+import { recordDurably } from "../../durable-objects/client";
 import { bearer, readBody } from "../http";
 
 export const MAX_EVENTS = 1000;
@@ -94,8 +94,8 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
     return h;
   };
 
-  // Events of one campaign shard are recorded together, in the order they were posted.
-  const groups = new Map<string, { shard: number; items: { index: number; event: ClickEvent }[] }>();
+  // Events of one campaign are recorded together, in the order they were posted.
+  const groups = new Map<string, { ad: AdRecord; items: { index: number; event: ClickEvent }[] }>();
   for (const { index, e } of valid) {
     const ad = ads.get(e.ad_id);
     if (!ad) {
@@ -103,10 +103,8 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
       continue;
     }
     const event = await toClickEvent(e, ad, publisherId, edge, await ipHash(e.ip_address ?? edge.ip), now);
-    const shard = shardOf(event, ad.shards);
-    const key = `${ad.campaign_id}#${shard}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { shard, items: [] }));
+    let g = groups.get(ad.campaign_id);
+    if (!g) groups.set(ad.campaign_id, (g = { ad, items: [] }));
     g.items.push({ index, event });
   }
 
@@ -114,7 +112,7 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
   await Promise.all(
     [...groups.values()].map(async (g) => {
       try {
-        await recordDurably(env, g.shard, g.items.map((i) => i.event));
+        await recordDurably(env, g.ad.shard_plan, g.items.map((i) => i.event));
         accepted += g.items.length;
       } catch (err) {
         console.error("events could not be recorded", err instanceof Error ? err.message : err);

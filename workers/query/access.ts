@@ -5,6 +5,7 @@ import type { Principal } from "../../domain/registry";
 import { campaignStub } from "../../durable-objects/client";
 import type { CampaignCounter } from "../../durable-objects/campaign";
 import { tenantOf } from "./auth";
+import { maxShards, type ShardPlan } from "../../domain/sharding";
 
 export async function campaignFor(env: QueryEnv, p: Principal, campaignId: string): Promise<CampaignRecord> {
   const c = await getCampaign(env.DB, campaignId);
@@ -20,7 +21,7 @@ export async function adFor(env: QueryEnv, p: Principal, adId: string): Promise<
   return ad;
 }
 
-/** Every shard object of a campaign. */
-export function shardStubs(env: QueryEnv, c: { campaign_id: string; shards: number }): DurableObjectStub<CampaignCounter>[] {
-  return Array.from({ length: Math.max(1, c.shards) }, (_, s) => campaignStub(env.CAMPAIGN, c.campaign_id, s));
+/** Every shard object that ever counted the campaign. */
+export function shardStubs(env: QueryEnv, c: { campaign_id: string; shard_plan: ShardPlan }): DurableObjectStub<CampaignCounter>[] {
+  return Array.from({ length: maxShards(c.shard_plan) }, (_, s) => campaignStub(env.CAMPAIGN, c.campaign_id, s));
 }

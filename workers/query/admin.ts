@@ -4,7 +4,7 @@ import { hashIp } from "../../domain/crypto";
 import { BLOCKLIST_STALENESS_MS, ipItem, uaItem } from "../../domain/blocklist";
 import { ApiError, notFound } from "../../domain/errors";
 import * as registry from "../../domain/registry";
-import { blocklistBody, createAd, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody } from "../../domain/schemas";
+import { blocklistBody, createAd, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody, updateCampaign } from "../../domain/schemas";
 import { parseSigningKeys, signClick } from "../../domain/signing";
 import type { Blocklist } from "../../durable-objects/blocklist";
 import type Batch from "../../r2-batch/index";
@@ -38,6 +38,14 @@ admin.post("/campaigns", async (c) => {
   const body = parseOr400(createCampaign, await readJson(c.req.raw));
   if (!(await registry.advertiserExists(c.env.DB, body.advertiser_id))) throw notFound(`Advertiser ${body.advertiser_id}`);
   return c.json(await registry.createCampaign(c.env.DB, body), 201);
+});
+
+admin.patch("/campaigns/:id", async (c) => {
+  const body = parseOr400(updateCampaign, await readJson(c.req.raw));
+  const campaign = await registry.getCampaign(c.env.DB, c.req.param("id"));
+  if (!campaign) throw notFound(`Campaign ${c.req.param("id")}`);
+  const shard_plan = await registry.setShards(c.env.DB, campaign, body.shards);
+  return c.json({ campaign_id: campaign.campaign_id, shard_plan }, 200);
 });
 
 admin.post("/ads", async (c) => {

@@ -2,12 +2,16 @@
 import { Hono } from "hono";
 import { ApiError } from "../../domain/errors";
 import { fromMicros } from "../../domain/event";
-import { segments } from "../../domain/metrics";
-import { aggregatedCountQuery, billingQuery, parseOr400 } from "../../domain/schemas";
-import { DAY, isoMinute, parseTime, utcDate } from "../../domain/time";
+import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } from "../../domain/metrics";
+import { sketchEstimate } from "../../domain/hll";
+import { listAds, listCampaigns, type Principal } from "../../domain/registry";
+import { aggregatedCountQuery, billingQuery, liveQuery, metricsQuery, parseOr400, popularQuery, reconciliationQuery } from "../../domain/schemas";
+import { maxShards, shardsAt } from "../../domain/sharding";
+import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, parseTime, utcDate, type Granularity } from "../../domain/time";
+import type { CellQuery } from "../../durable-objects/campaign-store";
+import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
 import { adFor, campaignFor, shardStubs } from "./access";
-import { authenticate, requireReader } from "./auth";
-import type { Principal } from "../../domain/registry";
+import { authenticate, requireReader, tenantOf } from "./auth";
 
 type Env = { Bindings: QueryEnv; Variables: { principal: Principal } };
 
@@ -82,4 +86,140 @@ reads.get("/billing", async (c) => {
       late_events: r.late_events,
     })),
   });
+});
+
+/** At most this many buckets (and bucket × group entries) per `/v1/metrics` answer. */
+const MAX_BUCKETS = 10_000;
+const MAX_ENTRIES = 100_000;
+
+reads.get("/metrics", async (c) => {
+  const q = parseOr400(metricsQuery, query(c.req.url));
+  if (!q.ad_id === !q.campaign_id) throw new ApiError(400, "invalid_request", "Give exactly one of ad_id or campaign_id.");
+  checkRange(q.start, q.end);
+  const granularity = q.granularity as Granularity;
+  const starts = bucketStarts(q.start, q.end, granularity);
+  if (starts.length > MAX_BUCKETS) {
+    throw new ApiError(400, "range_too_large", `That is ${starts.length} ${granularity} buckets; ask for at most ${MAX_BUCKETS} (use a coarser granularity).`);
+  }
+  const p = c.get("principal");
+  const target = q.ad_id ? await adFor(c.env, p, q.ad_id) : await campaignFor(c.env, p, q.campaign_id!);
+  const question: CellQuery = {
+    granularity,
+    from: starts[0],
+    to: q.end,
+    ad_ids: q.ad_id ? [q.ad_id] : undefined,
+    filter: q.filter,
+    group_by: q.group_by,
+    sketches: true,
+  };
+  const parts = (await Promise.all(shardStubs(c.env, target).map((stub) => stub.cells(question)))).flat();
+  const merged = mergePartials(parts);
+  const groups: (string | null)[] = q.group_by ? [...new Set([...merged.values()].map((m) => m.group ?? ""))].sort() : [null];
+  if (starts.length * groups.length > MAX_ENTRIES) {
+    throw new ApiError(400, "range_too_large", "Too many buckets × groups; narrow the range or use a coarser granularity.");
+  }
+  const metrics = starts.flatMap((ts) =>
+    groups.map((g) => toMetricBucket(merged.get(`${ts}|${g ?? ""}`) ?? emptyMerged(ts, g), q.group_by !== undefined)),
+  );
+  return c.json({
+    ...(q.ad_id ? { ad_id: q.ad_id } : {}),
+    campaign_id: target.campaign_id,
+    start: isoMinute(q.start),
+    end: isoMinute(q.end),
+    granularity,
+    group_by: q.group_by ?? null,
+    filter: q.filter ? `${q.filter.dim}:${q.filter.value}` : null,
+    metrics,
+  });
+});
+
+reads.get("/campaigns/:id/live", async (c) => {
+  const q = parseOr400(liveQuery, query(c.req.url));
+  const campaign = await campaignFor(c.env, c.get("principal"), c.req.param("id"));
+  const now = Date.now();
+  const from = floorTo(now - q.minutes * MINUTE, MINUTE);
+  const to = floorTo(now, MINUTE) + MINUTE;
+  const question: CellQuery = { granularity: "minute", from, to, sketches: true };
+  const parts = (await Promise.all(shardStubs(c.env, campaign).map((stub) => stub.cells(question)))).flat();
+  const m = mergePartials(parts, () => from).get(`${from}|`) ?? emptyMerged(from, null);
+  const bucket = toMetricBucket(m, false);
+  return c.json({
+    campaign_id: campaign.campaign_id,
+    minutes: q.minutes,
+    clicks: bucket.clicks,
+    unique_users: sketchEstimate(m.users),
+    cost: bucket.cost,
+    invalid_clicks: bucket.invalid_clicks,
+    invalid_by_reason: bucket.invalid_by_reason,
+    suspicious_clicks: bucket.suspicious_clicks,
+    duplicates: bucket.duplicates,
+    late_events: bucket.late_events,
+    from: isoMinute(from),
+    as_of: new Date(now).toISOString(),
+  });
+});
+
+reads.get("/ads/popular", async (c) => {
+  const q = parseOr400(popularQuery, query(c.req.url));
+  const p = c.get("principal");
+  const ns = c.env.LEADERBOARD as unknown as DurableObjectNamespace<Leaderboard>;
+  const name = p.role === "advertiser" ? advertiserLeaderboard(p.advertiser_id) : GLOBAL_LEADERBOARD;
+  const ads = await ns.get(ns.idFromName(name)).top(q.window, q.top_n);
+  return c.json({ window: q.window, top_n: q.top_n, ads });
+});
+
+reads.get("/campaigns", async (c) => {
+  const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
+  const now = Date.now();
+  return c.json({
+    campaigns: await Promise.all(
+      campaigns.map(async (k) => ({
+        campaign_id: k.campaign_id,
+        advertiser_id: k.advertiser_id,
+        name: k.name,
+        cost_per_click: k.cost_per_click,
+        shards: shardsAt(k.shard_plan, now),
+        shard_plan: k.shard_plan,
+        ads: await listAds(c.env.DB, k.campaign_id),
+      })),
+    ),
+  });
+});
+
+reads.get("/reconciliation", async (c) => {
+  const { date } = parseOr400(reconciliationQuery, query(c.req.url));
+  const start = dateStart(date)!;
+  const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
+  const { results } = await c.env.DB.prepare(
+    "SELECT campaign_id, SUM(clicks) AS clicks, MIN(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
+  )
+    .bind(date)
+    .all<{ campaign_id: string; clicks: number; status: string }>();
+  const billed = new Map(results.map((r) => [r.campaign_id, r]));
+  const question: CellQuery = { granularity: "day", from: start, to: start + DAY };
+  const rows = [];
+  // A few campaigns at a time: each is a round trip to every one of its shards.
+  for (let i = 0; i < campaigns.length; i += 16) {
+    rows.push(
+      ...(await Promise.all(
+        campaigns.slice(i, i + 16).map(async (k) => {
+          const parts = (await Promise.all(shardStubs(c.env, k).map((stub) => stub.cells(question)))).flat();
+          const realtime = parts.reduce((n, p) => n + p.clicks, 0);
+          const late = parts.reduce((n, p) => n + p.late_clicks, 0);
+          const b = billed.get(k.campaign_id);
+          const billedClicks = b?.clicks ?? 0;
+          return {
+            campaign_id: k.campaign_id,
+            realtime_clicks: realtime,
+            billed_clicks: billedClicks,
+            difference: billedClicks - realtime,
+            late_clicks: late,
+            unexplained: billedClicks - realtime - late,
+            billing_status: b?.status ?? "not_rolled_up",
+          };
+        }),
+      )),
+    );
+  }
+  return c.json({ date, campaigns: rows });
 });
