@@ -139,32 +139,48 @@ const UPSERT_CELL = `INSERT INTO cell (g, ts, late, ad_id, country, device_type,
   ${REASON_COLUMNS.map((r) => `r_${r} = r_${r} + excluded.r_${r}`).join(", ")}
   RETURNING id`;
 
-/** Adds one judged event to the minute, hour and day cells (late events to the late cells). */
-export function countEvent(sql: SqlStorage, e: ClickEvent, o: Outcome): void {
-  const click = isClick(o.verdict);
-  const deltas = [
-    click ? 1 : 0,
-    click ? toMicros(e.cost_per_click) : 0,
-    o.verdict === "suspicious" ? 1 : 0,
-    o.verdict === "duplicate" ? 1 : 0,
-    o.verdict === "invalid" ? 1 : 0,
-    ...REASON_COLUMNS.map((r) => (o.reason === r ? 1 : 0)),
-  ];
-  const point = click && e.user_id && !o.late ? hllPoint(e.user_id) : null;
-  if (click && !o.late) sql.exec("INSERT INTO dirty_minute (ts, v) VALUES (?, 1) ON CONFLICT DO UPDATE SET v = v + 1", floorTo(e.timestamp, 60_000));
-  const dims = dimValues(e);
-  for (const g of GRANS) {
-    const ts = floorTo(e.timestamp, GRANULARITY_MS[g]);
-    const { id } = sql.exec<{ id: number }>(UPSERT_CELL, G_INDEX[g], ts, o.late ? 1 : 0, ...dims, ...deltas).one();
-    if (point) {
-      sql.exec(
-        "INSERT INTO hll (cell_id, idx, rho) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET rho = excluded.rho WHERE excluded.rho > rho",
-        id,
-        point.idx,
-        point.rho,
-      );
+interface CellDelta {
+  args: (string | number)[];
+  deltas: number[];
+  users: Map<number, number>;
+}
+
+/**
+ * Adds judged events to the minute, hour and day cells (late events to the late cells). Events of a
+ * batch that fall in the same cell are combined first, so a busy cell costs one write per batch.
+ */
+export function countEvents(sql: SqlStorage, judged: readonly { e: ClickEvent; o: Outcome }[]): void {
+  const cells = new Map<string, CellDelta>();
+  const dirty = new Set<number>();
+  for (const { e, o } of judged) {
+    const click = isClick(o.verdict);
+    const deltas = [
+      click ? 1 : 0,
+      click ? toMicros(e.cost_per_click) : 0,
+      o.verdict === "suspicious" ? 1 : 0,
+      o.verdict === "duplicate" ? 1 : 0,
+      o.verdict === "invalid" ? 1 : 0,
+      ...REASON_COLUMNS.map((r) => (o.reason === r ? 1 : 0)),
+    ];
+    const point = click && e.user_id && !o.late ? hllPoint(e.user_id) : null;
+    if (click && !o.late) dirty.add(floorTo(e.timestamp, 60_000));
+    const dims = dimValues(e);
+    for (const g of GRANS) {
+      const args = [G_INDEX[g], floorTo(e.timestamp, GRANULARITY_MS[g]), o.late ? 1 : 0, ...dims];
+      const key = JSON.stringify(args);
+      let cell = cells.get(key);
+      if (!cell) cells.set(key, (cell = { args, deltas: deltas.map(() => 0), users: new Map() }));
+      for (let i = 0; i < deltas.length; i++) cell.deltas[i] += deltas[i];
+      if (point && (cell.users.get(point.idx) ?? 0) < point.rho) cell.users.set(point.idx, point.rho);
     }
   }
+  for (const cell of cells.values()) {
+    const { id } = sql.exec<{ id: number }>(UPSERT_CELL, ...cell.args, ...cell.deltas).one();
+    for (const [idx, rho] of cell.users) {
+      sql.exec("INSERT INTO hll (cell_id, idx, rho) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET rho = excluded.rho WHERE excluded.rho > rho", id, idx, rho);
+    }
+  }
+  for (const ts of dirty) sql.exec("INSERT INTO dirty_minute (ts, v) VALUES (?, 1) ON CONFLICT DO UPDATE SET v = v + 1", ts);
 }
 
 /** A question to a shard's cells. Buckets are those whose start lies in [from, to). */

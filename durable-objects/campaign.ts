@@ -9,7 +9,7 @@ import {
   SqlRuleStore,
   assignMessages,
   clearDirtyMinutes,
-  countEvent,
+  countEvents,
   dirtyMinuteClicks,
   deleteMessages,
   enqueueOutbox,
@@ -62,6 +62,7 @@ export function campaignObjectName(campaignId: string, shard: number): string {
 export class CampaignCounter extends DurableObject<IngestEnv> {
   readonly #store: SqlRuleStore;
   #alarmAt: number | null = null;
+  #identity: { campaign: string; shard: string } | null | undefined;
 
   constructor(ctx: DurableObjectState, env: IngestEnv) {
     super(ctx, env);
@@ -105,15 +106,18 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     const sql = this.ctx.storage.sql;
     const outcomes = this.ctx.storage.transactionSync(() => {
       this.#identify(events[0].campaign_id, shard, events[0].advertiser_id);
-      return events.map((e, i) => {
+      const fresh: { e: ClickEvent; o: Outcome }[] = [];
+      const out = events.map((e, i) => {
         const j = decide(e, i);
         const outcome: Outcome = { verdict: j.verdict, reason: j.reason, late: j.late };
         if (!j.replay) {
-          countEvent(sql, e, outcome);
+          fresh.push({ e, o: outcome });
           enqueueOutbox(sql, { ...e, ...outcome, shard });
         }
         return outcome;
       });
+      countEvents(sql, fresh);
+      return out;
     });
     this.#armAlarm(FLUSH_DELAY_MS);
     return outcomes;
@@ -198,13 +202,15 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   }
 
   #identify(campaignId: string, shard: number, advertiserId: string): void {
-    const known = this.#meta("campaign_id");
-    if (known === null) {
+    // Identity never changes once written, so it is read from storage once per instance.
+    this.#identity ??= this.#meta("campaign_id") === null ? null : { campaign: this.#meta("campaign_id")!, shard: this.#meta("shard")! };
+    if (this.#identity === null) {
       this.#setMeta("campaign_id", campaignId);
       this.#setMeta("shard", String(shard));
       this.#setMeta("advertiser_id", advertiserId);
-    } else if (known !== campaignId || this.#meta("shard") !== String(shard)) {
-      throw new Error(`events of ${campaignId}#${shard} sent to the object of ${known}#${this.#meta("shard")}`);
+      this.#identity = { campaign: campaignId, shard: String(shard) };
+    } else if (this.#identity.campaign !== campaignId || this.#identity.shard !== String(shard)) {
+      throw new Error(`events of ${campaignId}#${shard} sent to the object of ${this.#identity.campaign}#${this.#identity.shard}`);
     }
   }
 

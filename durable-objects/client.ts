@@ -5,6 +5,7 @@
 import type { ClickEvent, Outcome } from "../domain/event";
 import type { Dedup } from "../domain/rules";
 import { countShard, dedupShard, shardsAt, type ShardPlan } from "../domain/sharding";
+import { batcherFor } from "./batcher";
 import type { CampaignCounter } from "./campaign";
 import { campaignObjectName } from "./campaign";
 
@@ -97,6 +98,22 @@ export function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
 }
 
 /**
+ * Records one click, batched with the campaign's other clicks in flight in this isolate (batcher.ts).
+ * Falls back to the queue like recordDurably.
+ */
+export async function recordClickDurably(
+  env: { CAMPAIGN: CampaignBinding; EVENTS: Queue },
+  plan: ShardPlan,
+  event: ClickEvent,
+): Promise<Outcome | null> {
+  try {
+    return await batcherFor(event.campaign_id).submit(event, (events) => recordEvents(env.CAMPAIGN, plan, events));
+  } catch (err) {
+    return (await recordDurably(env, plan, [event], err))?.[0] ?? null;
+  }
+}
+
+/**
  * Records events of one campaign. If its objects cannot be reached, the events go to the queue
  * instead (durable there) and are counted when the aggregator delivers them: the result is then null.
  * Throws only when neither path took the events.
@@ -105,8 +122,10 @@ export async function recordDurably(
   env: { CAMPAIGN: CampaignBinding; EVENTS: Queue },
   plan: ShardPlan,
   events: ClickEvent[],
+  failure?: unknown,
 ): Promise<Outcome[] | null> {
   try {
+    if (failure) throw failure;
     return await recordEvents(env.CAMPAIGN, plan, events);
   } catch (err) {
     console.error("campaign object unavailable; queueing events for later counting", err instanceof Error ? err.message : err);

@@ -122,6 +122,7 @@ export async function startStack(opts = {}) {
       port: 0,
       // No fetch of a real `request.cf` (no internet here); the edge headers (CF-IPCountry, …) stand in.
       cf: false,
+      ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
       log: new Log(opts.verbose ? LogLevel.DEBUG : LogLevel.WARN),
       resourcePersistencePath: join(persistTo, "v3"),
       workers,

@@ -7,7 +7,7 @@ import { getAdCached } from "../../domain/registry";
 import { clickParams, parseOr400 } from "../../domain/schemas";
 import { parseSigningKeys, verifyClick } from "../../domain/signing";
 import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
-import { recordDurably } from "../../durable-objects/client";
+import { recordClickDurably } from "../../durable-objects/client";
 
 /** First-party cookie that identifies a browser when the link carries no user_id. */
 const USER_COOKIE = "ec_uid";
@@ -74,7 +74,7 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
   };
 
   try {
-    await recordDurably(env, ad.shard_plan, [event]);
+    await recordClickDurably(env, ad.shard_plan, event);
   } catch (err) {
     // Neither the campaign object nor the queue took the click. The person still gets where they were going.
     console.error("click could not be recorded", event.event_id, err instanceof Error ? err.message : err);
