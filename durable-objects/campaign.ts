@@ -3,6 +3,7 @@ import type { ClickEvent, Outcome } from "../domain/event";
 import { classify, dedupe, judge, type Dedup } from "../domain/rules";
 import { resolveBlocklisted, type BlocklistSource } from "../domain/blocklist";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard } from "./leaderboard";
+import { assertUp } from "./faults";
 import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE } from "../domain/time";
 import {
   SCHEMA,
@@ -176,6 +177,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
         batch = pendingMessages(sql, MESSAGES_PER_SEND);
         if (batch.length === 0) return;
       }
+      assertUp(this.env, "queue");
       await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "json" as const })));
       deleteMessages(sql, batch.map((m) => m.id));
     }

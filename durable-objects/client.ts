@@ -6,6 +6,7 @@ import type { ClickEvent, Outcome } from "../domain/event";
 import type { Dedup } from "../domain/rules";
 import { countShard, dedupShard, shardsAt, type ShardPlan } from "../domain/sharding";
 import { batcherFor } from "./batcher";
+import { assertUp } from "./faults";
 import type { CampaignCounter } from "./campaign";
 import { campaignObjectName } from "./campaign";
 
@@ -97,42 +98,56 @@ export function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
   return chunks;
 }
 
+/** What recording needs: the campaign objects, the queue, and R2 for the last-resort spool. */
+export interface RecordEnv {
+  CAMPAIGN: CampaignBinding;
+  EVENTS: Queue;
+  ARCHIVE: R2Bucket;
+  EDGECLICK_FAULTS?: string;
+}
+
 /**
  * Records one click, batched with the campaign's other clicks in flight in this isolate (batcher.ts).
- * Falls back to the queue like recordDurably.
+ * Falls back like recordDurably.
  */
-export async function recordClickDurably(
-  env: { CAMPAIGN: CampaignBinding; EVENTS: Queue },
-  plan: ShardPlan,
-  event: ClickEvent,
-): Promise<Outcome | null> {
+export async function recordClickDurably(env: RecordEnv, plan: ShardPlan, event: ClickEvent): Promise<Outcome | null> {
   try {
+    assertUp(env, "campaign");
     return await batcherFor(event.campaign_id).submit(event, (events) => recordEvents(env.CAMPAIGN, plan, events));
   } catch (err) {
     return (await recordDurably(env, plan, [event], err))?.[0] ?? null;
   }
 }
 
+/** Events spooled to R2 because neither their objects nor the queue took them; the cron sweeps them in. */
+export const SPOOL_PREFIX = "spool/";
+
 /**
- * Records events of one campaign. If its objects cannot be reached, the events go to the queue
- * instead (durable there) and are counted when the aggregator delivers them: the result is then null.
- * Throws only when neither path took the events.
+ * Records events of one campaign, durably, by the first path that is up:
+ *   1. the campaign objects (counted now; the result is every event's outcome);
+ *   2. the queue (the aggregator hands them to the objects seconds later; the result is null);
+ *   3. an R2 spool object (the billing cron hands them to the objects; the result is null).
+ * Throws only when none of the three took the events. Every later delivery is safe to repeat:
+ * objects recognise receipts they already recorded.
  */
-export async function recordDurably(
-  env: { CAMPAIGN: CampaignBinding; EVENTS: Queue },
-  plan: ShardPlan,
-  events: ClickEvent[],
-  failure?: unknown,
-): Promise<Outcome[] | null> {
+export async function recordDurably(env: RecordEnv, plan: ShardPlan, events: ClickEvent[], failure?: unknown): Promise<Outcome[] | null> {
   try {
     if (failure) throw failure;
+    assertUp(env, "campaign");
     return await recordEvents(env.CAMPAIGN, plan, events);
   } catch (err) {
-    console.error("campaign object unavailable; queueing events for later counting", err instanceof Error ? err.message : err);
-    for (const chunk of chunkBySize(events, PENDING_MESSAGE_BYTES)) {
-      const body: PendingMessage = { v: 1, kind: "pending", plan, events: chunk };
-      await env.EVENTS.send(body, { contentType: "json" });
-    }
-    return null;
+    console.error("campaign objects unavailable; queueing events for later counting:", err instanceof Error ? err.message : err);
   }
+  const body = (chunk: ClickEvent[]): PendingMessage => ({ v: 1, kind: "pending", plan, events: chunk });
+  try {
+    assertUp(env, "queue");
+    for (const chunk of chunkBySize(events, PENDING_MESSAGE_BYTES)) await env.EVENTS.send(body(chunk), { contentType: "json" });
+    return null;
+  } catch (err) {
+    console.error("queue unavailable too; spooling events to R2:", err instanceof Error ? err.message : err);
+  }
+  await env.ARCHIVE.put(`${SPOOL_PREFIX}${events[0].received_at}-${events[0].uid}.json`, JSON.stringify(body(events)), {
+    httpMetadata: { contentType: "application/json" },
+  });
+  return null;
 }

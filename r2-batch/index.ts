@@ -5,6 +5,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { errorResponse } from "../domain/errors";
 import { datesToRoll, rollupDate, type RollupResult } from "./rollup";
+import { sweepSpool } from "./spool";
 
 export default class Batch extends WorkerEntrypoint<BatchEnv> {
   /** Rolls up one date, or by default today, yesterday and any older date that received late events. */
@@ -22,7 +23,14 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> {
     return { rows: results.reduce((n, r) => n + r.rows, 0), dates: results };
   }
 
+  /** Counts events that were spooled to R2 while the campaign objects and the queue were both down. */
+  async sweep(): Promise<{ swept: number; events: number; failed: number }> {
+    return sweepSpool(this.env);
+  }
+
   override async scheduled(_controller: ScheduledController): Promise<void> {
+    const spool = await this.sweep();
+    if (spool.swept || spool.failed) console.log("spool sweep", JSON.stringify(spool));
     const { dates } = await this.rollup();
     console.log("billing rollup", JSON.stringify(dates));
   }

@@ -3,5 +3,6 @@
 interface __BaseEnv_BatchEnv {
 	ARCHIVE: R2Bucket;
 	DB: D1Database;
+	CAMPAIGN: DurableObjectNamespace /* CampaignCounter from edgeclick-ingest */;
 }
 interface BatchEnv extends __BaseEnv_BatchEnv {}

@@ -32,7 +32,7 @@ export async function archiveBucket(stack: TestStack): Promise<R2BucketLike> {
 }
 
 /** A stack with its own ports, state and build directory; `persistTo` reuses state (restart tests). */
-export async function startTestStack(opts: { persistTo?: string; buildDir?: string; build?: boolean } = {}): Promise<TestStack> {
+export async function startTestStack(opts: { persistTo?: string; buildDir?: string; build?: boolean; vars?: Record<string, string> } = {}): Promise<TestStack> {
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "edgeclick-e2e-state-"));
   const buildDir = opts.buildDir ?? mkdtempSync(join(tmpdir(), "edgeclick-e2e-build-"));
   const stack = await startStack({
@@ -42,6 +42,7 @@ export async function startTestStack(opts: { persistTo?: string; buildDir?: stri
     buildDir,
     build: opts.build ?? true,
     crons: false,
+    vars: opts.vars,
   });
   return { ...stack, buildDir };
 }
@@ -66,4 +67,25 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
     if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A fresh advertiser with one campaign (0.35 a click) and one ad, through the admin API. */
+export async function seed(stack: TestStack, name: string) {
+  const post = async <T>(path: string, body: unknown) => {
+    const r = await api<T>(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", token: ADMIN_TOKEN, body: JSON.stringify(body) });
+    if (r.status !== 201) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const adv = await post<{ advertiser_id: string; api_key: string }>("advertisers", { name });
+  const cmp = await post<{ campaign_id: string }>("campaigns", { advertiser_id: adv.advertiser_id, name: `${name} launch`, cost_per_click: 0.35 });
+  const ad = await post<{ ad_id: string; click_url: string }>("ads", { campaign_id: cmp.campaign_id, landing_url: `https://${name.toLowerCase()}.example/offer` });
+  return { key: adv.api_key, campaign_id: cmp.campaign_id, ...ad };
+}
+
+export const hourRange = () => `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
+
+export async function countOf(stack: TestStack, adId: string, key: string): Promise<number> {
+  const r = await api<{ count: number }>(`${stack.queryUrl}/v1/ads/${adId}/aggregated_count?${hourRange()}`, { token: key });
+  if (r.status !== 200) throw new Error(`count: ${r.status}`);
+  return r.body.count;
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { ADMIN_TOKEN, BROWSER, api, archiveBucket, removeDir, startTestStack, waitFor, type TestStack } from "./harness";
+import { ADMIN_TOKEN, BROWSER, api, archiveBucket, hourRange, removeDir, seed, startTestStack, waitFor, type TestStack } from "./harness";
 
 let stack: TestStack;
 const cleanup: string[] = [];
@@ -22,26 +22,10 @@ afterAll(async () => {
   for (const dir of cleanup) removeDir(dir);
 });
 
-const hourRange = () => `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
-
-async function seed(name: string) {
-  const adv = await api<{ advertiser_id: string; api_key: string }>(`${stack.queryUrl}/v1/admin/advertisers`, { method: "POST", token: ADMIN_TOKEN, body: JSON.stringify({ name }) });
-  expect(adv.status).toBe(201);
-  const cmp = await api<{ campaign_id: string }>(`${stack.queryUrl}/v1/admin/campaigns`, {
-    method: "POST", token: ADMIN_TOKEN, body: JSON.stringify({ advertiser_id: adv.body.advertiser_id, name: `${name} launch`, cost_per_click: 0.35 }),
-  });
-  expect(cmp.status).toBe(201);
-  const ad = await api<{ ad_id: string; click_url: string }>(`${stack.queryUrl}/v1/admin/ads`, {
-    method: "POST", token: ADMIN_TOKEN, body: JSON.stringify({ campaign_id: cmp.body.campaign_id, landing_url: `https://${name.toLowerCase()}.example/offer` }),
-  });
-  expect(ad.status).toBe(201);
-  return { key: adv.body.api_key, campaign_id: cmp.body.campaign_id, ...ad.body };
-}
-
 describe("a click through the whole local stack", () => {
   it("is redirected, counted within 2 s, archived as standard Parquet within 15 s, billed after a rollup, and survives a restart", async () => {
-    const acme = await seed("Acme");
-    const other = await seed("Globex");
+    const acme = await seed(stack, "Acme");
+    const other = await seed(stack, "Globex");
     expect(acme.click_url.startsWith(stack.ingestUrl)).toBe(true);
 
     const clickedAt = Date.now();

@@ -1,0 +1,26 @@
+/** Hands events that were spooled to R2 (objects and queue both down at the edge) to their campaign objects. */
+import { SPOOL_PREFIX, recordEvents, type CampaignBinding, type PendingMessage } from "../durable-objects/client";
+
+export async function sweepSpool(env: { ARCHIVE: R2Bucket; CAMPAIGN: CampaignBinding }, limit = 500): Promise<{ swept: number; events: number; failed: number }> {
+  const page = await env.ARCHIVE.list({ prefix: SPOOL_PREFIX, limit });
+  let swept = 0;
+  let events = 0;
+  let failed = 0;
+  for (const { key } of page.objects) {
+    try {
+      const obj = await env.ARCHIVE.get(key);
+      if (obj) {
+        const body = (await obj.json()) as PendingMessage;
+        await recordEvents(env.CAMPAIGN, body.plan, body.events);
+        events += body.events.length;
+      }
+      // Recorded (or already gone): the objects keep the receipts, so a crash before this delete is harmless.
+      await env.ARCHIVE.delete(key);
+      swept++;
+    } catch (err) {
+      failed++;
+      console.error("spooled events could not be recorded yet; kept for the next run", key, err instanceof Error ? err.message : err);
+    }
+  }
+  return { swept, events, failed };
+}
