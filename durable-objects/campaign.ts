@@ -4,6 +4,7 @@ import { classify, dedupe, judge, type Dedup } from "../domain/rules";
 import { resolveBlocklisted, type BlocklistSource } from "../domain/blocklist";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard } from "./leaderboard";
 import { assertUp } from "./faults";
+import { autoShardThreshold, reshardIfHot } from "./autoshard";
 import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE } from "../domain/time";
 import {
   SCHEMA,
@@ -43,6 +44,8 @@ export const HORIZONS: Horizons = {
 export const DEFAULT_ALLOWED_LATENESS_MS = HOUR;
 /** `GET /v1/ads/popular` asks for at most 100 ads, so a shard never needs to push more per minute. */
 const TOP_ADS_PER_MINUTE = 100;
+/** Load is judged over this many seconds. */
+const LOAD_WINDOW_S = 10;
 
 export function allowedLateness(env: { ALLOWED_LATENESS_MS?: string }): number {
   const n = Number(env.ALLOWED_LATENESS_MS);
@@ -64,6 +67,9 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   readonly #store: SqlRuleStore;
   #alarmAt: number | null = null;
   #identity: { campaign: string; shard: string } | null | undefined;
+  /** Events absorbed per second, for the last few seconds (in memory: load is about now, not history). */
+  readonly #load = new Map<number, number>();
+  #reshardCheckedAt = 0;
 
   constructor(ctx: DurableObjectState, env: IngestEnv) {
     super(ctx, env);
@@ -120,6 +126,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       countEvents(sql, fresh);
       return out;
     });
+    this.#noteLoad(events.length);
     this.#armAlarm(FLUSH_DELAY_MS);
     return outcomes;
   }
@@ -156,6 +163,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       console.error("leaderboard push failed; retrying", err instanceof Error ? err.message : err);
       this.#armAlarm(5_000);
     }
+    try {
+      await this.#maybeReshard();
+    } catch (err) {
+      console.error("auto-sharding check failed", err instanceof Error ? err.message : err);
+    }
     const sql = this.ctx.storage.sql;
     const now = Date.now();
     const lastPrune = this.#meta("last_prune");
@@ -181,6 +193,32 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "json" as const })));
       deleteMessages(sql, batch.map((m) => m.id));
     }
+  }
+
+  #noteLoad(n: number): void {
+    const second = Math.floor(Date.now() / 1000);
+    this.#load.set(second, (this.#load.get(second) ?? 0) + n);
+    for (const s of this.#load.keys()) if (s < second - LOAD_WINDOW_S) this.#load.delete(s);
+  }
+
+  /** Events per second over the last complete seconds of the window. */
+  #eventsPerSecond(): number {
+    const now = Math.floor(Date.now() / 1000);
+    let sum = 0;
+    for (const [s, n] of this.#load) if (s < now && s >= now - LOAD_WINDOW_S) sum += n;
+    return sum / LOAD_WINDOW_S;
+  }
+
+  /** A hot object asks for more shards (at most once a minute per object). */
+  async #maybeReshard(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#reshardCheckedAt < MINUTE) return;
+    const rate = this.#eventsPerSecond();
+    const threshold = autoShardThreshold(this.env);
+    if (rate <= threshold) return;
+    this.#reshardCheckedAt = now;
+    const plan = await reshardIfHot(this.env.DB, this.#identity?.campaign ?? this.#meta("campaign_id")!, rate, threshold, now);
+    if (plan) console.log(`campaign ${this.#identity?.campaign} absorbs ${rate.toFixed(0)} events/s: shard plan now ${JSON.stringify(plan)}`);
   }
 
   /** Sends this shard's per-ad clicks of recently changed minutes to its advertiser's and the global leaderboard. */

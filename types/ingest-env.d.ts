@@ -5,6 +5,7 @@ interface __BaseEnv_IngestEnv {
 	DB: D1Database;
 	EVENTS: Queue;
 	ALLOWED_LATENESS_MS: "3600000";
+	AUTO_SHARD_EVENTS_PER_SECOND: "250";
 	EDGECLICK_FAULTS: "";
 	IP_HASH_KEY: string;
 	CLICK_SIGNING_KEYS: string;
@@ -24,7 +25,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ALLOWED_LATENESS_MS" | "EDGECLICK_FAULTS" | "IP_HASH_KEY" | "CLICK_SIGNING_KEYS">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ALLOWED_LATENESS_MS" | "AUTO_SHARD_EVENTS_PER_SECOND" | "EDGECLICK_FAULTS" | "IP_HASH_KEY" | "CLICK_SIGNING_KEYS">> {}
 }
 declare module "*.txt" {
 	const value: string;
