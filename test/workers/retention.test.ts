@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { HORIZONS } from "../../durable-objects/campaign";
+import { prune } from "../../durable-objects/campaign-store";
+import { campaignStub } from "../../durable-objects/client";
+import { makeEvent, uniq } from "./fixtures";
+import { testEnv } from "./helpers";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+async function counts(stub: ReturnType<typeof campaignStub>, t: number) {
+  const [m, h, d] = await stub.cellsMany(
+    (["minute", "hour", "day"] as const).map((granularity) => ({ granularity, from: t - 2 * DAY, to: t + 2 * DAY })),
+  );
+  const sum = (parts: { clicks: number }[]) => parts.reduce((n, p) => n + p.clicks, 0);
+  return { minute: sum(m), hour: sum(h), day: sum(d) };
+}
+
+describe("retention", () => {
+  it("keeps minutes 48 h, hours 90 days and days for good; dedup state for the accept window", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const t = Date.now();
+    await stub.record(0, [makeEvent({ campaign_id, event_id: "kept", timestamp: t, received_at: t })]);
+    expect(await counts(stub, t)).toEqual({ minute: 1, hour: 1, day: 1 });
+
+    const pruneAt = (now: number) => runInDurableObject(stub, (_o, state) => {
+      while (prune(state.storage.sql, now, HORIZONS) > 0);
+    });
+    await pruneAt(t + 47 * HOUR);
+    expect(await counts(stub, t)).toEqual({ minute: 1, hour: 1, day: 1 });
+    await pruneAt(t + 50 * HOUR);
+    expect(await counts(stub, t)).toEqual({ minute: 0, hour: 1, day: 1 });
+    // Dedup keys outlive the 7-day accept window: a resend is still a duplicate after 2 days…
+    expect((await stub.record(0, [makeEvent({ campaign_id, event_id: "kept", timestamp: t, received_at: t + 2 * DAY })]))[0].verdict).toBe("duplicate");
+    await pruneAt(t + 92 * DAY);
+    expect(await counts(stub, t)).toEqual({ minute: 0, hour: 0, day: 1 });
+    // …and are gone once no event of that time can be accepted any more.
+    const keys = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM seen_event").one().n);
+    expect(keys).toBe(0);
+  });
+});
+
+describe("durability", () => {
+  it("keeps every count and receipt when the object is evicted", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const events = Array.from({ length: 20 }, () => makeEvent({ campaign_id }));
+    await stub.record(0, events);
+    await evictDurableObject(stub);
+    const again = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    expect((await counts(again, Date.now())).minute).toBe(20);
+    // Receipts survive too: replaying the batch after eviction counts nothing.
+    await again.record(0, events);
+    expect((await counts(again, Date.now())).minute).toBe(20);
+  });
+});
