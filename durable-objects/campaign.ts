@@ -205,8 +205,15 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   #eventsPerSecond(): number {
     const now = Math.floor(Date.now() / 1000);
     let sum = 0;
-    for (const [s, n] of this.#load) if (s < now && s >= now - LOAD_WINDOW_S) sum += n;
-    return sum / LOAD_WINDOW_S;
+    let first = now;
+    for (const [s, n] of this.#load) {
+      if (s < now && s >= now - LOAD_WINDOW_S) {
+        sum += n;
+        first = Math.min(first, s);
+      }
+    }
+    // Over the seconds actually seen (an object that just woke up has less than a full window).
+    return sum / Math.max(1, now - first);
   }
 
   /** A hot object asks for more shards (at most once a minute per object). */

@@ -1,5 +1,5 @@
 // Summaries of the bench's runs, for the console and for bench/RESULTS.md.
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mergeSorted, percentile } from "./load.mjs";
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(2) : "n/a");
@@ -94,6 +94,9 @@ ratio click/trivial and the added latency *within one run of one runtime*.
 
 /** Writes bench/RESULTS.md: the static header, then the latest run. */
 export function writeResults(path, { meta, runtimes }) {
+  // bench/do.mjs keeps its own section in the same file; carry it over.
+  const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const doSection = /<!-- do-throughput:start -->[\s\S]*<!-- do-throughput:end -->/.exec(previous)?.[0];
   const L = [HEADER, "## Latest run", ""];
   L.push(`- Command: \`${meta.command}\``);
   L.push(`- Date: ${meta.date} (took ${meta.tookS.toFixed(0)} s)`);
@@ -167,5 +170,6 @@ export function writeResults(path, { meta, runtimes }) {
     }
     L.push("");
   }
-  writeFileSync(path, L.join("\n"));
+  if (doSection) L.push("", doSection);
+  writeFileSync(path, L.join("\n") + "\n");
 }
