@@ -65,40 +65,92 @@ export const RECEIPT_MS = 2 * 86_400_000;
 export type ReceiptRole = "outcome" | "dedup";
 const ROLE: Record<ReceiptRole, number> = { outcome: 0, dedup: 1 };
 
+/** Writes `rows` with as few statements as SQLite's 100-parameter limit allows. */
+export function insertRows(sql: SqlStorage, head: string, tail: string, rows: (string | number | null)[][]): void {
+  if (rows.length === 0) return;
+  const width = rows[0].length;
+  const per = Math.max(1, Math.floor(100 / width));
+  const tuple = `(${new Array(width).fill("?").join(", ")})`;
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per);
+    sql.exec(`${head} VALUES ${chunk.map(() => tuple).join(", ")} ${tail}`, ...chunk.flat());
+  }
+}
+
+/**
+ * The rule state of one object. It is write-behind within a batch: reads see what earlier events of the
+ * batch wrote through an in-memory overlay, and `flush()` writes it all with a few multi-row statements
+ * at the end of the same transaction. Judging stays exact; a busy object writes per batch, not per event.
+ * `begin()` / `flush()` / `discard()` bracket every batch.
+ */
 export class SqlRuleStore implements DedupStore, CountStore {
+  #ids = new Map<string, number>();
+  #userMinutes = new Map<string, [number, string, string]>();
+  #ipSeconds = new Map<string, { key: [number, string]; n: number }>();
+  #ipMinutes = new Map<string, { key: [number, string]; n: number }>();
+  #receipts = new Map<string, [string, number, string, number]>();
+
   constructor(
     readonly sql: SqlStorage,
     readonly stateMs: number,
   ) {}
 
+  begin(): void {
+    this.discard();
+  }
+
+  discard(): void {
+    this.#ids = new Map();
+    this.#userMinutes = new Map();
+    this.#ipSeconds = new Map();
+    this.#ipMinutes = new Map();
+    this.#receipts = new Map();
+  }
+
+  flush(): void {
+    const sql = this.sql;
+    insertRows(sql, "INSERT INTO seen_event (event_id, exp)", "ON CONFLICT DO NOTHING", [...this.#ids]);
+    insertRows(sql, "INSERT INTO seen_user_minute (minute, ad_id, user_id)", "ON CONFLICT DO NOTHING", [...this.#userMinutes.values()]);
+    insertRows(sql, "INSERT INTO ip_second (second, ip_hash, n)", "ON CONFLICT DO UPDATE SET n = excluded.n", [...this.#ipSeconds.values()].map((v) => [...v.key, v.n]));
+    insertRows(sql, "INSERT INTO ip_minute (minute, ip_hash, n)", "ON CONFLICT DO UPDATE SET n = excluded.n", [...this.#ipMinutes.values()].map((v) => [...v.key, v.n]));
+    insertRows(sql, "INSERT OR REPLACE INTO receipt (uid, role, answer, exp)", "", [...this.#receipts.values()]);
+    this.discard();
+  }
+
   eventIdSeen(eventId: string): boolean {
-    return this.sql.exec("SELECT 1 FROM seen_event WHERE event_id = ?", eventId).toArray().length > 0;
+    return this.#ids.has(eventId) || this.sql.exec("SELECT 1 FROM seen_event WHERE event_id = ?", eventId).toArray().length > 0;
   }
 
   userMinuteSeen(adId: string, userId: string, minute: number): boolean {
-    return this.sql.exec("SELECT 1 FROM seen_user_minute WHERE minute = ? AND ad_id = ? AND user_id = ?", minute, adId, userId).toArray().length > 0;
+    return (
+      this.#userMinutes.has(JSON.stringify([minute, adId, userId])) ||
+      this.sql.exec("SELECT 1 FROM seen_user_minute WHERE minute = ? AND ad_id = ? AND user_id = ?", minute, adId, userId).toArray().length > 0
+    );
   }
 
   rememberKeys(e: ClickEvent): void {
-    this.sql.exec("INSERT INTO seen_event (event_id, exp) VALUES (?, ?) ON CONFLICT DO NOTHING", e.event_id, e.timestamp + this.stateMs);
+    if (!this.#ids.has(e.event_id)) this.#ids.set(e.event_id, e.timestamp + this.stateMs);
     if (e.user_id) {
-      this.sql.exec(
-        "INSERT INTO seen_user_minute (minute, ad_id, user_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        userMinute(e.timestamp),
-        e.ad_id,
-        e.user_id,
-      );
+      const key: [number, string, string] = [userMinute(e.timestamp), e.ad_id, e.user_id];
+      this.#userMinutes.set(JSON.stringify(key), key);
     }
   }
 
+  #bump(overlay: Map<string, { key: [number, string]; n: number }>, table: "ip_second" | "ip_minute", col: string, t: number, ip: string): number {
+    const k = `${t}|${ip}`;
+    let v = overlay.get(k);
+    if (!v) {
+      const row = this.sql.exec<{ n: number }>(`SELECT n FROM ${table} WHERE ${col} = ? AND ip_hash = ?`, t, ip).toArray()[0];
+      overlay.set(k, (v = { key: [t, ip], n: row?.n ?? 0 }));
+    }
+    return ++v.n;
+  }
+
   countIp(ipHash: string, second: number, minute: number) {
-    const s = this.sql
-      .exec<{ n: number }>("INSERT INTO ip_second (second, ip_hash, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n", second, ipHash)
-      .one().n;
-    const m = this.sql
-      .exec<{ n: number }>("INSERT INTO ip_minute (minute, ip_hash, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n", minute, ipHash)
-      .one().n;
-    return { second: s, minute: m };
+    return {
+      second: this.#bump(this.#ipSeconds, "ip_second", "second", second, ipHash),
+      minute: this.#bump(this.#ipMinutes, "ip_minute", "minute", minute, ipHash),
+    };
   }
 
   /** The rule store with the receipts of one role: what `judge`, `dedupe` and `classify` take. */
@@ -115,14 +167,16 @@ export class SqlRuleStore implements DedupStore, CountStore {
   }
 
   receipts<T>(role: ReceiptRole): ReceiptStore<T> {
-    const sql = this.sql;
+    const roleId = ROLE[role];
     return {
-      receipt(uid: string): T | null {
-        const row = sql.exec<{ answer: string }>("SELECT answer FROM receipt WHERE uid = ? AND role = ?", uid, ROLE[role]).toArray()[0];
+      receipt: (uid: string): T | null => {
+        const pending = this.#receipts.get(`${uid}|${roleId}`);
+        if (pending) return JSON.parse(pending[2]) as T;
+        const row = this.sql.exec<{ answer: string }>("SELECT answer FROM receipt WHERE uid = ? AND role = ?", uid, roleId).toArray()[0];
         return row ? (JSON.parse(row.answer) as T) : null;
       },
-      rememberReceipt(e: ClickEvent, value: T): void {
-        sql.exec("INSERT OR REPLACE INTO receipt (uid, role, answer, exp) VALUES (?, ?, ?, ?)", e.uid, ROLE[role], JSON.stringify(value), e.received_at + RECEIPT_MS);
+      rememberReceipt: (e: ClickEvent, value: T): void => {
+        this.#receipts.set(`${e.uid}|${roleId}`, [e.uid, roleId, JSON.stringify(value), e.received_at + RECEIPT_MS]);
       },
     };
   }
@@ -174,13 +228,13 @@ export function countEvents(sql: SqlStorage, judged: readonly { e: ClickEvent; o
       if (point && (cell.users.get(point.idx) ?? 0) < point.rho) cell.users.set(point.idx, point.rho);
     }
   }
+  const registers: number[][] = [];
   for (const cell of cells.values()) {
     const { id } = sql.exec<{ id: number }>(UPSERT_CELL, ...cell.args, ...cell.deltas).one();
-    for (const [idx, rho] of cell.users) {
-      sql.exec("INSERT INTO hll (cell_id, idx, rho) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET rho = excluded.rho WHERE excluded.rho > rho", id, idx, rho);
-    }
+    for (const [idx, rho] of cell.users) registers.push([id, idx, rho]);
   }
-  for (const ts of dirty) sql.exec("INSERT INTO dirty_minute (ts, v) VALUES (?, 1) ON CONFLICT DO UPDATE SET v = v + 1", ts);
+  insertRows(sql, "INSERT INTO hll (cell_id, idx, rho)", "ON CONFLICT DO UPDATE SET rho = max(rho, excluded.rho)", registers);
+  insertRows(sql, "INSERT INTO dirty_minute (ts, v)", "ON CONFLICT DO UPDATE SET v = v + 1", [...dirty].map((ts) => [ts, 1]));
 }
 
 /** A question to a shard's cells. Buckets are those whose start lies in [from, to). */
@@ -303,9 +357,12 @@ export function clearDirtyMinutes(sql: SqlStorage, seen: { ts: number; v: number
 /** Bytes of an outbox body, as the queue will count them. */
 const utf8 = new TextEncoder();
 
-export function enqueueOutbox(sql: SqlStorage, recorded: Omit<RecordedEvent, "seq">): void {
-  const body = JSON.stringify(recorded);
-  sql.exec("INSERT INTO outbox (bytes, body) VALUES (?, ?)", utf8.encode(body).length, body);
+/** Queues recorded events for the archive, in order. */
+export function enqueueOutbox(sql: SqlStorage, recorded: Omit<RecordedEvent, "seq">[]): void {
+  insertRows(sql, "INSERT INTO outbox (bytes, body)", "", recorded.map((r) => {
+    const body = JSON.stringify(r);
+    return [utf8.encode(body).length, body];
+  }));
 }
 
 /** A queue message of recorded events. Its id is stable, so a re-sent message archives to the same file. */

@@ -93,7 +93,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   dedupe(shard: number, events: ClickEvent[]): Dedup[] {
     if (events.length === 0) return [];
     const store = this.#store.withReceipts<Dedup>("dedup");
-    return this.ctx.storage.transactionSync(() => {
+    return this.#inBatch(() => {
       this.#identify(events[0].campaign_id, shard, events[0].advertiser_id);
       return events.map((e) => ({ duplicate: dedupe(e, store).duplicate }));
     });
@@ -108,22 +108,35 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     return this.#commit(shard, events, (e, i) => classify(e, items[i].dedup, store, blocked[i], allowedLateness(this.env)));
   }
 
+  /** Runs a batch in one storage transaction, with the rule store's write-behind flushed inside it. */
+  #inBatch<T>(fn: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        this.#store.begin();
+        const out = fn();
+        this.#store.flush();
+        return out;
+      });
+    } catch (err) {
+      this.#store.discard();
+      throw err;
+    }
+  }
+
   /** Judges events one by one and, in the same transaction, counts and queues for the archive what is new. */
   #commit(shard: number, events: ClickEvent[], decide: (e: ClickEvent, i: number) => Outcome & { replay: boolean }): Outcome[] {
     const sql = this.ctx.storage.sql;
-    const outcomes = this.ctx.storage.transactionSync(() => {
+    const outcomes = this.#inBatch(() => {
       this.#identify(events[0].campaign_id, shard, events[0].advertiser_id);
       const fresh: { e: ClickEvent; o: Outcome }[] = [];
       const out = events.map((e, i) => {
         const j = decide(e, i);
         const outcome: Outcome = { verdict: j.verdict, reason: j.reason, late: j.late };
-        if (!j.replay) {
-          fresh.push({ e, o: outcome });
-          enqueueOutbox(sql, { ...e, ...outcome, shard });
-        }
+        if (!j.replay) fresh.push({ e, o: outcome });
         return outcome;
       });
       countEvents(sql, fresh);
+      enqueueOutbox(sql, fresh.map(({ e, o }) => ({ ...e, ...o, shard })));
       return out;
     });
     this.#noteLoad(events.length);
