@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { BLOOM_CAPACITY, BLOOM_ERROR_RATE, forgetBlocklistCache, ipItem, newBloom, resolveBlocklisted, uaItem, type BlocklistSource } from "../../domain/blocklist";
+import type { Blocklist } from "../../durable-objects/blocklist";
+import { testEnv } from "./helpers";
+
+function sourceOf(name: string): { stub: DurableObjectStub<Blocklist>; source: BlocklistSource; calls: { contains: number } } {
+  const ns = testEnv.BLOCKLIST as unknown as DurableObjectNamespace<Blocklist>;
+  const stub = ns.get(ns.idFromName(name));
+  const calls = { contains: 0 };
+  return {
+    stub,
+    calls,
+    source: {
+      version: () => stub.version(),
+      snapshot: () => stub.snapshot(),
+      contains: (items) => {
+        calls.contains++;
+        return stub.contains(items);
+      },
+    },
+  };
+}
+
+describe("blocklist", () => {
+  it("is a Bloom filter sized for 1M entries at 0.1 % false positives", () => {
+    const f = newBloom();
+    expect(BLOOM_CAPACITY).toBe(1_000_000);
+    expect(BLOOM_ERROR_RATE).toBe(0.001);
+    // m = -n ln p / (ln 2)^2 ≈ 14.38 Mbit, k = m/n ln 2 ≈ 10.
+    expect(f.size).toBeGreaterThan(14_000_000);
+    expect(f._nbHashes).toBe(10);
+  });
+
+  it("judges exactly: members are blocked, and Bloom false positives are confirmed away", async () => {
+    forgetBlocklistCache();
+    const { stub, source, calls } = sourceOf(`bl-${crypto.randomUUID()}`);
+    // Enough members that a few of 20,000 probes are Bloom false positives in a smaller filter; here the
+    // exact check must clear every non-member whatever the filter says.
+    const members = Array.from({ length: 2000 }, (_, i) => ipItem(`blocked-${i}`));
+    await stub.add([...members, uaItem("BadBot/1.0")]);
+    const events = [
+      { ip_hash: "blocked-7", user_agent: null },
+      { ip_hash: "fine", user_agent: "BadBot/1.0" },
+      ...Array.from({ length: 20_000 }, (_, i) => ({ ip_hash: `not-blocked-${i}`, user_agent: `Browser ${i}` })),
+    ];
+    const out = await resolveBlocklisted(source, events);
+    expect(out[0]).toEqual({ ip: true, ua: false });
+    expect(out[1]).toEqual({ ip: false, ua: true });
+    expect(out.slice(2).filter((b) => b.ip || b.ua)).toHaveLength(0);
+    // One exact round trip for the whole batch, only for Bloom hits.
+    expect(calls.contains).toBe(1);
+  });
+
+  it("persists the filter: a fresh instance loads the same membership", async () => {
+    forgetBlocklistCache();
+    const name = `bl-${crypto.randomUUID()}`;
+    const a = sourceOf(name);
+    const { version } = await a.stub.add([ipItem("x")]);
+    expect(version).toBe(1);
+    expect((await a.stub.add([ipItem("x")])).added).toBe(0);
+    const snap = await a.stub.snapshot();
+    expect(snap!.bits.length).toBe(Math.ceil(snap!.size / 8));
+    expect(await resolveBlocklisted(a.source, [{ ip_hash: "x", user_agent: null }])).toEqual([{ ip: true, ua: false }]);
+  });
+});
