@@ -4,11 +4,12 @@
  * rollup and the billing API, then a restart of the runtime.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { ADMIN_TOKEN, BROWSER, api, archiveBucket, hourRange, removeDir, seed, startTestStack, waitFor, type TestStack } from "./harness";
 
+const ROOT = resolve(import.meta.dirname, "../..");
 let stack: TestStack;
 const cleanup: string[] = [];
 
@@ -88,10 +89,45 @@ describe("a click through the whole local stack", () => {
     ]);
     expect((await api(`${stack.queryUrl}/v1/billing?campaign_id=${acme.campaign_id}&from=${today}&to=${tomorrow}`, { token: other.key })).status).toBe(404);
 
+    // Anyone can reproduce the bill from the archive: docs/reproduce-billing.sql over a copy of raw/.
+    const more = [
+      { user: "bob", ua: BROWSER, ip: "203.0.113.51", country: "NL" },
+      { user: "bob", ua: BROWSER, ip: "203.0.113.51", country: "NL" }, // same minute: duplicate
+      { user: "carol", ua: "curl/8.5.0", ip: "203.0.113.52", country: "BE" }, // bot
+      { user: "dave", ua: BROWSER, ip: "203.0.113.53", country: "BE" },
+    ];
+    for (const m of more) {
+      await fetch(`${acme.click_url}&user_id=${m.user}`, { redirect: "manual", headers: { "User-Agent": m.ua, "CF-Connecting-IP": m.ip, "CF-IPCountry": m.country } });
+    }
+    const copy = join(stack.persistTo, "ARCHIVE");
+    await waitFor("all five clicks in the archive", async () => {
+      const { objects } = await bucket.list({ prefix: "raw/" });
+      let n = 0;
+      for (const o of objects.filter((x) => x.key.includes(acme.campaign_id))) {
+        const path = join(copy, o.key);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, Buffer.from(await (await bucket.get(o.key))!.arrayBuffer()));
+        n += Number((await (await DuckDBInstance.create(":memory:")).connect().then((c) => c.runAndReadAll(`SELECT count(*) AS n FROM read_parquet('${path}')`))).getRowObjectsJS()[0].n);
+      }
+      return n === 5;
+    }, 15_000);
+    await api(`${stack.queryUrl}/v1/admin/rollup`, { method: "POST", token: ADMIN_TOKEN, body: "{}" });
+    const billed = await api<{ rows: Record<string, unknown>[] }>(`${stack.queryUrl}/v1/billing?campaign_id=${acme.campaign_id}&from=${today}&to=${tomorrow}`, { token: acme.key });
+    const sql = readFileSync(join(ROOT, "docs/reproduce-billing.sql"), "utf8").replace("ARCHIVE/raw", `${copy}/raw`);
+    const duck2 = await DuckDBInstance.create(":memory:");
+    const conn2 = await duck2.connect();
+    const reproduced = (await conn2.runAndReadAll(sql)).getRowObjectsJS().filter((r) => r.campaign_id === acme.campaign_id);
+    conn2.closeSync();
+    duck2.closeSync();
+    expect(reproduced.length).toBe(3); // NL desktop, BE desktop, BE bot
+    expect(reproduced.map(({ campaign_id: _c, ...r }) => ({ ...r, clicks: Number(r.clicks), unique_users: Number(r.unique_users), invalid_clicks: Number(r.invalid_clicks),
+      suspicious_clicks: Number(r.suspicious_clicks), duplicates: Number(r.duplicates), late_events: Number(r.late_events), cost: Number(r.cost), status: "provisional" })))
+      .toEqual(billed.body.rows);
+
     // Restart the runtime on the same state: nothing acknowledged is lost.
     await stack.close();
     stack = await startTestStack({ persistTo: stack.persistTo, buildDir: stack.buildDir, build: false });
     const after = await api<{ count: number }>(`${stack.queryUrl}/v1/ads/${acme.ad_id}/aggregated_count?${hourRange()}`, { token: acme.key });
-    expect(after.body.count).toBe(1);
+    expect(after.body.count).toBe(3);
   });
 });
