@@ -11,6 +11,7 @@
  *   hll               HyperLogLog registers per cell (unique users)
  *   outbox            recorded events not yet handed to the queue (the archive's source)
  *   dirty_minute      minutes whose per-ad clicks the leaderboards have not seen yet
+ *   late_arrival      late events by the minute they were received (live views show them as they arrive)
  */
 import type { ClickEvent, Outcome, RecordedEvent } from "../domain/event";
 import { INVALID_REASONS, SUSPICIOUS_REASONS, isClick, toMicros } from "../domain/event";
@@ -42,6 +43,7 @@ CREATE TABLE IF NOT EXISTS hll (cell_id INTEGER NOT NULL, idx INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, msg TEXT, bytes INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_msg ON outbox(msg);
 CREATE TABLE IF NOT EXISTS dirty_minute (ts INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS late_arrival (ts INTEGER PRIMARY KEY, events INTEGER NOT NULL, clicks INTEGER NOT NULL);
 `;
 
 const GRANS: readonly Granularity[] = ["minute", "hour", "day"];
@@ -206,6 +208,7 @@ interface CellDelta {
 export function countEvents(sql: SqlStorage, judged: readonly { e: ClickEvent; o: Outcome }[]): void {
   const cells = new Map<string, CellDelta>();
   const dirty = new Set<number>();
+  const arrivals = new Map<number, [number, number, number]>();
   for (const { e, o } of judged) {
     const click = isClick(o.verdict);
     const deltas = [
@@ -218,6 +221,13 @@ export function countEvents(sql: SqlStorage, judged: readonly { e: ClickEvent; o
     ];
     const point = click && e.user_id && !o.late ? hllPoint(e.user_id) : null;
     if (click && !o.late) dirty.add(floorTo(e.timestamp, 60_000));
+    if (o.late) {
+      const ts = floorTo(e.received_at, 60_000);
+      const a = arrivals.get(ts) ?? [ts, 0, 0];
+      a[1]++;
+      if (click) a[2]++;
+      arrivals.set(ts, a);
+    }
     const dims = dimValues(e);
     for (const g of GRANS) {
       const args = [G_INDEX[g], floorTo(e.timestamp, GRANULARITY_MS[g]), o.late ? 1 : 0, ...dims];
@@ -235,6 +245,7 @@ export function countEvents(sql: SqlStorage, judged: readonly { e: ClickEvent; o
   }
   insertRows(sql, "INSERT INTO hll (cell_id, idx, rho)", "ON CONFLICT DO UPDATE SET rho = max(rho, excluded.rho)", registers);
   insertRows(sql, "INSERT INTO dirty_minute (ts, v)", "ON CONFLICT DO UPDATE SET v = v + 1", [...dirty].map((ts) => [ts, 1]));
+  insertRows(sql, "INSERT INTO late_arrival (ts, events, clicks)", "ON CONFLICT DO UPDATE SET events = events + excluded.events, clicks = clicks + excluded.clicks", [...arrivals.values()]);
 }
 
 /** A question to a shard's cells. Buckets are those whose start lies in [from, to). */
@@ -354,6 +365,12 @@ export function clearDirtyMinutes(sql: SqlStorage, seen: { ts: number; v: number
   for (const { ts, v } of seen) sql.exec("DELETE FROM dirty_minute WHERE ts = ? AND v = ?", ts, v);
 }
 
+/** Late events (and late clicks) received in [from, to), by receive time. */
+export function lateArrivals(sql: SqlStorage, from: number, to: number): { events: number; clicks: number } {
+  const r = sql.exec<{ events: number | null; clicks: number | null }>("SELECT SUM(events) AS events, SUM(clicks) AS clicks FROM late_arrival WHERE ts >= ? AND ts < ?", from, to).one();
+  return { events: r.events ?? 0, clicks: r.clicks ?? 0 };
+}
+
 /** Bytes of an outbox body, as the queue will count them. */
 const utf8 = new TextEncoder();
 
@@ -448,6 +465,7 @@ export function prune(sql: SqlStorage, now: number, h: Horizons): number {
     deleted += sql.exec("DELETE FROM hll WHERE cell_id IN (SELECT id FROM cell WHERE g = ? AND ts < ?)", g, bound).rowsWritten;
     deleted += sql.exec("DELETE FROM cell WHERE g = ? AND ts < ?", g, bound).rowsWritten;
   }
+  deleted += sql.exec("DELETE FROM late_arrival WHERE ts < ?", now - h.minuteMs).rowsWritten;
   return deleted;
 }
 

@@ -16,6 +16,7 @@ import {
   deleteMessages,
   enqueueOutbox,
   hasExpiringState,
+  lateArrivals,
   outboxSize,
   pendingMessages,
   prune,
@@ -152,6 +153,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   /** Several questions in one round trip (e.g. the minute, hour and day segments of one range). */
   cellsMany(queries: CellQuery[]): CellPartial[][] {
     return queries.map((q) => queryCells(this.ctx.storage.sql, q));
+  }
+
+  /** Late events received in [from, to): the live view shows them as they arrive, not in their (old) buckets. */
+  lateArrivals(from: number, to: number): { events: number; clicks: number } {
+    return lateArrivals(this.ctx.storage.sql, from, to);
   }
 
   /** Events recorded but not yet handed to the queue. */

@@ -44,6 +44,9 @@ describe("CampaignCounter", () => {
     const [parts] = await stub.cellsMany([{ granularity: "day", from: now - 2 * 86_400_000, to: now + 86_400_000 }]);
     expect(parts.reduce((n, p) => n + p.clicks, 0)).toBe(0);
     expect(parts.reduce((n, p) => n + p.late_events, 0)).toBe(1);
+    // By receive time, the late click is visible as it arrives.
+    expect(await stub.lateArrivals(now - 60_000, now + 60_000)).toEqual({ events: 1, clicks: 1 });
+    expect(await stub.lateArrivals(now - 3 * 3_600_000, now - 60_000)).toEqual({ events: 0, clicks: 0 });
   });
 
   it("hands recorded events to the queue, which archives them once as Parquet in R2", async () => {
