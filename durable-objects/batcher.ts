@@ -1,82 +1,89 @@
 /**
  * Group commit at the edge: concurrent clicks for one campaign in one isolate share a single call to
  * the campaign's objects, so a busy campaign costs one Durable Object request (and one storage commit)
- * per batch instead of per click. Nothing waits for a timer: the first click goes out at once, and
- * clicks that arrive while a call is in flight form the next batch.
+ * per batch instead of per click. Nothing waits for a timer to batch: the first click goes out at once,
+ * and clicks that arrive while a call is in flight form the next batch.
  *
- * Each click's own request makes the calls it depends on: the leader of a batch sends it and hands the
- * lead to the first waiting click when done, so no request ever waits on I/O that belongs to a request
- * that has already finished. A click whose batch has not answered in `patienceMs` sends itself; the
- * objects recognise receipts they already recorded, so that never counts twice.
+ * Workers forbid one request from waking another: a promise resolved from another request's context
+ * never resumes the waiting request, and the runtime cancels it as hung. So no promise crosses requests
+ * here. Shared state is plain data; each waiting click polls it from its own timers (1 ms, then up to
+ * 8 ms apart), the leader of a batch makes the call in its own request and writes the outcomes into it,
+ * and the lead passes to the next click by a flag. A leader that stalls (its client went away, its call
+ * hangs) is replaced after `stallMs`; a click not answered within `patienceMs` sends itself. Receipts
+ * make every repeat harmless: an object answers a receipt it already recorded with its first outcome.
  */
 import type { ClickEvent, Outcome } from "../domain/event";
 
-type Settle = { outcome: Outcome } | { lead: true } | { error: unknown };
+type State = "waiting" | "lead" | "done" | "failed" | "gone";
 
 interface Waiter {
   event: ClickEvent;
-  settled: boolean;
-  resolve(s: Settle | "timeout"): void;
+  state: State;
+  outcome?: Outcome;
+  error?: unknown;
 }
 
 export type Send = (events: ClickEvent[]) => Promise<Outcome[]>;
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 export class Batcher {
-  readonly #waiting: Waiter[] = [];
-  #busy = false;
+  /** Clicks waiting for a batch (never the leader). */
+  #queue: Waiter[] = [];
+  #leader: { waiter: Waiter; since: number } | null = null;
 
   constructor(
     readonly maxBatch = 200,
     readonly patienceMs = 3_000,
+    readonly stallMs = 1_500,
   ) {}
 
-  #settle(w: Waiter, s: Settle): void {
-    if (!w.settled) {
-      w.settled = true;
-      w.resolve(s);
-    } else if ("lead" in s) this.#handOff();
-  }
-
-  #handOff(): void {
-    const next = this.#waiting[0];
-    if (next) this.#settle(next, { lead: true });
-    else this.#busy = false;
+  #promote(): void {
+    const next = this.#queue.shift();
+    if (next) {
+      next.state = "lead";
+      this.#leader = { waiter: next, since: Date.now() };
+    } else this.#leader = null;
   }
 
   async submit(event: ClickEvent, send: Send): Promise<Outcome> {
-    let waiter!: Waiter;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const settled = await new Promise<Settle | "timeout">((resolve) => {
-      waiter = { event, settled: false, resolve };
-      this.#waiting.push(waiter);
-      if (!this.#busy) {
-        this.#busy = true;
-        this.#handOff();
+    const me: Waiter = { event, state: "waiting" };
+    this.#queue.push(me);
+    if (!this.#leader) this.#promote();
+    const deadline = Date.now() + this.patienceMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 8)) {
+      if (me.state === "lead") return this.#lead(me, send);
+      if (me.state === "done") return me.outcome!;
+      if (me.state === "failed") throw me.error;
+      if (this.#leader && Date.now() - this.#leader.since > this.stallMs) {
+        // The leader's request is stuck or gone: another click takes over. (If the old leader wakes up,
+        // it finishes its own batch; it no longer hands the lead on.)
+        if (this.#leader.waiter.state === "lead") this.#leader.waiter.state = "gone";
+        this.#promote();
+        continue;
       }
-      timer = setTimeout(() => {
-        if (waiter.settled) return;
-        waiter.settled = true;
-        const i = this.#waiting.indexOf(waiter);
-        if (i >= 0) this.#waiting.splice(i, 1);
-        resolve("timeout");
-      }, this.patienceMs);
-    });
-    clearTimeout(timer);
-    if (settled === "timeout") return (await send([event]))[0];
-    if ("outcome" in settled) return settled.outcome;
-    if ("error" in settled) throw settled.error;
+      if (Date.now() > deadline) {
+        me.state = "gone";
+        this.#queue = this.#queue.filter((w) => w !== me);
+        return (await send([event]))[0];
+      }
+      await sleep(delay);
+    }
+  }
 
-    // This click leads: it is first in line; take the batch, send it, hand the lead on.
-    const batch = this.#waiting.splice(0, this.maxBatch);
+  async #lead(me: Waiter, send: Send): Promise<Outcome> {
+    const batch = [me, ...this.#queue.splice(0, this.maxBatch - 1)];
     try {
       const outcomes = await send(batch.map((w) => w.event));
-      batch.forEach((w, i) => w !== waiter && this.#settle(w, { outcome: outcomes[i] }));
-      return outcomes[batch.indexOf(waiter)];
+      batch.forEach((w, i) => {
+        if (w !== me && w.state === "waiting") Object.assign(w, { state: "done", outcome: outcomes[i] });
+      });
+      return outcomes[0];
     } catch (error) {
-      for (const w of batch) if (w !== waiter) this.#settle(w, { error });
+      for (const w of batch) if (w !== me && w.state === "waiting") Object.assign(w, { state: "failed", error });
       throw error;
     } finally {
-      this.#handOff();
+      if (this.#leader?.waiter === me) this.#promote();
     }
   }
 }

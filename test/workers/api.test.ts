@@ -55,6 +55,15 @@ describe("GET /click", () => {
     expect(await count(s.ad_id, s.key, "&filter=country:US")).toBe(0);
   });
 
+  it("answers every one of many simultaneous clicks on one campaign, and counts each once", async () => {
+    const s = await seedAd();
+    const res = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => call(`${s.click_url}&user_id=burst-${i}`, { headers: { "User-Agent": BROWSER, "CF-Connecting-IP": `198.51.100.${i + 1}` } })),
+    );
+    expect(res.map((r) => r.status)).toEqual(res.map(() => 302));
+    expect(await count(s.ad_id, s.key)).toBe(40);
+  });
+
   it("answers 404 JSON for an unknown ad, and never redirects to a URL from the request", async () => {
     const res = await call("http://ingest.test/click?ad_id=ad_nope&url=https://evil.example/");
     expect(res.status).toBe(404);
