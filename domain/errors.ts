@@ -9,6 +9,8 @@ export class ApiError extends Error {
     readonly status: ErrorStatus,
     readonly code: string,
     message: string,
+    /** Headers the answer must carry, e.g. `Retry-After` on a 429 or `Allow` on a 405. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -30,10 +32,12 @@ export function errorResponse(status: number, code: string, message: string, hea
 
 /** Turns anything thrown into a response: ApiError as itself, everything else as an opaque 500. */
 export function toErrorResponse(err: unknown): Response {
-  if (err instanceof ApiError) return errorResponse(err.status, err.code, err.message);
+  if (err instanceof ApiError) return errorResponse(err.status, err.code, err.message, err.headers);
   console.error("unhandled error", err instanceof Error ? err.stack : err);
   return errorResponse(500, "internal_error", "Something went wrong on our side; nothing was changed by this request.");
 }
 
 export const badRequest = (code: string, message: string) => new ApiError(400, code, message);
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} was not found.`);
+export const methodNotAllowed = (allowed: string) =>
+  new ApiError(405, "method_not_allowed", `This path answers ${allowed} only.`, { Allow: allowed });

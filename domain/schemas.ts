@@ -1,6 +1,8 @@
 /**
  * Every input edgeclick accepts, as zod schemas: admin bodies, posted events, click and query parameters.
- * Unknown fields are ignored; anything else that does not fit is a 400 with the field named.
+ * Admin bodies are strict (an unknown field is a 400, so a misspelt `costPerClick` is not silently
+ * dropped); posted events ignore fields they do not know, so networks can send richer records. Anything
+ * that does not fit is a 400 with the field named.
  */
 import { z } from "zod";
 import { ApiError } from "./errors";
@@ -33,7 +35,18 @@ const token = (max: number) =>
     .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
 
 export const idParam = token(64);
-const name = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
+/**
+ * Text as people write it (names, user ids, user agents): any script, emoji and right-to-left text, but
+ * no control characters (NUL, newlines, escapes) and no lone UTF-16 surrogates, which JSON can carry
+ * but which are not text and would be silently replaced when stored.
+ */
+export function isCleanText(s: string): boolean {
+  return s.isWellFormed() && !/\p{Cc}/u.test(s);
+}
+const CLEAN_TEXT = "must be text without control characters or unpaired surrogates";
+const text = (max: number) => z.string().max(max, `must be at most ${max} characters`).refine(isCleanText, CLEAN_TEXT);
+
+const name = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters").refine(isCleanText, CLEAN_TEXT);
 const label = z.string().trim().min(1).max(32).regex(/^[A-Za-z0-9_.-]+$/, "may contain letters, digits, _ . -");
 
 /** Money per click in currency units: a finite amount from 0 to 1,000, at most 6 decimals. */
@@ -43,30 +56,41 @@ export const costPerClick = z.number().finite().min(0, "must not be negative").m
 /**
  * A landing page: absolute http(s) URL, no credentials, at most 2,048 characters. Anything else
  * (javascript:, data:, relative, user:pass@) is refused, so a click can only ever go to a page like this.
+ * Whitespace and control characters inside are refused rather than "repaired" (the URL parser drops tabs
+ * and newlines, so `java\tscript:` or a split host would otherwise pass), and the URL is stored in its
+ * serialised form: plain ASCII, exactly what the Location header will carry.
  */
-export const landingUrl = z.string().trim().max(2048, "must be at most 2048 characters").superRefine((s, ctx) => {
+export const landingUrl = z.string().trim().max(2048, "must be at most 2048 characters").transform((s, ctx) => {
+  const fail = (message: string) => {
+    ctx.addIssue({ code: "custom", message });
+    return z.NEVER;
+  };
+  if (!s.isWellFormed() || /[\s\p{Cc}]/u.test(s)) return fail("must not contain spaces or control characters");
   let u: URL;
   try {
     u = new URL(s);
   } catch {
-    ctx.addIssue({ code: "custom", message: "must be an absolute http(s) URL" });
-    return;
+    return fail("must be an absolute http(s) URL");
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") ctx.addIssue({ code: "custom", message: "must use http or https" });
-  else if (u.username || u.password) ctx.addIssue({ code: "custom", message: "must not contain credentials" });
-  else if (!u.hostname) ctx.addIssue({ code: "custom", message: "must name a host" });
+  if (u.protocol !== "http:" && u.protocol !== "https:") return fail("must use http or https");
+  if (u.username || u.password) return fail("must not contain credentials");
+  if (!u.hostname) return fail("must name a host");
+  // Backslashes are path separators to the URL parser but not to every reader of the stored value.
+  if (s.includes("\\")) return fail("must not contain backslashes");
+  if (u.href.length > 2048) return fail("must be at most 2048 characters once encoded");
+  return u.href;
 });
 
-export const createNamed = z.object({ name });
-export const createCampaign = z.object({
+export const createNamed = z.strictObject({ name });
+export const createCampaign = z.strictObject({
   advertiser_id: idParam,
   name,
   cost_per_click: costPerClick,
   shards: z.number().int().min(1).max(16).optional(),
 });
-export const updateCampaign = z.object({ shards: z.number().int().min(1).max(16) });
-export const createAd = z.object({ campaign_id: idParam, landing_url: landingUrl, ad_format: label.optional() });
-export const createClickUrl = z.object({ ad_id: idParam, publisher_id: idParam });
+export const updateCampaign = z.strictObject({ shards: z.number().int().min(1).max(16) });
+export const createAd = z.strictObject({ campaign_id: idParam, landing_url: landingUrl, ad_format: label.optional() });
+export const createClickUrl = z.strictObject({ ad_id: idParam, publisher_id: idParam });
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 export function isIp(s: string): boolean {
@@ -81,28 +105,40 @@ export function isIp(s: string): boolean {
 export const ipAddress = z.string().trim().max(45).refine(isIp, "must be an IPv4 or IPv6 address");
 
 export const blocklistBody = z
-  .object({
+  .strictObject({
     ips: z.array(ipAddress).max(10_000, "at most 10,000 per request").optional(),
-    user_agents: z.array(z.string().trim().min(1).max(1024)).max(10_000, "at most 10,000 per request").optional(),
+    user_agents: z.array(z.string().trim().min(1).max(1024).refine(isCleanText, CLEAN_TEXT)).max(10_000, "at most 10,000 per request").optional(),
   })
   .refine((b) => (b.ips?.length ?? 0) + (b.user_agents?.length ?? 0) > 0, "give at least one of ips or user_agents");
 
+/** The last instant every part of edgeclick can print (a Date holds more, but not as `YYYY-…`). */
+export const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * ISO-8601 or epoch ms as a number, between 1970 and the year 9999: outside that, times cannot be printed
+ * back (`toISOString` throws past year 275760), and JavaScript reads the years 0–99 as 1900–1999.
+ */
+export function parseInstant(input: string | number): number | null {
+  if (typeof input === "string" && /^\s*\d{4}-/.test(input) && Number(input.trim().slice(0, 4)) < 1970) return null;
+  const t = parseTime(input);
+  return t !== null && t >= 0 && t <= MAX_INSTANT ? t : null;
+}
+
 export const dateString = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
-  .refine((s) => parseTime(s) !== null, "must be a real calendar date");
-export const rollupBody = z.object({ date: dateString.optional() });
+  .refine((s) => parseInstant(s) !== null, "must be a real calendar date from 1970 on");
+export const rollupBody = z.strictObject({ date: dateString.optional() });
 
 /** ISO-8601 or epoch ms, as a number. */
 export const instant = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const t = parseTime(v);
+  const t = parseInstant(v);
   if (t === null) {
-    ctx.addIssue({ code: "custom", message: "must be an ISO-8601 time or epoch milliseconds" });
+    ctx.addIssue({ code: "custom", message: "must be an ISO-8601 time or epoch milliseconds from 1970 to 9999" });
     return z.NEVER;
   }
   return t;
 });
 
-const optionalText = (max: number) =>
-  z.string().max(max, `must be at most ${max} characters`).nullish().transform((s) => (s ? s : null));
+const optionalText = (max: number) => text(max).nullish().transform((s) => (s ? s : null));
 
 /** One event of `POST /v1/events`. Campaign and advertiser are never taken from here. */
 export const postedEvent = z.object({
@@ -133,6 +169,49 @@ export const clickParams = z.object({
   x: z.coerce.number().int().min(-100_000).max(100_000).optional(),
   y: z.coerce.number().int().min(-100_000).max(100_000).optional(),
 });
+export type ClickParams = z.infer<typeof clickParams>;
+
+/** What a click link carries once read: `pub`/`sig` raw, since a bad signature is judged, not refused. */
+export interface ClickRequest extends Omit<ClickParams, "pub" | "sig"> {
+  /** Whether the link claims a signature at all (`pub` or `sig` present, even empty or malformed). */
+  signed: boolean;
+  pub: string | undefined;
+  sig: string | undefined;
+}
+
+/**
+ * Reads `GET /click` parameters. Only `ad_id` can refuse a click (400): without it there is nowhere to
+ * send the person. A malformed tracking field (an unexpanded `{x}` macro, an over-long user id) is
+ * dropped and the click still goes through, so no one is stranded over a detail. `pub`/`sig` are kept as
+ * sent and left to signature verification (a bad one is a 403 counted as `bad_signature`). A repeated
+ * `ad_id`, `pub` or `sig` is refused: which one the signature was meant for would be a guess.
+ */
+export function parseClickParams(search: URLSearchParams): ClickRequest {
+  for (const k of ["ad_id", "pub", "sig"]) {
+    if (search.getAll(k).length > 1) throw new ApiError(400, "invalid_request", `${k}: must be given once`);
+  }
+  const ad = clickParams.shape.ad_id.safeParse(search.get("ad_id") ?? undefined);
+  if (!ad.success) throw new ApiError(400, "invalid_request", describeIssues(ad.error, "ad_id"));
+  const optional = <K extends "user_id" | "ad_format" | "variant" | "x" | "y">(k: K): ClickParams[K] | undefined => {
+    const values = search.getAll(k);
+    if (values.length !== 1 || values[0] === "") return undefined;
+    const r = clickParams.shape[k].safeParse(values[0]);
+    return r.success ? (r.data as ClickParams[K]) : undefined;
+  };
+  const pub = search.get("pub") ?? undefined;
+  const sig = search.get("sig") ?? undefined;
+  return {
+    ad_id: ad.data,
+    user_id: optional("user_id") ?? null,
+    ad_format: optional("ad_format"),
+    variant: optional("variant"),
+    x: optional("x"),
+    y: optional("y"),
+    signed: pub !== undefined || sig !== undefined,
+    pub,
+    sig,
+  };
+}
 
 export const DIMENSIONS = ["country", "device_type", "os", "publisher_id", "ad_format"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -141,6 +220,10 @@ export type Dimension = (typeof DIMENSIONS)[number];
 export const filterParam = z.string().max(200).transform((s, ctx) => {
   const i = s.indexOf(":");
   const dim = (i < 0 ? s : s.slice(0, i)) as Dimension;
+  if (!isCleanText(s)) {
+    ctx.addIssue({ code: "custom", message: CLEAN_TEXT });
+    return z.NEVER;
+  }
   if (i < 0 || !DIMENSIONS.includes(dim) || i === s.length - 1) {
     ctx.addIssue({ code: "custom", message: `must be dimension:value with dimension one of ${DIMENSIONS.join(", ")}` });
     return z.NEVER;
@@ -166,14 +249,15 @@ export const metricsQuery = z.object({
   filter: filterParam.optional(),
 });
 export const liveQuery = z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(5) });
-export const billingQuery = z.object({ campaign_id: idParam, from: z.string(), to: z.string() });
+const dateOrInstant = z.string().refine((s) => parseInstant(s) !== null, "must be a date YYYY-MM-DD, an ISO-8601 time or epoch milliseconds");
+export const billingQuery = z.object({ campaign_id: idParam, from: dateOrInstant, to: dateOrInstant });
 export const reconciliationQuery = z.object({ date: dateString });
 
 /** Describes the first problem zod found, naming the field: "cost_per_click: must not be negative". */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.ZodError, field?: string): string {
   const issue = error.issues[0];
   if (!issue) return "invalid input";
-  const where = issue.path.length ? issue.path.join(".") : "";
+  const where = issue.path.length ? issue.path.join(".") : (field ?? "");
   let message = issue.message;
   if (issue.code === "invalid_type") message = issue.input === undefined ? "is required" : `has the wrong type (${message})`;
   return where ? `${where}: ${message}` : message;

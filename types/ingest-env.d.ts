@@ -4,6 +4,8 @@ interface __BaseEnv_IngestEnv {
 	ARCHIVE: R2Bucket;
 	DB: D1Database;
 	EVENTS: Queue;
+	CLICK_LIMITER: RateLimit;
+	EVENTS_LIMITER: RateLimit;
 	ALLOWED_LATENESS_MS: "3600000";
 	AUTO_SHARD_EVENTS_PER_SECOND: "250";
 	EDGECLICK_FAULTS: "";

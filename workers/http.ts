@@ -1,6 +1,6 @@
 /** Pieces every Worker's Hono app shares: JSON errors for everything, never a stack trace. */
 import type { Hono } from "hono";
-import { ApiError, errorResponse, toErrorResponse } from "../domain/errors";
+import { ApiError, errorResponse, methodNotAllowed as notAllowed, toErrorResponse } from "../domain/errors";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function withJsonErrors<T extends Hono<any>>(app: T): T {
@@ -9,8 +9,10 @@ export function withJsonErrors<T extends Hono<any>>(app: T): T {
   return app;
 }
 
-export const methodNotAllowed = (allowed: string) => () =>
-  errorResponse(405, "method_not_allowed", `Use ${allowed} on this path.`, { Allow: allowed });
+/** A handler for the other methods of a path: 405 with `Allow`, so a wrong method is not mistaken for a wrong path. */
+export const methodNotAllowed = (allowed: string) => (): Response => {
+  throw notAllowed(allowed);
+};
 
 /** Reads at most `max` bytes of body as UTF-8, or answers 413/400. */
 export async function readBody(req: Request, max: number): Promise<string> {

@@ -4,10 +4,11 @@ import { edgeContext } from "../../domain/edge";
 import { ApiError, errorResponse } from "../../domain/errors";
 import type { ClickEvent } from "../../domain/event";
 import { getAdCached } from "../../domain/registry";
-import { clickParams, parseOr400 } from "../../domain/schemas";
+import { idParam, parseClickParams, type ClickRequest } from "../../domain/schemas";
 import { parseSigningKeys, verifyClick } from "../../domain/signing";
 import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
 import { recordClickDurably } from "../../durable-objects/client";
+import { clickLimitKey, withinLimit } from "./limits";
 
 /** First-party cookie that identifies a browser when the link carries no user_id. */
 const USER_COOKIE = "ec_uid";
@@ -25,21 +26,31 @@ function cookie(req: Request, name: string): string | null {
   return null;
 }
 
+/** A signed link's verdict; a link without `pub` and `sig` is simply unsigned. */
+async function signatureOf(params: ClickRequest, adId: string, env: IngestEnv): Promise<ClickEvent["signature"]> {
+  if (!params.signed) return "none";
+  const { pub, sig } = params;
+  if (pub === undefined || sig === undefined || !idParam.safeParse(pub).success) return "invalid";
+  return (await verifyClick(parseSigningKeys(env.CLICK_SIGNING_KEYS), adId, pub, sig)) ? "valid" : "invalid";
+}
+
 export async function handleClick(req: Request, env: IngestEnv): Promise<Response> {
   const url = new URL(req.url);
-  const params = parseOr400(clickParams, Object.fromEntries(url.searchParams), "invalid_click");
-  const ad = await getAdCached(env.DB, params.ad_id);
+  const params = parseClickParams(url.searchParams);
+  const edge = edgeContext(req);
+  const ipHash = hashIp(env.IP_HASH_KEY, edge.ip);
+  // The limiter and the registry are asked at once: the limit adds no latency to a click.
+  const [ad, allowed] = await Promise.all([
+    getAdCached(env.DB, params.ad_id),
+    ipHash.then((h) => withinLimit(env.CLICK_LIMITER, clickLimitKey(h))),
+  ]);
   if (!ad) throw new ApiError(404, "unknown_ad", `No ad with id ${params.ad_id}.`);
 
-  const edge = edgeContext(req);
-  let signature: ClickEvent["signature"] = "none";
-  if (params.pub !== undefined || params.sig !== undefined) {
-    const ok = params.pub !== undefined && params.sig !== undefined &&
-      (await verifyClick(parseSigningKeys(env.CLICK_SIGNING_KEYS), ad.ad_id, params.pub, params.sig));
-    signature = ok ? "valid" : "invalid";
-  }
+  const signature = await signatureOf(params, ad.ad_id, env);
+  // HEAD is what link checkers and unfurlers send: same answer, but it is not a person clicking.
+  const record = req.method !== "HEAD";
   const cookieUser = cookie(req, USER_COOKIE);
-  const newUser = !params.user_id && !cookieUser ? newId("u") : null;
+  const newUser = record && !params.user_id && !cookieUser ? newId("u") : null;
   const ua = parseUserAgent(edge.user_agent);
   const now = Date.now();
   const event: ClickEvent = {
@@ -51,9 +62,10 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
     advertiser_id: ad.advertiser_id,
     campaign_id: ad.campaign_id,
     ad_id: ad.ad_id,
-    publisher_id: params.pub ?? null,
+    // A forged link's claimed publisher is kept for fraud analysis, if it is at least a well-formed id.
+    publisher_id: params.pub !== undefined && idParam.safeParse(params.pub).success ? params.pub : null,
     user_id: params.user_id ?? cookieUser ?? newUser,
-    ip_hash: await hashIp(env.IP_HASH_KEY, edge.ip),
+    ip_hash: await ipHash,
     user_agent: normalizeUserAgent(edge.user_agent) || null,
     referer: edge.referer,
     device_type: ua.device_type,
@@ -70,14 +82,17 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
     x: params.x ?? null,
     y: params.y ?? null,
     signature,
-    rate_limited: false,
+    // Over the per-IP limit the person is still sent on; the click is recorded and judged invalid.
+    rate_limited: !allowed,
   };
 
-  try {
-    await recordClickDurably(env, ad.shard_plan, event);
-  } catch (err) {
-    // Neither the campaign object nor the queue took the click. The person still gets where they were going.
-    console.error("click could not be recorded", event.event_id, err instanceof Error ? err.message : err);
+  if (record) {
+    try {
+      await recordClickDurably(env, ad.shard_plan, event);
+    } catch (err) {
+      // Nothing took the click. The person still gets where they were going.
+      console.error("click could not be recorded", event.event_id, err instanceof Error ? err.message : err);
+    }
   }
 
   if (signature === "invalid") {

@@ -9,6 +9,7 @@ import { MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS } from "../../domain/time";
 import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
 import { recordDurably } from "../../durable-objects/client";
 import { bearer, readBody } from "../http";
+import { eventsLimitKey, eventsRateLimited, withinLimit } from "./limits";
 
 export const MAX_EVENTS = 1000;
 export const MAX_BODY_BYTES = 1 << 20;
@@ -30,10 +31,16 @@ async function publisherOf(req: Request, env: IngestEnv): Promise<string> {
 
 type Item = { ok: true; value: unknown } | { ok: false; message: string };
 
-/** A JSON array, or NDJSON (one JSON object per line). A broken NDJSON line rejects only that event. */
+/**
+ * A JSON array, or NDJSON (one JSON object per line). A broken NDJSON line rejects only that event; a
+ * body that is neither (plain text, `null`, a number) is refused whole.
+ */
 export function splitEvents(text: string): Item[] {
   const body = text.trim();
   if (body === "") throw new ApiError(400, "empty_body", "Send a JSON array or NDJSON of events.");
+  if (!body.startsWith("[") && !body.startsWith("{")) {
+    throw new ApiError(400, "invalid_json", "The body must be a JSON array of events or NDJSON, one JSON object per line.");
+  }
   if (body.startsWith("[")) {
     let parsed: unknown;
     try {
@@ -71,6 +78,8 @@ function rejectionFor(index: number, value: unknown): Rejection | PostedEvent {
 
 export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Response> {
   const publisherId = await publisherOf(req, env);
+  // Before the body is read: an over-limit publisher costs us as little as possible.
+  if (!(await withinLimit(env.EVENTS_LIMITER, eventsLimitKey(publisherId)))) throw eventsRateLimited();
   const items = splitEvents(await readBody(req, MAX_BODY_BYTES));
   const now = Date.now();
   const rejected: Rejection[] = [];

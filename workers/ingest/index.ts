@@ -10,7 +10,7 @@ export { Leaderboard } from "../../durable-objects/leaderboard";
 
 const app = withJsonErrors(new Hono<{ Bindings: IngestEnv }>());
 app.get("/click", (c) => handleClick(c.req.raw, c.env));
-app.all("/click", methodNotAllowed("GET"));
+app.all("/click", methodNotAllowed("GET, HEAD"));
 app.post("/v1/events", (c) => handlePostEvents(c.req.raw, c.env));
 app.all("/v1/events", methodNotAllowed("POST"));
 app.get("/", (c) => c.json({ service: "edgeclick-ingest", endpoints: ["GET /click", "POST /v1/events"] }));

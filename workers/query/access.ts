@@ -6,18 +6,23 @@ import { campaignStub } from "../../durable-objects/client";
 import type { CampaignCounter } from "../../durable-objects/campaign";
 import { tenantOf } from "./auth";
 import { maxShards, type ShardPlan } from "../../domain/sharding";
+import { idParam } from "../../domain/schemas";
+
+/** An id from a path is echoed in the 404, but never at length. */
+const shown = (id: string) => (id.length > 64 ? `${id.slice(0, 64)}…` : id);
 
 export async function campaignFor(env: QueryEnv, p: Principal, campaignId: string): Promise<CampaignRecord> {
-  const c = await getCampaign(env.DB, campaignId);
+  // An id that could never have been issued is as missing as one that was not: no query for it.
+  const c = idParam.safeParse(campaignId).success ? await getCampaign(env.DB, campaignId) : null;
   const tenant = tenantOf(p);
-  if (!c || (tenant !== null && c.advertiser_id !== tenant)) throw notFound(`Campaign ${campaignId}`);
+  if (!c || (tenant !== null && c.advertiser_id !== tenant)) throw notFound(`Campaign ${shown(campaignId)}`);
   return c;
 }
 
 export async function adFor(env: QueryEnv, p: Principal, adId: string): Promise<AdRecord> {
-  const ad = await getAd(env.DB, adId);
+  const ad = idParam.safeParse(adId).success ? await getAd(env.DB, adId) : null;
   const tenant = tenantOf(p);
-  if (!ad || (tenant !== null && ad.advertiser_id !== tenant)) throw notFound(`Ad ${adId}`);
+  if (!ad || (tenant !== null && ad.advertiser_id !== tenant)) throw notFound(`Ad ${shown(adId)}`);
   return ad;
 }
 

@@ -8,7 +8,7 @@ import { blocklistBody, createAd, createCampaign, createClickUrl, createNamed, p
 import { parseSigningKeys, signClick } from "../../domain/signing";
 import type { Blocklist } from "../../durable-objects/blocklist";
 import type Batch from "../../r2-batch/index";
-import { readJson } from "../http";
+import { methodNotAllowed, readJson } from "../http";
 import { authenticate, requireAdmin } from "./auth";
 
 type Env = { Bindings: QueryEnv };
@@ -88,6 +88,12 @@ admin.post("/rollup", async (c) => {
   const result = await batch.rollup(body.date);
   return c.json(result, 200);
 });
+
+// A known path with another method is a 405 (with Allow), not a "no such endpoint".
+for (const path of ["/advertisers", "/publishers", "/campaigns", "/ads", "/click-urls", "/blocklist", "/rollup"]) {
+  admin.all(path, methodNotAllowed("POST"));
+}
+admin.all("/campaigns/:id", methodNotAllowed("PATCH"));
 
 admin.all("*", () => {
   throw new ApiError(404, "not_found", "No such admin endpoint.");

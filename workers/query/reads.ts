@@ -5,11 +5,12 @@ import { fromMicros } from "../../domain/event";
 import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
 import { listAds, listCampaigns, type Principal } from "../../domain/registry";
-import { aggregatedCountQuery, billingQuery, liveQuery, metricsQuery, parseOr400, popularQuery, reconciliationQuery } from "../../domain/schemas";
+import { aggregatedCountQuery, billingQuery, liveQuery, metricsQuery, parseInstant, parseOr400, popularQuery, reconciliationQuery } from "../../domain/schemas";
 import { maxShards, shardsAt } from "../../domain/sharding";
-import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, parseTime, utcDate, type Granularity } from "../../domain/time";
+import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, utcDate, type Granularity } from "../../domain/time";
 import type { CellQuery } from "../../durable-objects/campaign-store";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
+import { methodNotAllowed } from "../http";
 import { adFor, campaignFor, shardStubs } from "./access";
 import { authenticate, requireReader, tenantOf } from "./auth";
 
@@ -48,7 +49,7 @@ reads.get("/ads/:ad_id/aggregated_count", async (c) => {
 });
 
 function dateBound(input: string, name: string): number {
-  const t = parseTime(input);
+  const t = parseInstant(input);
   if (t === null) throw new ApiError(400, "invalid_request", `${name}: must be a date YYYY-MM-DD, an ISO-8601 time or epoch milliseconds`);
   return t;
 }
@@ -97,10 +98,13 @@ reads.get("/metrics", async (c) => {
   if (!q.ad_id === !q.campaign_id) throw new ApiError(400, "invalid_request", "Give exactly one of ad_id or campaign_id.");
   checkRange(q.start, q.end);
   const granularity = q.granularity as Granularity;
-  const starts = bucketStarts(q.start, q.end, granularity);
-  if (starts.length > MAX_BUCKETS) {
-    throw new ApiError(400, "range_too_large", `That is ${starts.length} ${granularity} buckets; ask for at most ${MAX_BUCKETS} (use a coarser granularity).`);
+  // Counted before the buckets are listed: a range of centuries in minutes must not be built to be refused.
+  const step = GRANULARITY_MS[granularity];
+  const buckets = Math.ceil((q.end - floorTo(q.start, step)) / step);
+  if (buckets > MAX_BUCKETS) {
+    throw new ApiError(400, "range_too_large", `That is ${buckets} ${granularity} buckets; ask for at most ${MAX_BUCKETS} (use a coarser granularity).`);
   }
+  const starts = bucketStarts(q.start, q.end, granularity);
   const p = c.get("principal");
   const target = q.ad_id ? await adFor(c.env, p, q.ad_id) : await campaignFor(c.env, p, q.campaign_id!);
   const question: CellQuery = {
@@ -223,3 +227,8 @@ reads.get("/reconciliation", async (c) => {
   }
   return c.json({ date, campaigns: rows });
 });
+
+// Every read is a GET: another method on a known path is a 405, not a "no such route".
+for (const path of ["/ads/:ad_id/aggregated_count", "/billing", "/metrics", "/campaigns/:id/live", "/ads/popular", "/campaigns", "/reconciliation"]) {
+  reads.all(path, methodNotAllowed("GET, HEAD"));
+}
