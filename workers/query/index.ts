@@ -2,9 +2,14 @@
 import { Hono } from "hono";
 import { withJsonErrors } from "../http";
 import { admin } from "./admin";
+import { dashboardResponse } from "./dashboard";
+import { openApiResponse } from "./openapi";
 import { reads } from "./reads";
 
 const app = withJsonErrors(new Hono<{ Bindings: QueryEnv }>());
+// Public, no key: the API description and the dashboard page (which asks for the key itself).
+app.get("/openapi.json", (c) => openApiResponse(c.req.raw, c.env));
+app.get("/dashboard", () => dashboardResponse());
 app.route("/v1/admin", admin);
 app.route("/v1", reads);
 app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
