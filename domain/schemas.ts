@@ -215,6 +215,9 @@ export function parseClickParams(search: URLSearchParams): ClickRequest {
 
 export const DIMENSIONS = ["country", "device_type", "os", "publisher_id", "ad_format"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
+/** `group_by` values: one dimension, or the country × device_type pair that billing uses (group "US,mobile"). */
+export const GROUPINGS = [...DIMENSIONS, "country,device_type"] as const;
+export type Grouping = (typeof GROUPINGS)[number];
 
 /** `filter=dim:value`, e.g. `country:US`. */
 export const filterParam = z.string().max(200).transform((s, ctx) => {
@@ -245,7 +248,7 @@ export const metricsQuery = z.object({
   start: instant,
   end: instant,
   granularity: z.enum(GRANULARITIES as [string, ...string[]]).default("minute"),
-  group_by: z.enum(DIMENSIONS).optional(),
+  group_by: z.enum(GROUPINGS).optional(),
   filter: filterParam.optional(),
 });
 export const liveQuery = z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(5) });

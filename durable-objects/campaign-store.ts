@@ -17,7 +17,7 @@ import type { ClickEvent, Outcome, RecordedEvent } from "../domain/event";
 import { INVALID_REASONS, SUSPICIOUS_REASONS, isClick, toMicros } from "../domain/event";
 import { hllPoint, sketchToBytes, type Sketch } from "../domain/hll";
 import { userMinute, type CountStore, type DedupStore, type ReceiptStore } from "../domain/rules";
-import type { Dimension, Filter } from "../domain/schemas";
+import type { Filter, Grouping } from "../domain/schemas";
 import { GRANULARITY_MS, floorTo, type Granularity } from "../domain/time";
 
 export const SCHEMA = `
@@ -256,7 +256,7 @@ export interface CellQuery {
   /** Only these ads (default: all of the campaign's). */
   ad_ids?: string[];
   filter?: Filter;
-  group_by?: Dimension | "ad_id";
+  group_by?: Grouping | "ad_id";
   /** Include HyperLogLog registers so buckets can be merged across shards and estimated. */
   sketches?: boolean;
 }
@@ -292,7 +292,9 @@ export function queryCells(sql: SqlStorage, q: CellQuery): CellPartial[] {
     args.push(q.filter.value);
   }
   const group = q.group_by ?? null;
-  const groupExpr = group ? group : "''";
+  // Column names come from the closed list in domain/schemas.ts, never from the request as such.
+  const groupOf = (prefix: string) => (group ? group.split(",").map((col) => `${prefix}${col}`).join(" || ',' || ") : "''");
+  const groupExpr = groupOf("");
   const out = new Map<string, CellPartial>();
   const rows = sql.exec<Record<string, number | string>>(
     `SELECT ts, late, ${groupExpr} AS grp, SUM(clicks) AS clicks, SUM(cost) AS cost, SUM(suspicious) AS suspicious,
@@ -325,7 +327,7 @@ export function queryCells(sql: SqlStorage, q: CellQuery): CellPartial[] {
   if (q.sketches) {
     const sketches = new Map<string, Sketch>();
     const regs = sql.exec<{ ts: number; grp: string; idx: number; rho: number }>(
-      `SELECT c.ts AS ts, ${group ? `c.${group}` : "''"} AS grp, h.idx AS idx, MAX(h.rho) AS rho
+      `SELECT c.ts AS ts, ${groupOf("c.")} AS grp, h.idx AS idx, MAX(h.rho) AS rho
        FROM cell c JOIN hll h ON h.cell_id = c.id
        WHERE c.late = 0 AND ${where.map((w) => `c.${w}`).join(" AND ")} GROUP BY c.ts, grp, h.idx`,
       ...args,

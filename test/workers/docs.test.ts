@@ -218,7 +218,7 @@ describe("GET /openapi.json", () => {
       }
     }
     expect(params("GET /v1/metrics").granularity.schema.enum).toEqual([...GRANULARITIES]);
-    expect(params("GET /v1/metrics").group_by.schema.enum).toEqual([...S.DIMENSIONS]);
+    expect(params("GET /v1/metrics").group_by.schema.enum).toEqual([...S.GROUPINGS]);
     expect(params("GET /v1/ads/popular").top_n.schema).toMatchObject({ type: "integer", minimum: 1, maximum: 100 });
 
     // Request bodies: the documented fields are the zod schema's, and documented examples pass validation.

@@ -137,6 +137,15 @@ describe("a scenario of thousands of events", () => {
         expectSameNumbers(m, totals(expected.get(`${Date.parse(m.timestamp)}|${m.group}`) ?? []), `${dim}=${m.group} ${m.timestamp}`);
       }
     }
+    // The pair billing uses: group "US,mobile".
+    const pair = await get<{ metrics: Bucket[] }>(
+      `/v1/metrics?campaign_id=${c.campaign_id}&start=${iso(start)}&end=${iso(now + HOUR)}&granularity=hour&group_by=country,device_type`,
+      keys[c.advertiser_id],
+    );
+    const pairs = groupBy(mine, (j) => `${floor(j.e.timestamp, HOUR)}|${j.e.country},${j.e.device_type}`);
+    expect(pair.metrics.filter((m) => m.clicks + m.invalid_clicks + m.duplicates > 0).length).toBe(pairs.size);
+    for (const m of pair.metrics) expectSameNumbers(m, totals(pairs.get(`${Date.parse(m.timestamp)}|${m.group}`) ?? []), `pair ${m.group}`);
+
     const filtered = await get<{ metrics: Bucket[] }>(
       `/v1/metrics?campaign_id=${c.campaign_id}&start=${iso(start)}&end=${iso(now + HOUR)}&granularity=hour&group_by=device_type&filter=country:DE`,
       keys[c.advertiser_id],
@@ -179,7 +188,9 @@ describe("a scenario of thousands of events", () => {
 
   it("matches the live totals of the last hour", async () => {
     for (const c of campaigns) {
-      const body = await get<Expected>(`/v1/campaigns/${c.campaign_id}/live?minutes=60`, keys[c.advertiser_id]);
+      const body = await get<Expected & { late_events: number }>(`/v1/campaigns/${c.campaign_id}/live?minutes=60`, keys[c.advertiser_id]);
+      // Late events show when they arrive (all of them arrived during this test).
+      expect(body.late_events).toBe(judged.filter((j) => j.late && j.ad.campaign_id === c.campaign_id).length);
       const since = floor(now - 60 * MINUTE, MINUTE);
       const t = totals(live(judged.filter((j) => j.ad.campaign_id === c.campaign_id && j.e.timestamp >= since)));
       expect({ clicks: body.clicks, invalid_clicks: body.invalid_clicks, cost: body.cost }).toEqual({ clicks: t.clicks, invalid_clicks: t.invalid_clicks, cost: expect.closeTo(t.cost, 6) });

@@ -177,7 +177,7 @@ const responseSchemas = (): Record<string, Schema> => ({
       suspicious_clicks: int(),
       duplicates: int(),
       late_events: int(),
-      group: nullable(str("Value of the group_by dimension.")),
+      group: nullable(str("Value of the group_by dimension; for the pair country,device_type both, e.g. \"US,mobile\".")),
     },
     ["group"],
   ),
