@@ -8,7 +8,7 @@ import { idParam, parseClickParams, type ClickRequest } from "../../domain/schem
 import { parseSigningKeys, verifyClick } from "../../domain/signing";
 import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
 import { recordClickDurably } from "../../durable-objects/client";
-import { clickLimitKey, withinLimit } from "./limits";
+import { clickWithinLimit } from "./limits";
 
 /** First-party cookie that identifies a browser when the link carries no user_id. */
 const USER_COOKIE = "ec_uid";
@@ -42,7 +42,7 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
   // The limiter and the registry are asked at once: the limit adds no latency to a click.
   const [ad, allowed] = await Promise.all([
     getAdCached(env.DB, params.ad_id),
-    ipHash.then((h) => withinLimit(env.CLICK_LIMITER, clickLimitKey(h))),
+    ipHash.then((h) => clickWithinLimit(env.CLICK_LIMITER, h)),
   ]);
   if (!ad) throw new ApiError(404, "unknown_ad", `No ad with id ${params.ad_id}.`);
 
