@@ -243,7 +243,8 @@ export function countEvents(sql: SqlStorage, judged: readonly { e: ClickEvent; o
     const { id } = sql.exec<{ id: number }>(UPSERT_CELL, ...cell.args, ...cell.deltas).one();
     for (const [idx, rho] of cell.users) registers.push([id, idx, rho]);
   }
-  insertRows(sql, "INSERT INTO hll (cell_id, idx, rho)", "ON CONFLICT DO UPDATE SET rho = max(rho, excluded.rho)", registers);
+  // A register only ever grows; a repeat user changes nothing and writes nothing.
+  insertRows(sql, "INSERT INTO hll (cell_id, idx, rho)", "ON CONFLICT DO UPDATE SET rho = excluded.rho WHERE excluded.rho > rho", registers);
   insertRows(sql, "INSERT INTO dirty_minute (ts, v)", "ON CONFLICT DO UPDATE SET v = v + 1", [...dirty].map((ts) => [ts, 1]));
   insertRows(sql, "INSERT INTO late_arrival (ts, events, clicks)", "ON CONFLICT DO UPDATE SET events = events + excluded.events, clicks = clicks + excluded.clicks", [...arrivals.values()]);
 }
