@@ -114,9 +114,12 @@ export function buildScenario(ads: AdInfo[], now: number, seed = 7): Post[] {
   const inCampaign = (c: string) => ads.filter((a) => a.campaign_id === c);
   const flooded = inCampaign(ads[0].campaign_id);
   const bursted = inCampaign(ads.find((a) => a.campaign_id !== ads[0].campaign_id)!.campaign_id);
-  for (let i = 0; i < 130; i++) bad.push({ ...ordinary(minuteStart + Math.floor(i / 3) * 1000 + (i % 3) * 10), ip_address: "10.99.0.1", ad_id: r.pick(flooded).ad_id });
+  // Distinct users, so none of them is a duplicate (duplicates do not count towards the IP limits).
+  for (let i = 0; i < 130; i++) {
+    bad.push({ ...ordinary(minuteStart + Math.floor(i / 3) * 1000 + (i % 3) * 10), ip_address: "10.99.0.1", ad_id: r.pick(flooded).ad_id, user_id: `flood-${i}` });
+  }
   const second = Math.floor((now - 10 * MINUTE) / 1000) * 1000;
-  for (let i = 0; i < 15; i++) bad.push({ ...ordinary(second + i * 30), ip_address: "10.99.0.2", ad_id: r.pick(bursted).ad_id });
+  for (let i = 0; i < 15; i++) bad.push({ ...ordinary(second + i * 30), ip_address: "10.99.0.2", ad_id: r.pick(bursted).ad_id, user_id: `burst-${i}` });
 
   const mixed = [...stream, ...doubles, ...bad];
   // Interleave by time, but keep arrival order deterministic.
