@@ -40,19 +40,10 @@ export function segments(from: number, to: number): Segment[] {
 }
 
 /** A bucket with its parts from every shard merged. */
-export interface Merged {
-  ts: number;
-  group: string | null;
-  clicks: number;
-  cost_micros: number;
-  suspicious: number;
-  duplicates: number;
-  invalid: number;
+export type Merged = Omit<CellPartial, "reasons" | "users"> & {
   reasons: Record<string, number>;
-  late_events: number;
-  late_clicks: number;
   users: Sketch;
-}
+};
 
 export function emptyMerged(ts: number, group: string | null): Merged {
   return { ts, group, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0, late_clicks: 0, users: new Map() };

@@ -66,15 +66,20 @@ export function userMinute(timestamp: number): number {
   return Math.floor(timestamp / MINUTE);
 }
 
-/** Rule 1: is the event a duplicate of one seen before? Records its keys either way. */
-export function dedupe(e: ClickEvent, store: DedupStore & ReceiptStore<Dedup>): Replayable<Dedup> {
-  const prior = store.receipt(e.uid);
-  if (prior) return { ...prior, replay: true };
+/** Rule 1 itself: is the event a duplicate of one seen before? Records its keys either way. */
+function duplicateOf(e: ClickEvent, store: DedupStore): DuplicateReason | null {
   let duplicate: DuplicateReason | null = null;
   if (store.eventIdSeen(e.event_id)) duplicate = "event_id";
   else if (e.user_id && store.userMinuteSeen(e.ad_id, e.user_id, userMinute(e.timestamp))) duplicate = "user_minute";
   store.rememberKeys(e);
-  const result = { duplicate };
+  return duplicate;
+}
+
+/** Rule 1 as a step of its own (sharded campaigns), answering a replayed receipt with its first answer. */
+export function dedupe(e: ClickEvent, store: DedupStore & ReceiptStore<Dedup>): Replayable<Dedup> {
+  const prior = store.receipt(e.uid);
+  if (prior) return { ...prior, replay: true };
+  const result = { duplicate: duplicateOf(e, store) };
   store.rememberReceipt(e, result);
   return { ...result, replay: false };
 }
@@ -129,11 +134,7 @@ export function judge(
 ): Replayable<Outcome> {
   const prior = store.receipt(e.uid);
   if (prior) return { ...prior, replay: true };
-  let duplicate: DuplicateReason | null = null;
-  if (store.eventIdSeen(e.event_id)) duplicate = "event_id";
-  else if (e.user_id && store.userMinuteSeen(e.ad_id, e.user_id, userMinute(e.timestamp))) duplicate = "user_minute";
-  store.rememberKeys(e);
-  return classify(e, { duplicate }, store, blocked, allowedLatenessMs);
+  return classify(e, { duplicate: duplicateOf(e, store) }, store, blocked, allowedLatenessMs);
 }
 
 /** A RuleStore in memory, for tests and for replaying an archive. */
