@@ -11,8 +11,9 @@ import { recordDurably } from "../../durable-objects/client";
 import { bearer, readBody } from "../http";
 import { eventsLimitKey, eventsRateLimited, withinLimit } from "./limits";
 
-export const MAX_EVENTS = 1000;
-export const MAX_BODY_BYTES = 1 << 20;
+import { MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
+
+export { MAX_BODY_BYTES, MAX_EVENTS };
 
 export interface Rejection {
   index: number;

@@ -8,8 +8,9 @@
  */
 import { ApiError } from "../../domain/errors";
 
-/** The period both limiters are configured with, in seconds (wrangler.toml `simple.period`). */
-export const LIMIT_PERIOD_S = 60;
+import { LIMIT_PERIOD_S } from "../../domain/limits";
+
+export { LIMIT_PERIOD_S };
 
 /**
  * Whether `key` is within its limit. Fails open: a missing binding (a local stack without it) or an

@@ -13,8 +13,7 @@ import type { MetricBucket } from "../../domain/metrics";
 import * as S from "../../domain/schemas";
 import type { PopularAd } from "../../durable-objects/leaderboard";
 import type { RollupResult } from "../../r2-batch/rollup";
-import { MAX_BODY_BYTES, MAX_EVENTS } from "../ingest/events";
-import { LIMIT_PERIOD_S } from "../ingest/limits";
+import { LIMIT_PERIOD_S, MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
 import { ingestBase } from "./admin";
 
 type Schema = Record<string, unknown>;
