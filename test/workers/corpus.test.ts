@@ -28,7 +28,6 @@ let w: World;
 
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 const qs = (params: Record<string, string | number>) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A 4xx whose body is exactly `{"error":{"code":<snake_case>,"message":<string>}}`. */
 async function expectError(res: Response, label: string, status?: number, code?: string): Promise<{ code: string; message: string }> {

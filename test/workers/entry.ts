@@ -16,7 +16,7 @@ export default {
     const host = new URL(req.url).hostname;
     return host === "ingest.test" ? ingest.fetch(req, env, ctx) : query.fetch(req, env, ctx);
   },
-  queue(batch, env, ctx) {
+  queue(batch, env) {
     return aggregator.queue(batch as never, env);
   },
 } satisfies ExportedHandler<TestEnv>;

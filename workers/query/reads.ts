@@ -6,7 +6,7 @@ import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } fr
 import { sketchEstimate } from "../../domain/hll";
 import { listAds, listCampaigns, type Principal } from "../../domain/registry";
 import { aggregatedCountQuery, billingQuery, liveQuery, metricsQuery, parseInstant, parseOr400, popularQuery, reconciliationQuery } from "../../domain/schemas";
-import { maxShards, shardsAt } from "../../domain/sharding";
+import { shardsAt } from "../../domain/sharding";
 import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, utcDate, type Granularity } from "../../domain/time";
 import type { CellQuery } from "../../durable-objects/campaign-store";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
