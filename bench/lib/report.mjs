@@ -91,7 +91,7 @@ Two runtimes, each measured separately, never at the same time:
 broker and the emulated Rate Limiting binding share one workerd process, and its JavaScript runs on one
 thread; the trivial Worker has a workerd of its own doing nothing. So every click pays here, on that one
 thread, for work that is spread over separate machines when deployed: the campaign object's judging and
-SQLite writes, the queue, the archive's Parquet encoding. Under `wrangler dev` its proxy costs both
+SQLite writes, the queue, the archive's Parquet encoding. Under \`wrangler dev\` its proxy costs both
 targets alike and the ratio is closer to what the Workers themselves add.
 
 **Reading the figures.** These machines are small and shared with other work, and the load generator
