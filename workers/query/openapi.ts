@@ -122,6 +122,18 @@ const byReason = (): Schema => ({
   additionalProperties: { type: "integer", minimum: 0 },
 });
 
+
+/** The counters a metrics bucket and the live view share. */
+const counters = () => ({
+  clicks: int("Clean + suspicious (billed)."),
+  unique_users: int("HyperLogLog estimate."),
+  cost: num(),
+  invalid_clicks: int(),
+  invalid_by_reason: byReason(),
+  suspicious_clicks: int(),
+  duplicates: int(),
+});
+
 const responseSchemas = (): Record<string, Schema> => ({
   Error: object(
     { error: object({ code: str("snake_case, stable; branch on this."), message: str("A sentence for people.") }) },
@@ -168,14 +180,8 @@ const responseSchemas = (): Record<string, Schema> => ({
   MetricBucket: typed<MetricBucket>(
     {
       timestamp: str("Bucket start, UTC."),
-      clicks: int("Clean + suspicious (billed)."),
-      unique_users: int("HyperLogLog estimate."),
-      cost: num(),
-      invalid_clicks: int(),
-      invalid_by_reason: byReason(),
-      suspicious_clicks: int(),
-      duplicates: int(),
-      late_events: int(),
+      ...counters(),
+      late_events: int("Late events dated in this bucket (kept out of the counts above, billed)."),
       group: nullable(str("Value of the group_by dimension; for the pair country,device_type both, e.g. \"US,mobile\".")),
     },
     ["group"],
@@ -197,14 +203,8 @@ const responseSchemas = (): Record<string, Schema> => ({
   Live: object({
     campaign_id: str(),
     minutes: int(),
-    clicks: int(),
-    unique_users: int("HyperLogLog estimate."),
-    cost: num(),
-    invalid_clicks: int(),
-    invalid_by_reason: byReason(),
-    suspicious_clicks: int(),
-    duplicates: int(),
-    late_events: int("Events too late for real-time buckets (billed later)."),
+    ...counters(),
+    late_events: int("Late events that arrived in the window (they belong to older buckets and are billed)."),
     from: str("Start of the window (a minute boundary)."),
     as_of: str("When the counters were read."),
   }),
