@@ -1,5 +1,7 @@
 // `npm run bench`: throughput and latency of edgeclick's `GET /click` next to a trivial Worker that only
-// returns a 302, on two local runtimes (Miniflare driven directly, and `wrangler dev`), in one run.
+// returns a 302, in one run: phase 1 runs /click on the `npm start` stack (Miniflare driven directly) beside
+// the trivial Worker under `wrangler dev` (the baseline the issue quotes) and under bare Miniflare, A B C A B C;
+// phase 2 runs edgeclick's ingest Worker under `wrangler dev` beside the trivial one, A B A B.
 // Results are printed and written to bench/RESULTS.md (see its header for the method).
 //
 // Settings (CLI flag or environment variable; the flag wins):
@@ -7,13 +9,13 @@
 //   --warmup=S        BENCH_WARMUP        unmeasured warm-up seconds before each run (default 2)
 //   --concurrency=N   BENCH_CONCURRENCY   requests in flight (keep-alive connections) (default 32)
 //   --max-requests=N  BENCH_MAX_REQUESTS  hard cap of requests per run               (default 1000000)
-//   --runtimes=LIST   BENCH_RUNTIMES      comma list of: miniflare, wrangler         (default both)
+//   --runtimes=LIST   BENCH_RUNTIMES      miniflare (phase 1), wrangler (wrangler dev: the trivial baseline and phase 2) (default both)
 //   --results=PATH    BENCH_RESULTS       where to write the results                 (default bench/RESULTS.md)
 //   --keep            BENCH_KEEP=1        keep the temporary build/state directory
 // e.g. `npm run bench -- --duration=4 --concurrency=16`.
 //
-// With the defaults one run is 10 s, so each runtime takes 40 s of load (A B A B) plus start-up; the
-// whole bench about 2 to 3 minutes. Load only ever targets 127.0.0.1 on free ports (8787/8788 are left
+// With the defaults one run is 10 s, so phase 1 takes 60 s of load and phase 2 40 s, plus start-up; the
+// whole `npm run bench` (with bench/do.mjs and bench/rpc.mjs) about 4 minutes. Load only ever targets 127.0.0.1 on free ports (8787/8788 are left
 // to a dev stack that may be running). Everything it starts is stopped at the end, on error and on Ctrl+C.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
@@ -258,7 +260,7 @@ async function rotate(runtime, order, origins, adId) {
       warmupMs: cfg.warmupS * 1000,
       durationMs: cfg.durationS * 1000,
       maxRequests: cfg.maxRequests,
-      request: clickRequests(adId, `b${runtime.slice(0, 2)}${i + 1}${Date.now().toString(36)}`),
+      request: clickRequests(adId, `b${runtime.replace(/\W/g, "").slice(0, 4)}${i + 1}${Date.now().toString(36)}`),
     });
     if (target.startsWith("click")) received302 += r.total302;
     const run = { index: i + 1, target, ...r };
@@ -385,7 +387,7 @@ try {
   }
 
   if (cfg.runtimes.includes("miniflare")) {
-    const rt = { name: "miniflare", runs: [], notes: [] };
+    const rt = { name: "1: npm start", runs: [], notes: [] };
     results.push(rt);
     try {
       const trivialMf = await startTrivialMiniflare(trivialScript, ports.trivial);
@@ -394,14 +396,14 @@ try {
       await probe(origins["trivial-mf"], ads.miniflare, "probe-t");
       const location = await probe(origins["click-mf"], ads.miniflare, "probe-c");
       if (location !== LANDING) throw new Error(`click redirected to ${location}, expected ${LANDING}`);
-      console.log(`\nbench: runtime "miniflare" (${Object.entries(origins).map(([k, o]) => `${k} ${o}`).join(", ")})`);
+      console.log(`\nbench: phase 1, the npm start stack up (${Object.entries(origins).map(([k, o]) => `${k} ${o}`).join(", ")})`);
       const capture = captureConsoleErrors();
       let counted, received;
       try {
         // A B C A B C: the goal's pair (trivial under wrangler dev, click) and the same-runtime pair (click,
         // trivial on bare Miniflare) are each measured back to back, twice.
         const order = trivialDev ? ["trivial-dev", "click-mf", "trivial-mf", "trivial-dev", "click-mf", "trivial-mf"] : ["trivial-mf", "click-mf", "trivial-mf", "click-mf"];
-        const { runs, received302 } = await rotate("miniflare", order, origins, ads.miniflare);
+        const { runs, received302 } = await rotate(rt.name, order, origins, ads.miniflare);
         rt.runs = runs;
         rt.comparisons = [
           ...(trivialDev ? [compare(runs, "goal", "trivial-dev", "click-mf")] : []),
@@ -426,7 +428,7 @@ try {
 
   // -------- The wrangler dev runtime.
   if (cfg.runtimes.includes("wrangler")) {
-    const rt = { name: "wrangler dev", runs: [], notes: [] };
+    const rt = { name: "2: wrangler dev", runs: [], notes: [] };
     results.push(rt);
     try {
       if (!trivialDev) throw new Error("the trivial Worker under wrangler dev did not start");
@@ -440,9 +442,9 @@ try {
       await waitUntilReady(ingest, () => probe(origins["click-dev"], ads.wrangler, "probe-c").then((loc) => loc === LANDING), 120_000);
       console.log(`bench: wrangler dev up in ${((Date.now() - t) / 1000).toFixed(1)} s`);
       fingerprint("when wrangler dev was ready (it bundles at start and again on every change)");
-      console.log(`\nbench: runtime "wrangler dev" (trivial-dev ${origins["trivial-dev"]}, click-dev ${origins["click-dev"]})`);
+      console.log(`\nbench: phase 2, ingest under wrangler dev (trivial-dev ${origins["trivial-dev"]}, click-dev ${origins["click-dev"]})`);
       const logFrom = { trivial: statSync(trivial.logPath).size, ingest: statSync(ingest.logPath).size };
-      const { runs, received302 } = await rotate("wrangler dev", ["trivial-dev", "click-dev", "trivial-dev", "click-dev"], origins, ads.wrangler);
+      const { runs, received302 } = await rotate(rt.name, ["trivial-dev", "click-dev", "trivial-dev", "click-dev"], origins, ads.wrangler);
       rt.runs = runs;
       rt.comparisons = [compare(runs, "same-dev", "trivial-dev", "click-dev")];
       fingerprint("after the wrangler dev runs");

@@ -58,7 +58,7 @@ export function statusText(statuses) {
 /** One line per run, as printed while the bench goes. */
 export function runLine(runtime, r) {
   return (
-    `  ${runtime.padEnd(12)} #${r.index} ${r.target.padEnd(11)} ${num(r.rps).padStart(7)} req/s  ` +
+    `  ${runtime.padEnd(15)} #${r.index} ${r.target.padEnd(11)} ${num(r.rps).padStart(7)} req/s  ` +
     `p50 ${ms(r.p50).padStart(7)} ms  p99 ${ms(r.p99).padStart(7)} ms  ${String(r.ok).padStart(7)} ok  ` +
     `${r.errors} errors${r.capped ? "  (request cap reached)" : ""}  [${statusText(r.statuses)}]`
   );
@@ -149,7 +149,7 @@ export function writeResults(path, { meta, runtimes }) {
   L.push("");
 
   L.push("### Runs", "");
-  L.push("| runtime | # | target | req/s | 302s measured | non-302 | p50 ms | p99 ms | statuses |");
+  L.push("| phase | # | target | req/s | 302s measured | non-302 | p50 ms | p99 ms | statuses |");
   L.push("|---|---|---|---:|---:|---:|---:|---:|---|");
   for (const rt of runtimes) {
     for (const r of rt.runs) {
@@ -185,7 +185,7 @@ export function writeResults(path, { meta, runtimes }) {
       "events; invalid ones and duplicates are excluded, so with the realistic traffic above the two should be equal.",
   );
   L.push("");
-  L.push("| runtime | ad | 302s received (all phases) | aggregated_count | counted − received |");
+  L.push("| phase | ad | 302s received (all phases) | aggregated_count | counted − received |");
   L.push("|---|---|---:|---:|---:|");
   for (const rt of runtimes) {
     const c = rt.count;
