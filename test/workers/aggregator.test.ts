@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import aggregator from "../../workers/aggregator/index";
+import { archiveKey } from "../../r2-batch/archive";
+import { decodeArchive } from "../../domain/parquet";
+import type { RecordedEvent } from "../../domain/event";
+import { makeEvent, uniq } from "./fixtures";
+import { testEnv } from "./helpers";
+
+const recorded = (over: Parameters<typeof makeEvent>[0], seq: number): RecordedEvent => ({
+  ...makeEvent(over),
+  verdict: "clean",
+  reason: null,
+  late: false,
+  shard: 0,
+  seq,
+});
+
+async function deliver(messages: { id: string; body: unknown; attempts?: number }[]) {
+  const batch = createMessageBatch("edgeclick-events", messages.map((m) => ({ id: m.id, timestamp: Date.now(), attempts: m.attempts ?? 1, body: m.body })));
+  const ctx = createExecutionContext();
+  await aggregator.queue(batch as never, testEnv);
+  return getQueueResult(batch, ctx);
+}
+
+describe("aggregator (queue consumer)", () => {
+  it("archives each message on its own: good ones are acked and written, a bad one alone is retried", async () => {
+    const env = testEnv;
+    const hour = Date.parse("2026-11-20T10:15:00Z");
+    const a = [recorded({ event_id: uniq("e"), timestamp: hour }, 1), recorded({ event_id: uniq("e"), timestamp: hour + 1000 }, 2)];
+    const c = [recorded({ event_id: uniq("e"), timestamp: hour + 3_600_000 }, 3)];
+    const ids = { a: uniq("msg"), b: uniq("msg"), c: uniq("msg") };
+    const result = await deliver([
+      { id: "q-a", body: { v: 1, kind: "recorded", id: ids.a, events: a } },
+      { id: "q-b", body: { v: 1, kind: "nonsense" } },
+      { id: "q-c", body: { v: 1, kind: "recorded", id: ids.c, events: c } },
+    ]);
+    expect(result.explicitAcks.sort()).toEqual(["q-a", "q-c"]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["q-b"]);
+    expect(result.ackAll).toBe(false);
+    expect(result.retryBatch.retry).toBe(false);
+
+    const fileA = await env.ARCHIVE.get(archiveKey(ids.a, hour));
+    const fileC = await env.ARCHIVE.get(archiveKey(ids.c, hour + 3_600_000));
+    expect((await decodeArchive(await fileA!.arrayBuffer(), ["event_id"])).map((r) => r.event_id)).toEqual(a.map((e) => e.event_id));
+    expect((await decodeArchive(await fileC!.arrayBuffer(), ["event_id"])).map((r) => r.event_id)).toEqual(c.map((e) => e.event_id));
+  });
+
+  it("a redelivered message rewrites its own file and makes no second copy", async () => {
+    const env = testEnv;
+    const hour = Date.parse("2026-11-20T12:00:00Z");
+    const events = [recorded({ event_id: uniq("e"), timestamp: hour }, 1)];
+    const id = uniq("msg");
+    const body = { v: 1, kind: "recorded", id, events };
+    await deliver([{ id: "q-1", body }]);
+    const again = await deliver([{ id: "q-1", body, attempts: 2 }]);
+    expect(again.explicitAcks).toEqual(["q-1"]);
+    const listed = await env.ARCHIVE.list({ prefix: "raw/" });
+    expect(listed.objects.filter((o) => o.key.includes(id)).map((o) => o.key)).toEqual([archiveKey(id, hour)]);
+  });
+});
