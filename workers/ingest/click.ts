@@ -27,10 +27,10 @@ function cookie(req: Request, name: string): string | null {
 }
 
 /** A signed link's verdict; a link without `pub` and `sig` is simply unsigned. */
-async function signatureOf(params: ClickRequest, adId: string, env: IngestEnv): Promise<ClickEvent["signature"]> {
+async function signatureOf(params: ClickRequest, pub: string | null, adId: string, env: IngestEnv): Promise<ClickEvent["signature"]> {
   if (!params.signed) return "none";
-  const { pub, sig } = params;
-  if (pub === undefined || sig === undefined || !idParam.safeParse(pub).success) return "invalid";
+  const { sig } = params;
+  if (pub === null || sig === undefined) return "invalid";
   return (await verifyClick(parseSigningKeys(env.CLICK_SIGNING_KEYS), adId, pub, sig)) ? "valid" : "invalid";
 }
 
@@ -46,7 +46,9 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
   ]);
   if (!ad) throw new ApiError(404, "unknown_ad", `No ad with id ${params.ad_id}.`);
 
-  const signature = await signatureOf(params, ad.ad_id, env);
+  // The claimed publisher, if it is at least a well-formed id (a forged link's is kept for fraud analysis).
+  const pub = params.pub !== undefined && idParam.safeParse(params.pub).success ? params.pub : null;
+  const signature = await signatureOf(params, pub, ad.ad_id, env);
   // HEAD is what link checkers and unfurlers send: same answer, but it is not a person clicking.
   const record = req.method !== "HEAD";
   const cookieUser = cookie(req, USER_COOKIE);
@@ -62,8 +64,7 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
     advertiser_id: ad.advertiser_id,
     campaign_id: ad.campaign_id,
     ad_id: ad.ad_id,
-    // A forged link's claimed publisher is kept for fraud analysis, if it is at least a well-formed id.
-    publisher_id: params.pub !== undefined && idParam.safeParse(params.pub).success ? params.pub : null,
+    publisher_id: pub,
     user_id: params.user_id ?? cookieUser ?? newUser,
     ip_hash: await ipHash,
     user_agent: normalizeUserAgent(edge.user_agent) || null,
