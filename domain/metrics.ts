@@ -2,7 +2,7 @@
  * Real-time metrics from campaign objects: which buckets answer a question, how partial aggregates from
  * several shards merge, and the API's shape of a bucket.
  */
-import type { CellPartial } from "../durable-objects/campaign-store";
+import type { CellPartial } from "./cells";
 import { fromMicros } from "./event";
 import { sketchEstimate, sketchFromBytes, sketchMerge, type Sketch } from "./hll";
 import { DAY, GRANULARITY_MS, HOUR, MINUTE, floorTo, isoMinute, type Granularity } from "./time";

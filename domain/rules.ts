@@ -1,7 +1,8 @@
 /**
  * The counting rules (CONTRACT "Counting rules"), applied per campaign to events in order of arrival.
  * The first matching rule decides:
- *   1. duplicate  — same event_id as an earlier event, or same (ad_id, user_id, UTC minute) when user_id is set;
+ *   1. duplicate  — same event_id as an earlier event of the same UTC minute (of event time), or same
+ *                   (ad_id, user_id, UTC minute) when user_id is set;
  *   2. invalid    — blocklisted_ip, blocklisted_ua, bot_ua, ip_burst_second, ip_rate_minute, bad_signature
  *                   (then edgeclick's rate_limited), checked in that order;
  *   3. suspicious — geo_mismatch;
@@ -29,7 +30,8 @@ export interface Dedup {
 
 /** State of the dedup step. */
 export interface DedupStore {
-  eventIdSeen(eventId: string): boolean;
+  /** Real-time event_id dedup is scoped to the event's UTC minute (a genuine resend carries the same time). */
+  eventIdSeen(eventId: string, minute: number): boolean;
   userMinuteSeen(adId: string, userId: string, minute: number): boolean;
   /** Remembers the event's dedup keys (idempotent). */
   rememberKeys(event: ClickEvent): void;
@@ -46,7 +48,8 @@ export interface CountStore {
  * message) is recognised by its `uid` and gets its first answer back, so nothing is counted twice.
  */
 export interface ReceiptStore<T> {
-  receipt(uid: string): T | null;
+  /** The answer given to this receipt (`uid`) before, if any. */
+  receipt(event: ClickEvent): T | null;
   rememberReceipt(event: ClickEvent, value: T): void;
 }
 
@@ -69,7 +72,7 @@ export function userMinute(timestamp: number): number {
 /** Rule 1 itself: is the event a duplicate of one seen before? Records its keys either way. */
 function duplicateOf(e: ClickEvent, store: DedupStore): DuplicateReason | null {
   let duplicate: DuplicateReason | null = null;
-  if (store.eventIdSeen(e.event_id)) duplicate = "event_id";
+  if (store.eventIdSeen(e.event_id, userMinute(e.timestamp))) duplicate = "event_id";
   else if (e.user_id && store.userMinuteSeen(e.ad_id, e.user_id, userMinute(e.timestamp))) duplicate = "user_minute";
   store.rememberKeys(e);
   return duplicate;
@@ -77,7 +80,7 @@ function duplicateOf(e: ClickEvent, store: DedupStore): DuplicateReason | null {
 
 /** Rule 1 as a step of its own (sharded campaigns), answering a replayed receipt with its first answer. */
 export function dedupe(e: ClickEvent, store: DedupStore & ReceiptStore<Dedup>): Replayable<Dedup> {
-  const prior = store.receipt(e.uid);
+  const prior = store.receipt(e);
   if (prior) return { ...prior, replay: true };
   const result = { duplicate: duplicateOf(e, store) };
   store.rememberReceipt(e, result);
@@ -108,7 +111,7 @@ export function classify(
   blocked: Blocklisted,
   allowedLatenessMs: number,
 ): Replayable<Outcome> {
-  const prior = store.receipt(e.uid);
+  const prior = store.receipt(e);
   if (prior) return { ...prior, replay: true };
   const late = isLate(e, allowedLatenessMs);
   let outcome: Outcome;
@@ -132,7 +135,7 @@ export function judge(
   blocked: Blocklisted,
   allowedLatenessMs: number,
 ): Replayable<Outcome> {
-  const prior = store.receipt(e.uid);
+  const prior = store.receipt(e);
   if (prior) return { ...prior, replay: true };
   return classify(e, { duplicate: duplicateOf(e, store) }, store, blocked, allowedLatenessMs);
 }
@@ -145,14 +148,14 @@ export class MemoryRuleStore implements DedupStore, CountStore, ReceiptStore<Out
   readonly #ipMinutes = new Map<string, number>();
   readonly #receipts = new Map<string, Outcome>();
 
-  eventIdSeen(eventId: string): boolean {
-    return this.#ids.has(eventId);
+  eventIdSeen(eventId: string, minute: number): boolean {
+    return this.#ids.has(JSON.stringify([eventId, minute]));
   }
   userMinuteSeen(adId: string, userId: string, minute: number): boolean {
     return this.#userMinutes.has(JSON.stringify([adId, userId, minute]));
   }
   rememberKeys(e: ClickEvent): void {
-    this.#ids.add(e.event_id);
+    this.#ids.add(JSON.stringify([e.event_id, userMinute(e.timestamp)]));
     if (e.user_id) this.#userMinutes.add(JSON.stringify([e.ad_id, e.user_id, userMinute(e.timestamp)]));
   }
   countIp(ipHash: string, second: number, minute: number) {
@@ -162,8 +165,8 @@ export class MemoryRuleStore implements DedupStore, CountStore, ReceiptStore<Out
     this.#ipMinutes.set(`${ipHash}|${minute}`, m);
     return { second: s, minute: m };
   }
-  receipt(uid: string): Outcome | null {
-    return this.#receipts.get(uid) ?? null;
+  receipt(e: ClickEvent): Outcome | null {
+    return this.#receipts.get(e.uid) ?? null;
   }
   rememberReceipt(e: ClickEvent, o: Outcome): void {
     this.#receipts.set(e.uid, o);

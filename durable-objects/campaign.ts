@@ -1,42 +1,53 @@
 import { DurableObject } from "cloudflare:workers";
+import type { CellPartial, CellQuery } from "../domain/cells";
 import type { ClickEvent, Outcome } from "../domain/event";
-import { classify, dedupe, judge, type Dedup } from "../domain/rules";
+import { campaignObjectName } from "../domain/messages";
+import { classify, dedupe, judge, type Dedup, type DedupStore, type CountStore, type ReceiptStore } from "../domain/rules";
 import { resolveBlocklisted, type BlocklistSource } from "../domain/blocklist";
+import { countShard } from "../domain/sharding";
+import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE, SECOND } from "../domain/time";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard } from "./leaderboard";
-import { assertUp } from "./faults";
 import { autoShardThreshold, reshardIfHot } from "./autoshard";
-import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE } from "../domain/time";
-import {
-  SCHEMA,
-  SqlRuleStore,
-  assignMessages,
-  clearDirtyMinutes,
-  countEvents,
-  dirtyMinuteClicks,
-  deleteMessages,
-  enqueueOutbox,
-  hasExpiringState,
-  lateArrivals,
-  outboxSize,
-  pendingMessages,
-  prune,
-  queryCells,
-  type CellPartial,
-  type CellQuery,
-  type Horizons,
-} from "./campaign-store";
+import { ArchiveOutbox } from "./campaign/archive-outbox";
+import { BLOBS_SCHEMA } from "./campaign/blobs";
+import { CellState } from "./campaign/cells";
+import { LiveState } from "./campaign/live";
+import { LOG_SCHEMA, Log, LogKind, type AdmittedEntry, type JudgedEntry, type LogRow } from "./campaign/log";
+import { SCHEMA_VERSION, hasV1Tables, migrateV1 } from "./campaign/migrate";
+import { KEYS_SCHEMA, RuleState, outcomeCode, outcomeOf } from "./campaign/rule-state";
 
-/** Recorded events wait at most this long before they are handed to the queue. */
+/** Recorded events wait at most this long before they are handed on (archive, counting shards). */
 export const FLUSH_DELAY_MS = 500;
-/** Queue messages stay under 64 KB, the unit Queues bills by; four fit one sendBatch (≤ 256 KB). */
-export const MESSAGE_BYTES = 48_000;
+/** State is checkpointed this often while it changes, or after this many events, whichever is first. */
+export const CHECKPOINT_MS = 5_000;
+export const CHECKPOINT_EVENTS = 20_000;
+/** Queue messages per sendBatch (each under 64 KB, the batch under 256 KB), and sendBatch calls per alarm. */
 const MESSAGES_PER_SEND = 4;
 const SENDS_PER_ALARM = 25;
+/** Admitted events forwarded to counting shards per alarm round. */
+const FORWARD_EVENTS = 2_000;
+/**
+ * Admitted events are forwarded once they are this old: by then the edge has normally had them counted
+ * itself, in its order, and the forward is a harmless repeat. (After a restart everything is forwarded.)
+ */
+const FORWARD_AFTER_MS = 2_000;
 const PRUNE_EVERY_MS = 10 * MINUTE;
+/** Rule minutes and cell partitions unused this long leave memory (they stay in storage). */
+const RULES_IDLE_MS = 2 * MINUTE;
+const CELLS_IDLE_MS = 10 * MINUTE;
+
+export interface Horizons {
+  /** How long dedup keys, receipts and IP counters are kept, by event time. */
+  stateMs: number;
+  /** Minute cells (at least 48 h). */
+  minuteMs: number;
+  /** Hour cells (at least 90 days). Day cells are kept. */
+  hourMs: number;
+}
 
 export const HORIZONS: Horizons = {
-  // Dedup keys and IP counters outlive the oldest event time ingest accepts, so every accepted event,
-  // late ones included, is judged against everything before it.
+  // Rule state outlives the oldest event time ingest accepts, so every accepted event, late ones
+  // included, is judged against everything before it in its minute.
   stateMs: MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + 10 * MINUTE,
   minuteMs: 48 * HOUR + HOUR,
   hourMs: 90 * DAY + DAY,
@@ -53,30 +64,84 @@ export function allowedLateness(env: { ALLOWED_LATENESS_MS?: string }): number {
   return Number.isFinite(n) && n >= 0 ? n : DEFAULT_ALLOWED_LATENESS_MS;
 }
 
-/** The Durable Object that counts one campaign (or one shard of a hot campaign). */
-export function campaignObjectName(campaignId: string, shard: number): string {
-  return `${campaignId}#${shard}`;
+/** What the log and its handoffs hold right now (tests, benchmarks, the ops view). */
+export interface Backlog {
+  log_rows: number;
+  last_seq: number;
+  checkpoint_seq: number;
+  /** Archive messages cut but not yet confirmed in R2, and those of them never sent. */
+  open_messages: number;
+  unsent_messages: number;
+  /** Log rows not yet cut into archive messages. */
+  unsealed: boolean;
+  /** Admitted rows not yet forwarded to their counting shards. */
+  unforwarded_rows: number;
+}
+
+export interface MemoryStats {
+  rule_minutes: number;
+  rule_entries: number;
+  rule_bytes: number;
+  cell_partitions: number;
+  cells: number;
 }
 
 /**
- * Counts one campaign shard in real time. `record()` applies the counting rules to a batch of events in
- * arrival order and, in the same storage transaction, updates the real-time cells and puts the events in
- * an outbox; when it returns, all of that is durable. An alarm hands the outbox to the queue in batched
- * messages with stable ids, so the archive receives every event exactly once per file name.
+ * Counts one campaign (or one shard of a hot campaign). Its durable record is an append-only log: each
+ * recorded batch is one row, written in the transaction that answers the caller. The rule state and the
+ * real-time cells live in memory and are checkpointed every few seconds; a restarted object loads the
+ * latest checkpoint and replays the log rows after it with their recorded verdicts. The log is also the
+ * outbox: rows go to the archive (and, for a sharded campaign's dedup step, to the counting shards) and
+ * are deleted only when the other side has confirmed and a checkpoint covers them.
  */
 export class CampaignCounter extends DurableObject<IngestEnv> {
-  readonly #store: SqlRuleStore;
+  readonly #sql: SqlStorage;
+  readonly #rules: RuleState;
+  readonly #cells: CellState;
+  readonly #live: LiveState;
+  readonly #log: Log;
+  readonly #archive: ArchiveOutbox;
+  #checkpointSeq: number;
+  #checkpointAt = Date.now();
+  #sinceCheckpoint = 0;
+  /** Admitted rows up to here reached their counting shards (memory only: after a restart they are sent again, harmlessly). */
+  #forwarded = 0;
+  /** When admitted rows were logged (memory only: after a restart they count as old). */
+  readonly #admittedAt = new Map<number, number>();
+  #lastPrune: number;
   #alarmAt: number | null = null;
-  #identity: { campaign: string; shard: string } | null | undefined;
+  #identity: { campaign: string; shard: number; advertiser: string } | null;
   /** Events absorbed per second, for the last few seconds (in memory: load is about now, not history). */
   readonly #load = new Map<number, number>();
   #reshardCheckedAt = 0;
 
   constructor(ctx: DurableObjectState, env: IngestEnv) {
     super(ctx, env);
-    ctx.storage.sql.exec(SCHEMA);
-    this.#store = new SqlRuleStore(ctx.storage.sql, HORIZONS.stateMs);
+    const sql = (this.#sql = ctx.storage.sql);
+    sql.exec(`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL); ${LOG_SCHEMA} ${KEYS_SCHEMA} ${BLOBS_SCHEMA}`);
+    this.#checkpointSeq = Number(this.#meta("checkpoint") ?? 0);
+    this.#lastPrune = Number(this.#meta("last_prune") ?? 0);
+    const campaign = this.#meta("campaign_id");
+    this.#identity = campaign === null ? null : { campaign, shard: Number(this.#meta("shard")), advertiser: this.#meta("advertiser_id") ?? "" };
+    this.#log = new Log(sql, this.#checkpointSeq);
+    this.#rules = new RuleState(sql);
+    this.#cells = new CellState(sql);
+    this.#live = new LiveState(sql);
+    this.#archive = new ArchiveOutbox(sql, this.#log, () => `${this.#identity?.campaign}.${this.#identity?.shard}`, () => this.#identity?.shard ?? 0);
+    this.#tick();
+    if (hasV1Tables(sql)) {
+      ctx.storage.transactionSync(() => {
+        const { events } = migrateV1(sql, { rules: this.#rules, cells: this.#cells, live: this.#live, log: this.#log, stateMs: HORIZONS.stateMs });
+        this.#checkpoint();
+        console.log(JSON.stringify({ msg: "campaign object migrated to schema 2", object: this.#identity, outbox_events: events }));
+      });
+    } else this.#replay();
+    if (this.#meta("schema") !== String(SCHEMA_VERSION)) this.#setMeta("schema", String(SCHEMA_VERSION));
+    // Whatever the log still holds is handed on again (a confirmation may have been lost with the process).
+    if (this.#log.count() > 0) this.#armAlarm(0);
   }
+
+  // ——— Recording ———
 
   /**
    * Judges, counts and records events of a campaign counted by this one object, in order; durable when
@@ -86,132 +151,308 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   async record(shard: number, events: ClickEvent[]): Promise<Outcome[]> {
     if (events.length === 0) return [];
     const blocked = await resolveBlocklisted(this.#blocklist(), events);
-    const store = this.#store.withReceipts<Outcome>("outcome");
-    return this.#commit(shard, events, (e, i) => judge(e, store, blocked[i], allowedLateness(this.env)));
+    const store = this.#store(this.#rules.outcomes);
+    const lateness = allowedLateness(this.env);
+    return this.#commit(shard, events, LogKind.judged, (e, i) => judge(e, store, blocked[i], lateness));
   }
 
-  /** Step 1 on a sharded campaign: the dedup answer for each event (this shard holds their dedup keys). */
-  dedupe(shard: number, events: ClickEvent[]): Dedup[] {
-    if (events.length === 0) return [];
-    const store = this.#store.withReceipts<Dedup>("dedup");
-    return this.#inBatch(() => {
-      this.#identify(events[0].campaign_id, shard, events[0].advertiser_id);
-      return events.map((e) => ({ duplicate: dedupe(e, store).duplicate }));
+  /**
+   * Step 1 on a sharded campaign (this shard holds the events' dedup keys): the dedup answer for each
+   * event, logged durably with the event. The caller then has the counting shards (by IP) count the
+   * events in its order; should it never get there (a crash between shards), this shard forwards the
+   * logged events itself a little later, so an event admitted here is counted exactly once whatever
+   * happens — and a resend of it is a duplicate of an event that does get counted.
+   */
+  admit(shard: number, items: { event: ClickEvent; shards: number }[]): Dedup[] {
+    if (items.length === 0) return [];
+    const store = this.#store(this.#rules.admissions);
+    this.#tick();
+    const out: Dedup[] = [];
+    const fresh: AdmittedEntry[] = [];
+    this.#identify(items[0].event, shard);
+    this.#transaction(() => {
+      for (const { event, shards } of items) {
+        const d = dedupe(event, store);
+        out.push({ duplicate: d.duplicate });
+        if (!d.replay) fresh.push([event, { duplicate: d.duplicate }, shards]);
+      }
+      if (fresh.length) this.#admittedAt.set(this.#log.append(LogKind.admitted, fresh), Date.now());
     });
+    this.#sinceCheckpoint += fresh.length;
+    this.#noteLoad(items.length);
+    this.#armAlarm(FORWARD_AFTER_MS);
+    return out;
   }
 
-  /** Step 2 on a sharded campaign: the remaining rules, counting and archiving (this shard holds the events' IPs). */
+  /** Step 2 on a sharded campaign (this shard holds the events' IPs): the remaining rules, counting and archiving. */
   async count(shard: number, items: { event: ClickEvent; dedup: Dedup }[]): Promise<Outcome[]> {
     if (items.length === 0) return [];
     const events = items.map((i) => i.event);
     const blocked = await resolveBlocklisted(this.#blocklist(), events);
-    const store = this.#store.withReceipts<Outcome>("outcome");
-    return this.#commit(shard, events, (e, i) => classify(e, items[i].dedup, store, blocked[i], allowedLateness(this.env)));
+    const store = this.#store(this.#rules.outcomes);
+    const lateness = allowedLateness(this.env);
+    return this.#commit(shard, events, LogKind.counted, (e, i) => classify(e, items[i].dedup, store, blocked[i], lateness));
   }
 
-  /** Runs a batch in one storage transaction, with the rule store's write-behind flushed inside it. */
-  #inBatch<T>(fn: () => T): T {
+  #store<T>(receipts: ReceiptStore<T>): DedupStore & CountStore & ReceiptStore<T> {
+    const r = this.#rules;
+    return {
+      eventIdSeen: (id, minute) => r.eventIdSeen(id, minute),
+      userMinuteSeen: (ad, user, minute) => r.userMinuteSeen(ad, user, minute),
+      rememberKeys: (e) => r.rememberKeys(e),
+      countIp: (ip, second, minute) => r.countIp(ip, second, minute),
+      receipt: receipts.receipt,
+      rememberReceipt: receipts.rememberReceipt,
+    };
+  }
+
+  /**
+   * Runs a batch in one storage transaction. The in-memory state changes as events are judged; should
+   * the transaction fail, the object restarts so memory is rebuilt from what storage holds.
+   */
+  #transaction(fn: () => void): void {
     try {
-      return this.ctx.storage.transactionSync(() => {
-        this.#store.begin();
-        const out = fn();
-        this.#store.flush();
-        return out;
-      });
+      this.ctx.storage.transactionSync(fn);
     } catch (err) {
-      this.#store.discard();
+      this.ctx.abort(`batch could not be recorded: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
     }
   }
 
-  /** Judges events one by one and, in the same transaction, counts and queues for the archive what is new. */
-  #commit(shard: number, events: ClickEvent[], decide: (e: ClickEvent, i: number) => Outcome & { replay: boolean }): Outcome[] {
-    const sql = this.ctx.storage.sql;
-    const outcomes = this.#inBatch(() => {
-      this.#identify(events[0].campaign_id, shard, events[0].advertiser_id);
-      const fresh: { e: ClickEvent; o: Outcome }[] = [];
-      const out = events.map((e, i) => {
+  /** Judges events one by one; counts and logs, in the same transaction, those not seen before. */
+  #commit(shard: number, events: ClickEvent[], kind: LogKind, decide: (e: ClickEvent, i: number) => Outcome & { replay: boolean }): Outcome[] {
+    this.#tick();
+    const out: Outcome[] = [];
+    const fresh: JudgedEntry[] = [];
+    this.#identify(events[0], shard);
+    this.#transaction(() => {
+      events.forEach((e, i) => {
         const j = decide(e, i);
-        const outcome: Outcome = { verdict: j.verdict, reason: j.reason, late: j.late };
-        if (!j.replay) fresh.push({ e, o: outcome });
-        return outcome;
+        const o: Outcome = { verdict: j.verdict, reason: j.reason, late: j.late };
+        out.push(o);
+        if (j.replay) return;
+        fresh.push([e, outcomeCode(o)]);
+        this.#cells.add(e, o);
+        this.#live.add(e, o);
       });
-      countEvents(sql, fresh);
-      enqueueOutbox(sql, fresh.map(({ e, o }) => ({ ...e, ...o, shard })));
-      return out;
+      if (fresh.length) this.#log.append(kind, fresh);
     });
+    this.#sinceCheckpoint += fresh.length;
     this.#noteLoad(events.length);
     this.#armAlarm(FLUSH_DELAY_MS);
-    return outcomes;
+    return out;
   }
 
-  /** Partial aggregates of this shard's cells (merge across shards with domain/metrics.ts). */
-  cells(query: CellQuery): CellPartial[] {
-    return queryCells(this.ctx.storage.sql, query);
+  /** Applies a log row's recorded verdicts to the state (recovery: never judged again). */
+  #apply(row: LogRow): void {
+    if (row.kind === LogKind.admitted) {
+      for (const [e, d] of JSON.parse(row.body) as AdmittedEntry[]) {
+        this.#rules.rememberKeys(e);
+        this.#rules.admissions.rememberReceipt(e, d);
+      }
+      return;
+    }
+    for (const [e, code] of JSON.parse(row.body) as JudgedEntry[]) {
+      const o = outcomeOf(code);
+      if (row.kind === LogKind.judged) this.#rules.rememberKeys(e);
+      if (o.verdict !== "duplicate") this.#rules.countIp(e.ip_hash, Math.floor(e.timestamp / SECOND), Math.floor(e.timestamp / MINUTE));
+      this.#rules.outcomes.rememberReceipt(e, o);
+      this.#cells.add(e, o);
+      this.#live.add(e, o);
+    }
   }
 
-  /** Several questions in one round trip (e.g. the minute, hour and day segments of one range). */
-  cellsMany(queries: CellQuery[]): CellPartial[][] {
-    return queries.map((q) => queryCells(this.ctx.storage.sql, q));
+  #replay(): void {
+    let after = this.#checkpointSeq;
+    for (;;) {
+      const rows = this.#log.rows(after, Number.MAX_SAFE_INTEGER, undefined, 1_000);
+      for (const row of rows) {
+        this.#apply(row);
+        this.#sinceCheckpoint += 1;
+      }
+      if (rows.length < 1_000) break;
+      after = rows[rows.length - 1].seq;
+    }
   }
 
-  /** Late events received in [from, to): the live view shows them as they arrive, not in their (old) buckets. */
-  lateArrivals(from: number, to: number): { events: number; clicks: number } {
-    return lateArrivals(this.ctx.storage.sql, from, to);
+  // ——— Handoffs ———
+
+  /** The aggregator has these archive messages' files in R2: their log rows may go. */
+  archived(ids: string[]): number {
+    const n = this.#archive.confirm(ids);
+    if (n) this.#armAlarm(FLUSH_DELAY_MS);
+    return n;
   }
 
-  /** Events recorded but not yet handed to the queue. */
-  pending(): number {
-    return outboxSize(this.ctx.storage.sql);
+  /** Forwards admitted events to the shards that count them, in log order. */
+  async #forward(): Promise<void> {
+    const identity = this.#identity;
+    if (!identity) return;
+    for (;;) {
+      const young = Date.now() - FORWARD_AFTER_MS;
+      const rows = this.#log.rows(this.#forwarded, this.#log.last, [LogKind.admitted], 100).filter((r, i, all) => all.slice(0, i + 1).every((x) => (this.#admittedAt.get(x.seq) ?? 0) <= young));
+      if (rows.length === 0) return;
+      const byShard = new Map<number, { event: ClickEvent; dedup: Dedup }[]>();
+      let taken = 0;
+      let through = this.#forwarded;
+      for (const row of rows) {
+        for (const [event, dedup, shards] of JSON.parse(row.body) as AdmittedEntry[]) {
+          const c = countShard(event, shards);
+          let list = byShard.get(c);
+          if (!list) byShard.set(c, (list = []));
+          list.push({ event, dedup });
+          taken++;
+        }
+        through = row.seq;
+        if (taken >= FORWARD_EVENTS) break;
+      }
+      await Promise.all(
+        [...byShard].map(([c, items]) =>
+          c === identity.shard ? this.count(c, items) : this.#stub(identity.campaign, c).count(c, items),
+        ),
+      );
+      this.#forwarded = Math.max(this.#forwarded, through);
+      for (const seq of this.#admittedAt.keys()) if (seq <= through) this.#admittedAt.delete(seq);
+    }
+  }
+
+  async #sendArchive(): Promise<void> {
+    this.#archive.seal();
+    const due = this.#archive.due(Date.now(), MESSAGES_PER_SEND * SENDS_PER_ALARM);
+    for (let i = 0; i < due.length; i += MESSAGES_PER_SEND) {
+      const batch = due.slice(i, i + MESSAGES_PER_SEND);
+      await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "json" as const })));
+      this.#archive.markSent(batch, Date.now());
+    }
+  }
+
+  /** Sends this shard's per-ad clicks of recently changed minutes to its advertiser's and the global leaderboard. */
+  async #pushLeaderboards(): Promise<void> {
+    const identity = this.#identity;
+    if (!identity || !this.#live.hasUnpushed) return;
+    const minutes = this.#live.takeUnpushed(60);
+    const rows = minutes.flatMap((m) => this.#cells.minuteClicks(m, TOP_ADS_PER_MINUTE));
+    const source = campaignObjectName(identity.campaign, identity.shard);
+    const ns = this.env.LEADERBOARD;
+    try {
+      await Promise.all([GLOBAL_LEADERBOARD, advertiserLeaderboard(identity.advertiser)].map((name) => ns.getByName(name).update(source, identity.campaign, rows)));
+    } catch (err) {
+      this.#live.unpushed(minutes);
+      throw err;
+    }
   }
 
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
-    try {
-      await this.#flush();
-    } catch (err) {
-      // The queue is unavailable: the events stay in the outbox, durable, and we try again shortly.
-      console.error("campaign outbox flush failed; retrying", err instanceof Error ? err.message : err);
-      this.#armAlarm(5_000);
-      return;
-    }
-    try {
-      await this.#pushLeaderboards();
-    } catch (err) {
-      // Pushes are absolute counts: the next one repairs whatever this one missed.
-      console.error("leaderboard push failed; retrying", err instanceof Error ? err.message : err);
-      this.#armAlarm(5_000);
-    }
-    try {
-      await this.#maybeReshard();
-    } catch (err) {
-      console.error("auto-sharding check failed", err instanceof Error ? err.message : err);
-    }
-    const sql = this.ctx.storage.sql;
+    let failed = false;
+    const step = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        console.error(JSON.stringify({ msg: `campaign ${what} failed; retrying`, object: this.#identity, error: err instanceof Error ? err.message : String(err) }));
+      }
+    };
+    await step("forward", () => this.#forward());
+    await step("archive send", () => this.#sendArchive());
+    await step("leaderboard push", () => this.#pushLeaderboards());
+    await step("auto-sharding check", () => this.#maybeReshard());
+
+    this.#tick();
     const now = Date.now();
-    const lastPrune = this.#meta("last_prune");
-    if (now - Number(lastPrune ?? 0) >= PRUNE_EVERY_MS) {
-      const deleted = prune(sql, now, HORIZONS);
-      this.#setMeta("last_prune", String(deleted > 0 ? now - PRUNE_EVERY_MS + MINUTE : now));
-    }
-    if (outboxSize(sql) > 0 || sql.exec("SELECT 1 FROM dirty_minute LIMIT 1").toArray().length) this.#armAlarm(FLUSH_DELAY_MS);
-    else if (hasExpiringState(sql)) this.#armAlarm(PRUNE_EVERY_MS);
+    this.#transaction(() => {
+      if (this.#sinceCheckpoint > 0 || this.#live.dirty) {
+        if (now - this.#checkpointAt >= CHECKPOINT_MS || this.#sinceCheckpoint >= CHECKPOINT_EVENTS) this.#checkpoint();
+      }
+      this.#archive.flush();
+      this.#log.deleteDone(Math.min(this.#archive.archivedThrough, this.#checkpointSeq), Math.min(this.#forwarded, this.#checkpointSeq));
+      if (now - this.#lastPrune >= PRUNE_EVERY_MS) this.prune(now);
+    });
+    this.#rules.evict(RULES_IDLE_MS);
+    this.#cells.evict(CELLS_IDLE_MS);
+
+    const b = this.backlog();
+    if (failed) this.#armAlarm(5_000);
+    else if (b.unsent_messages > 0 || b.unsealed || b.unforwarded_rows > 0 || this.#live.hasUnpushed) this.#armAlarm(FLUSH_DELAY_MS);
+    if (this.#sinceCheckpoint > 0 || this.#live.dirty || b.log_rows > 0) this.#armAlarm(Math.max(FLUSH_DELAY_MS, this.#checkpointAt + CHECKPOINT_MS - now));
+    if (b.open_messages > 0) this.#armAlarm(FLUSH_DELAY_MS * 4);
+    if (this.#rules.oldest() !== null || this.#cells.hasExpiring()) this.#armAlarm(PRUNE_EVERY_MS);
   }
 
-  async #flush(): Promise<void> {
-    const sql = this.ctx.storage.sql;
-    const prefix = `${this.#meta("campaign_id")}.${this.#meta("shard")}`;
-    for (let sends = 0; sends < SENDS_PER_ALARM; sends++) {
-      let batch = pendingMessages(sql, MESSAGES_PER_SEND);
-      if (batch.length === 0) {
-        this.ctx.storage.transactionSync(() => assignMessages(sql, prefix, MESSAGE_BYTES));
-        batch = pendingMessages(sql, MESSAGES_PER_SEND);
-        if (batch.length === 0) return;
-      }
-      assertUp(this.env, "queue");
-      await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "json" as const })));
-      deleteMessages(sql, batch.map((m) => m.id));
-    }
+  /** Checkpoints now rather than on schedule (always safe; tests and operators use it). Returns the log seq covered. */
+  checkpointNow(): number {
+    this.#transaction(() => this.#checkpoint());
+    return this.#checkpointSeq;
+  }
+
+  /** Writes what changed since the last checkpoint; the log rows up to here need no replay any more. */
+  #checkpoint(): void {
+    this.#rules.checkpoint();
+    this.#cells.checkpoint();
+    this.#live.checkpoint();
+    this.#checkpointSeq = this.#log.last;
+    this.#setMeta("checkpoint", String(this.#checkpointSeq));
+    this.#checkpointAt = Date.now();
+    this.#sinceCheckpoint = 0;
+  }
+
+  /** Drops state past its horizon (whole minutes and partitions; never row by row). */
+  prune(now: number): void {
+    this.#rules.dropBefore(Math.floor((now - HORIZONS.stateMs) / MINUTE));
+    this.#cells.dropBefore("minute", now - HORIZONS.minuteMs);
+    this.#cells.dropBefore("hour", now - HORIZONS.hourMs);
+    this.#live.dropBefore(now - HORIZONS.minuteMs);
+    this.#lastPrune = now;
+    this.#setMeta("last_prune", String(now));
+  }
+
+  // ——— Queries (from memory) ———
+
+  /** Partial aggregates of this shard's cells (merge across shards with domain/metrics.ts). */
+  cells(query: CellQuery): CellPartial[] {
+    this.#tick();
+    return this.#cells.query(query);
+  }
+
+  /** Several questions in one round trip (e.g. the minute, hour and day segments of one range). */
+  cellsMany(queries: CellQuery[]): CellPartial[][] {
+    this.#tick();
+    return queries.map((q) => this.#cells.query(q));
+  }
+
+  /** Late events received in [from, to): the live view shows them as they arrive, not in their (old) buckets. */
+  lateArrivals(from: number, to: number): { events: number; clicks: number } {
+    return this.#live.lateArrivals(from, to);
+  }
+
+  backlog(): Backlog {
+    return {
+      log_rows: this.#log.count(),
+      last_seq: this.#log.last,
+      checkpoint_seq: this.#checkpointSeq,
+      open_messages: this.#archive.openMessages,
+      unsent_messages: this.#archive.unsentMessages,
+      unsealed: this.#log.countAfter(this.#archive.sealedThrough, [LogKind.judged, LogKind.counted]) > 0,
+      unforwarded_rows: this.#log.countAfter(this.#forwarded, [LogKind.admitted]),
+    };
+  }
+
+  memory(): MemoryStats {
+    const r = this.#rules.stats();
+    const c = this.#cells.stats();
+    return { rule_minutes: r.partitions, rule_entries: r.entries, rule_bytes: r.bytes, cell_partitions: c.partitions, cells: c.cells };
+  }
+
+  // ——— Internals ———
+
+  #tick(): void {
+    const now = Date.now();
+    this.#rules.tick(now);
+    this.#cells.tick(now);
+  }
+
+  #stub(campaignId: string, shard: number): DurableObjectStub<CampaignCounter> {
+    return (this.env.CAMPAIGN as DurableObjectNamespace<CampaignCounter>).getByName(campaignObjectName(campaignId, shard));
   }
 
   #noteLoad(n: number): void {
@@ -238,26 +479,13 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   /** A hot object asks for more shards (at most once a minute per object). */
   async #maybeReshard(): Promise<void> {
     const now = Date.now();
-    if (now - this.#reshardCheckedAt < MINUTE) return;
+    if (!this.#identity || now - this.#reshardCheckedAt < MINUTE) return;
     const rate = this.#eventsPerSecond();
     const threshold = autoShardThreshold(this.env);
     if (rate <= threshold) return;
     this.#reshardCheckedAt = now;
-    const plan = await reshardIfHot(this.env.DB, this.#identity?.campaign ?? this.#meta("campaign_id")!, rate, threshold, now);
-    if (plan) console.log(`campaign ${this.#identity?.campaign} absorbs ${rate.toFixed(0)} events/s: shard plan now ${JSON.stringify(plan)}`);
-  }
-
-  /** Sends this shard's per-ad clicks of recently changed minutes to its advertiser's and the global leaderboard. */
-  async #pushLeaderboards(): Promise<void> {
-    const sql = this.ctx.storage.sql;
-    const { dirty, rows } = dirtyMinuteClicks(sql, TOP_ADS_PER_MINUTE);
-    if (dirty.length === 0) return;
-    const campaignId = this.#meta("campaign_id")!;
-    const source = `${campaignId}#${this.#meta("shard")}`;
-    const ns = this.env.LEADERBOARD;
-    const boards = [GLOBAL_LEADERBOARD, advertiserLeaderboard(this.#meta("advertiser_id") ?? "")];
-    await Promise.all(boards.map((name) => ns.get(ns.idFromName(name)).update(source, campaignId, rows)));
-    clearDirtyMinutes(sql, dirty);
+    const plan = await reshardIfHot(this.env.DB, this.#identity.campaign, rate, threshold, now);
+    if (plan) console.log(JSON.stringify({ msg: "campaign resharded", campaign_id: this.#identity.campaign, events_per_second: Math.round(rate), plan }));
   }
 
   #armAlarm(delayMs: number): void {
@@ -267,29 +495,27 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     void this.ctx.storage.setAlarm(at);
   }
 
-  #identify(campaignId: string, shard: number, advertiserId: string): void {
-    // Identity never changes once written, so it is read from storage once per instance.
-    this.#identity ??= this.#meta("campaign_id") === null ? null : { campaign: this.#meta("campaign_id")!, shard: this.#meta("shard")! };
+  #identify(e: ClickEvent, shard: number): void {
     if (this.#identity === null) {
-      this.#setMeta("campaign_id", campaignId);
+      this.#setMeta("campaign_id", e.campaign_id);
       this.#setMeta("shard", String(shard));
-      this.#setMeta("advertiser_id", advertiserId);
-      this.#identity = { campaign: campaignId, shard: String(shard) };
-    } else if (this.#identity.campaign !== campaignId || this.#identity.shard !== String(shard)) {
-      throw new Error(`events of ${campaignId}#${shard} sent to the object of ${this.#identity.campaign}#${this.#identity.shard}`);
+      this.#setMeta("advertiser_id", e.advertiser_id);
+      this.#identity = { campaign: e.campaign_id, shard, advertiser: e.advertiser_id };
+    } else if (this.#identity.campaign !== e.campaign_id || this.#identity.shard !== shard) {
+      throw new Error(`events of ${e.campaign_id}#${shard} sent to the object of ${this.#identity.campaign}#${this.#identity.shard}`);
     }
   }
 
   #meta(k: string): string | null {
-    return this.ctx.storage.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
+    return this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
   }
 
   #setMeta(k: string, v: string): void {
-    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
+    this.#sql.exec("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, v);
   }
 
   #blocklist(): BlocklistSource {
-    const stub = this.env.BLOCKLIST.get(this.env.BLOCKLIST.idFromName("global"));
+    const stub = this.env.BLOCKLIST.getByName("global");
     return {
       version: () => stub.version(),
       snapshot: () => stub.snapshot(),

@@ -3,20 +3,19 @@
  * queue as the durable fallback when an object cannot be reached.
  */
 import type { ClickEvent, Outcome } from "../domain/event";
+import { campaignObjectName, type PendingMessage } from "../domain/messages";
 import type { Dedup } from "../domain/rules";
 import { countShard, dedupShard, shardsAt, type ShardPlan } from "../domain/sharding";
 import { batcherFor } from "./batcher";
 import { assertUp } from "./faults";
 import type { CampaignCounter } from "./campaign";
-import { campaignObjectName } from "./campaign";
 
 export type CampaignNamespace = DurableObjectNamespace<CampaignCounter>;
 /** The binding as each Worker's generated Env types it (typed where the class is local, plain across scripts). */
 export type CampaignBinding = CampaignNamespace | DurableObjectNamespace;
 
 export function campaignStub(ns: CampaignBinding, campaignId: string, shard: number): DurableObjectStub<CampaignCounter> {
-  const typed = ns as CampaignNamespace;
-  return typed.get(typed.idFromName(campaignObjectName(campaignId, shard)));
+  return (ns as CampaignNamespace).getByName(campaignObjectName(campaignId, shard));
 }
 
 /** Groups indexes by key, keeping their order. */
@@ -50,10 +49,13 @@ export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events:
         idx.forEach((i, k) => (out[i] = res[k]));
         return;
       }
+      // The dedup shards log the events with their dedup answers (durable from here: should anything die
+      // before the counting step, they forward the events themselves), then the counting shards count
+      // them in this batch's order.
       const dedups = new Map<number, Dedup>();
       await Promise.all(
         [...groupBy(idx, (i) => dedupShard(events[i], n))].map(async ([d, list]) => {
-          const res = await stub(d).dedupe(d, list.map((i) => events[i]));
+          const res = await stub(d).admit(d, list.map((i) => ({ event: events[i], shards: n })));
           list.forEach((i, k) => dedups.set(i, res[k]));
         }),
       );
@@ -66,14 +68,6 @@ export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events:
     }),
   );
   return out;
-}
-
-/** Events that reached the queue without being counted; the aggregator hands them to their objects. */
-export interface PendingMessage {
-  v: 1;
-  kind: "pending";
-  plan: ShardPlan;
-  events: ClickEvent[];
 }
 
 /** Queue messages are limited to 128 KB. */

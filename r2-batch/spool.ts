@@ -1,5 +1,6 @@
 /** Hands events that were spooled to R2 (objects and queue both down at the edge) to their campaign objects. */
-import { SPOOL_PREFIX, recordEvents, type CampaignBinding, type PendingMessage } from "../durable-objects/client";
+import type { PendingMessage } from "../domain/messages";
+import { SPOOL_PREFIX, recordEvents, type CampaignBinding } from "../durable-objects/client";
 
 export async function sweepSpool(env: { ARCHIVE: R2Bucket; CAMPAIGN: CampaignBinding }, limit = 500): Promise<{ swept: number; events: number; failed: number }> {
   const page = await env.ARCHIVE.list({ prefix: SPOOL_PREFIX, limit });

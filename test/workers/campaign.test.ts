@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { listDurableObjectIds, runDurableObjectAlarm } from "cloudflare:test";
-import { campaignStub } from "../../durable-objects/client";
+import { campaignStub, recordEvents } from "../../durable-objects/client";
+import { dedupShard, singlePlan } from "../../domain/sharding";
 import { decodeArchive } from "../../domain/parquet";
 import { makeEvent, uniq } from "./fixtures";
 import { testEnv, waitFor } from "./helpers";
@@ -32,7 +33,7 @@ describe("CampaignCounter", () => {
     expect(again[0].verdict).toBe("clean");
     const [parts] = await stub.cellsMany([{ granularity: "day", from: 0, to: Date.now() + 86_400_000 }]);
     expect(parts.reduce((n, p) => n + p.clicks + p.duplicates, 0)).toBe(1);
-    expect(await stub.pending()).toBe(1);
+    expect((await stub.backlog()).log_rows).toBe(1);
   });
 
   it("keeps late events out of the real-time buckets and reports them apart", async () => {
@@ -54,11 +55,12 @@ describe("CampaignCounter", () => {
     const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
     const events = Array.from({ length: 300 }, (_, i) => makeEvent({ campaign_id, ad_id: `ad${i % 3}`, referer: "x".repeat(300) }));
     await stub.record(0, events);
-    expect(await stub.pending()).toBe(300);
+    // One batch, one log row: the durable record and the archive's outbox at once.
+    expect(await stub.backlog()).toMatchObject({ log_rows: 1, unsealed: true });
     const id = (await listDurableObjectIds(testEnv.CAMPAIGN)).find((i) => i.equals(testEnv.CAMPAIGN.idFromName(`${campaign_id}#0`)));
     expect(id).toBeDefined();
     await runDurableObjectAlarm(stub);
-    expect(await stub.pending()).toBe(0);
+    expect(await stub.backlog()).toMatchObject({ unsealed: false, unsent_messages: 0 });
 
     const seqs = await waitFor("archived events", async () => {
       const list = await testEnv.ARCHIVE.list({ prefix: "raw/" });
@@ -71,5 +73,44 @@ describe("CampaignCounter", () => {
     const files = (await testEnv.ARCHIVE.list({ prefix: "raw/" })).objects.filter((o) => o.key.includes(`${campaign_id}.0-`));
     expect(files.length).toBeGreaterThan(1);
     for (const f of files) expect(f.key).toMatch(/^raw\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/cmp_[a-z0-9]+\.0-\d+\.parquet$/);
+
+    // The aggregator confirmed every message; once a checkpoint covers the row, it is deleted.
+    await waitFor("confirmations", async () => (await stub.backlog()).open_messages === 0);
+    expect((await stub.backlog()).log_rows).toBe(1);
+    await stub.checkpointNow();
+    await runDurableObjectAlarm(stub);
+    expect((await stub.backlog()).log_rows).toBe(0);
+  });
+});
+
+describe("a sharded campaign", () => {
+  it("counts each event once, and the dedup shards forward what the edge never got to count", async () => {
+    const campaign_id = uniq("cmp");
+    const plan = singlePlan(4);
+    const t = Date.now();
+    const events = Array.from({ length: 200 }, (_, i) =>
+      makeEvent({ campaign_id, ad_id: "ad1", user_id: `u${i % 150}`, ip_hash: `ip${i % 7}`, timestamp: t, received_at: t }),
+    );
+    // The edge dies between the shards: the dedup shards logged the events, no counting shard saw them.
+    const byDedup = new Map<number, typeof events>();
+    for (const e of events) byDedup.set(dedupShard(e, 4), [...(byDedup.get(dedupShard(e, 4)) ?? []), e]);
+    for (const [d, list] of byDedup) await campaignStub(testEnv.CAMPAIGN, campaign_id, d).admit(d, list.map((event) => ({ event, shards: 4 })));
+    // The client's retry (same receipts) goes the whole way: the dedup answers are the first ones.
+    const out = await recordEvents(testEnv.CAMPAIGN, plan, events.slice(0, 100));
+    expect(out.filter((o) => o.verdict === "duplicate")).toHaveLength(0);
+
+    const totals = async () => {
+      const parts = (await Promise.all([0, 1, 2, 3].map((s) => campaignStub(testEnv.CAMPAIGN, campaign_id, s).cells({ granularity: "day", from: t - 86_400_000, to: t + 86_400_000 })))).flat();
+      return { events: parts.reduce((n, p) => n + p.clicks + p.duplicates + p.invalid, 0), duplicates: parts.reduce((n, p) => n + p.duplicates, 0) };
+    };
+    const counted = await waitFor("forwarded events counted", async () => {
+      for (const s of [0, 1, 2, 3]) await runDurableObjectAlarm(campaignStub(testEnv.CAMPAIGN, campaign_id, s));
+      const n = await totals();
+      return n.events >= 200 ? n : null;
+    });
+    expect(counted).toEqual({ events: 200, duplicates: 50 });
+    // Forwarding again (as after a crash) counts nothing twice.
+    for (const s of [0, 1, 2, 3]) await runDurableObjectAlarm(campaignStub(testEnv.CAMPAIGN, campaign_id, s));
+    expect(await totals()).toEqual({ events: 200, duplicates: 50 });
   });
 });

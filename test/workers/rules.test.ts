@@ -90,6 +90,16 @@ describe("counting rules", () => {
     const old = makeEvent({ timestamp: T0 - HOUR - 1, received_at: T0, event_id: "late" });
     expect(judge(old, store, none, HOUR)).toMatchObject({ verdict: "clean", late: true });
     expect(judge(makeEvent({ timestamp: T0 - HOUR, received_at: T0 }), store, none, HOUR).late).toBe(false);
-    expect(judge(makeEvent({ event_id: "late", timestamp: T0 - 2 * HOUR, received_at: T0 }), store, none, HOUR)).toMatchObject({ verdict: "duplicate", late: true });
+    expect(judge(makeEvent({ event_id: "late", timestamp: T0 - HOUR - 1, received_at: T0 + 1000 }), store, none, HOUR)).toMatchObject({ verdict: "duplicate", late: true });
+  });
+
+  it("scopes real-time event_id dedup to the event's UTC minute (billing dedups it across the archive)", () => {
+    const store = new MemoryRuleStore();
+    const at = (timestamp: number) => makeEvent({ event_id: "same", user_id: null, timestamp, received_at: T0 });
+    expect(judge(at(T0), store, none, HOUR).verdict).toBe("clean");
+    // A genuine resend carries the same event time: a duplicate.
+    expect(judge(at(T0 + 1), store, none, HOUR)).toMatchObject({ verdict: "duplicate", reason: "event_id" });
+    // The same id dated another minute is not one in real time.
+    expect(judge(at(T0 + 60_000), store, none, HOUR).verdict).toBe("clean");
   });
 });

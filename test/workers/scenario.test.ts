@@ -76,6 +76,21 @@ beforeAll(async () => {
     expect(await json(res)).toEqual({ accepted: post.events.length, rejected: [] });
   }
   judged = judgeAll(posts, ads, receivedAt).map((j) => ({ ...j, e: { ...j.e, publisher_id: pub.publisher_id } as Judged["e"] }));
+
+  // A sharded campaign's events reach their counting shards from the dedup shards a moment after the
+  // 202: wait until every campaign has counted every event (and no more), then compare.
+  const DAY = 24 * HOUR;
+  await waitFor("every event counted in real time", async () => {
+    for (const c of campaigns) {
+      const body = await get<{ metrics: Bucket[] }>(
+        `/v1/metrics?campaign_id=${c.campaign_id}&start=${iso(floor(now, DAY) - 2 * DAY)}&end=${iso(floor(now, DAY) + DAY)}&granularity=day`,
+        keys[c.advertiser_id],
+      );
+      const counted = body.metrics.reduce((n, m) => n + m.clicks + m.invalid_clicks + m.duplicates + m.late_events, 0);
+      if (counted !== judged.filter((j) => j.ad.campaign_id === c.campaign_id).length) return false;
+    }
+    return true;
+  }, 20_000);
 }, 120_000);
 
 describe("a scenario of thousands of events", () => {

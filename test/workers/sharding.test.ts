@@ -61,8 +61,9 @@ describe("rules in two steps", () => {
 
   it("answer a replayed duplicate with its first outcome instead of counting it again", () => {
     const store = new MemoryRuleStore();
-    judge(makeEvent({ event_id: "x" }), store, none, HOUR);
-    const dup = makeEvent({ event_id: "x" });
+    const t = Date.UTC(2026, 10, 22, 12, 0, 0);
+    judge(makeEvent({ event_id: "x", timestamp: t, received_at: t }), store, none, HOUR);
+    const dup = makeEvent({ event_id: "x", timestamp: t, received_at: t + 1000 });
     expect(judge(dup, store, none, HOUR)).toMatchObject({ verdict: "duplicate", replay: false });
     expect(judge(dup, store, none, HOUR)).toMatchObject({ verdict: "duplicate", replay: true });
   });

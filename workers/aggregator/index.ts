@@ -3,15 +3,17 @@
  * and hour, named by the message's stable id, so a redelivered message overwrites its own files and
  * never makes a second copy). Events that reached the queue uncounted are handed to their campaign object.
  */
-import type { ArchiveMessage } from "../../durable-objects/campaign-store";
-import { recordEvents, type PendingMessage } from "../../durable-objects/client";
+import type { EventsMessage } from "../../domain/messages";
+import { campaignStub, recordEvents } from "../../durable-objects/client";
 import { archiveMessage } from "../../r2-batch/archive";
 
-type Body = ArchiveMessage | PendingMessage;
+type Body = EventsMessage;
 
 export async function handleMessage(body: Body, env: AggregatorEnv): Promise<void> {
   if (body?.kind === "recorded") {
     await archiveMessage(env.ARCHIVE, body.id, body.events);
+    // Only now may the object drop these events from its log; until it hears this it sends them again.
+    await campaignStub(env.CAMPAIGN, body.campaign_id, body.shard).archived([body.id]);
   } else if (body?.kind === "pending") {
     // The campaign object recognises receipts it already recorded, so a retry here counts nothing twice.
     await recordEvents(env.CAMPAIGN, body.plan, body.events);

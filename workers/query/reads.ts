@@ -8,7 +8,7 @@ import { listAds, listCampaigns, type Principal } from "../../domain/registry";
 import { aggregatedCountQuery, billingQuery, liveQuery, metricsQuery, parseInstant, parseOr400, popularQuery, reconciliationQuery } from "../../domain/schemas";
 import { shardsAt } from "../../domain/sharding";
 import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, utcDate, type Granularity } from "../../domain/time";
-import type { CellQuery } from "../../durable-objects/campaign-store";
+import type { CellQuery } from "../../domain/cells";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
 import { methodNotAllowed } from "../http";
 import { adFor, campaignFor, shardStubs } from "./access";

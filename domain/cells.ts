@@ -1,0 +1,46 @@
+/**
+ * Real-time cells: what a campaign object counts per bucket, how a reader asks for it, and the partial
+ * answer one shard gives (merged across shards in domain/metrics.ts). Shared by the objects and the query
+ * Worker, so it lives here.
+ */
+import { INVALID_REASONS, SUSPICIOUS_REASONS } from "./event";
+import type { Filter, Grouping } from "./schemas";
+import type { Granularity } from "./time";
+
+/** Reason codes counted per cell (invalid reasons, then suspicious ones). */
+export const CELL_REASONS = [...INVALID_REASONS, ...SUSPICIOUS_REASONS] as const;
+export type CellReason = (typeof CELL_REASONS)[number];
+
+/** The dimensions of a cell, in key order; `filter` and `group_by` name these. */
+export const CELL_DIMENSIONS = ["ad_id", "country", "device_type", "os", "publisher_id", "ad_format"] as const;
+export type CellDimension = (typeof CELL_DIMENSIONS)[number];
+
+/** A question to a shard's cells. Buckets are those whose start lies in [from, to). */
+export interface CellQuery {
+  granularity: Granularity;
+  from: number;
+  to: number;
+  /** Only these ads (default: all of the campaign's). */
+  ad_ids?: string[];
+  filter?: Filter;
+  group_by?: Grouping | "ad_id";
+  /** Include HyperLogLog registers so buckets can be merged across shards and estimated. */
+  sketches?: boolean;
+}
+
+/** Partial aggregates of one bucket (and group): mergeable across shards. */
+export interface CellPartial {
+  ts: number;
+  group: string | null;
+  clicks: number;
+  cost_micros: number;
+  suspicious: number;
+  duplicates: number;
+  invalid: number;
+  reasons: Partial<Record<CellReason, number>>;
+  late_events: number;
+  /** Clicks among the late events: billed, not in real time. */
+  late_clicks: number;
+  /** Packed HyperLogLog registers (domain/hll.ts). */
+  users?: Uint8Array;
+}

@@ -1,0 +1,141 @@
+/**
+ * Handing recorded events to the archive, end to end. Log rows are cut into queue messages of at most
+ * MESSAGE_BYTES (under the 64 KB unit Queues bills by) and the cut is stored (one row) before anything
+ * is sent, so a re-sent message always has the same id and events, and archives to the same files. A
+ * message stays open until the aggregator confirms that its files are in R2 (`confirm`); an open message
+ * is sent again after RESEND_MS (a lost message, one in the dead-letter queue, a broker that died).
+ */
+import type { RecordedEvent } from "../../domain/event";
+import type { ArchiveMessage } from "../../domain/messages";
+import { EVENTS_PER_ROW, LogKind, recordedEvents, type Log } from "./log";
+
+export const MESSAGE_BYTES = 48_000;
+export const RESEND_MS = 30_000;
+
+interface Stored {
+  /** Log rows up to this seq have been cut into messages. */
+  through: number;
+  /** Unconfirmed messages as [first, last] event seqs, in order. */
+  open: [number, number][];
+}
+
+const utf8 = new TextEncoder();
+
+export class ArchiveOutbox {
+  #through: number;
+  #open: [number, number][];
+  readonly #sentAt = new Map<number, number>();
+  #changed = false;
+
+  constructor(
+    readonly sql: SqlStorage,
+    readonly log: Log,
+    readonly idPrefix: () => string,
+    readonly shard: () => number,
+  ) {
+    const row = sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'archive'").toArray()[0];
+    const stored: Stored = row ? (JSON.parse(row.v) as Stored) : { through: 0, open: [] };
+    this.#through = stored.through;
+    this.#open = stored.open;
+  }
+
+  #persist(): void {
+    const v: Stored = { through: this.#through, open: this.#open };
+    this.sql.exec("INSERT INTO meta (k, v) VALUES ('archive', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", JSON.stringify(v));
+    this.#changed = false;
+  }
+
+  /** Cuts the rows logged since the last cut into messages and stores the cut (with any confirmations). */
+  seal(): void {
+    const limit = 5_000;
+    const rows = this.log.rows(this.#through, this.log.last, [LogKind.judged, LogKind.counted], limit);
+    let first = -1;
+    let last = -1;
+    let size = 0;
+    for (const row of rows) {
+      for (const e of recordedEvents(row, this.shard())) {
+        const n = utf8.encode(JSON.stringify(e)).length + 1;
+        if (first >= 0 && size + n > MESSAGE_BYTES) {
+          this.#open.push([first, last]);
+          first = -1;
+          size = 0;
+        }
+        if (first < 0) first = e.seq;
+        last = e.seq;
+        size += n;
+      }
+    }
+    if (first >= 0) this.#open.push([first, last]);
+    // A long backlog is cut a slice at a time; the rest waits for the next call.
+    const through = rows.length === limit ? rows[rows.length - 1].seq : this.log.last;
+    if (through > this.#through) {
+      this.#through = through;
+      this.#changed = true;
+    }
+    if (this.#changed) this.#persist();
+  }
+
+  /** Messages never sent, or sent longer than RESEND_MS ago and still unconfirmed (at most `max`). */
+  due(now: number, max: number): ArchiveMessage[] {
+    const out: ArchiveMessage[] = [];
+    for (const [first, last] of this.#open) {
+      if (out.length >= max) break;
+      const sent = this.#sentAt.get(first);
+      if (sent !== undefined && now - sent < RESEND_MS) continue;
+      out.push(this.#message(first, last));
+    }
+    return out;
+  }
+
+  #message(first: number, last: number): ArchiveMessage {
+    const rows = this.log.rows(Math.floor(first / EVENTS_PER_ROW) - 1, Math.floor(last / EVENTS_PER_ROW));
+    const events: RecordedEvent[] = [];
+    for (const row of rows) {
+      if (row.kind === LogKind.admitted) continue;
+      for (const e of recordedEvents(row, this.shard())) if (e.seq >= first && e.seq <= last) events.push(e);
+    }
+    const prefix = this.idPrefix();
+    return { v: 1, kind: "recorded", id: `${prefix}-${first}`, campaign_id: prefix.slice(0, prefix.lastIndexOf(".")), shard: this.shard(), events };
+  }
+
+  markSent(messages: ArchiveMessage[], now: number): void {
+    for (const m of messages) this.#sentAt.set(m.events[0]?.seq ?? firstOf(m.id), now);
+  }
+
+  /** The aggregator has the files of these messages in R2. */
+  confirm(ids: string[]): number {
+    const firsts = new Set(ids.map(firstOf));
+    const before = this.#open.length;
+    this.#open = this.#open.filter(([first]) => !firsts.has(first));
+    for (const f of firsts) this.#sentAt.delete(f);
+    if (this.#open.length !== before) this.#changed = true;
+    return before - this.#open.length;
+  }
+
+  /** Stores confirmations received since the last write. */
+  flush(): void {
+    if (this.#changed) this.#persist();
+  }
+
+  /** Every archivable row up to this seq is in R2. */
+  get archivedThrough(): number {
+    const firstOpen = this.#open[0]?.[0];
+    return firstOpen === undefined ? this.#through : Math.min(this.#through, Math.floor(firstOpen / EVENTS_PER_ROW) - 1);
+  }
+
+  get sealedThrough(): number {
+    return this.#through;
+  }
+
+  get openMessages(): number {
+    return this.#open.length;
+  }
+
+  get unsentMessages(): number {
+    return this.#open.filter(([first]) => !this.#sentAt.has(first)).length;
+  }
+}
+
+function firstOf(id: string): number {
+  return Number(id.slice(id.lastIndexOf("-") + 1));
+}
