@@ -1,18 +1,33 @@
 -- Rebuilds edgeclick's billing rows (GET /v1/billing) from the raw Parquet archive with DuckDB.
 -- Point the glob at a copy of the bucket's raw/ prefix (or at R2 through DuckDB's httpfs/S3 support).
 -- Each event is archived once per receipt (uid); the DISTINCT ON guards against a copied file.
+-- Billing trusts the recorded verdicts, and also dedups event_id over the campaign's day: of events
+-- sharing an event_id that real time did not call duplicates (its dedup is per minute), only the first
+-- received (then smallest uid) keeps its verdict; the rest are duplicates (event_id_repeats).
+WITH events AS (
+  SELECT DISTINCT ON (uid) * FROM read_parquet('ARCHIVE/raw/**/*.parquet', hive_partitioning = false)
+),
+judged AS (
+  SELECT *,
+    verdict <> 'duplicate' AND row_number() OVER (
+      PARTITION BY campaign_id, strftime(timestamp, '%Y-%m-%d'), event_id, verdict = 'duplicate'
+      ORDER BY received_at, uid) > 1                                           AS is_repeat,
+    CASE WHEN is_repeat THEN 'duplicate' ELSE verdict END                          AS billed
+  FROM events
+)
 SELECT
   campaign_id,
   strftime(timestamp, '%Y-%m-%d')                                              AS date,
   coalesce(country, 'XX')                                                       AS country,
   coalesce(device_type, 'unknown')                                              AS device_type,
-  count(*) FILTER (WHERE verdict IN ('clean', 'suspicious'))                    AS clicks,
-  count(DISTINCT user_id) FILTER (WHERE verdict IN ('clean', 'suspicious'))     AS unique_users,
-  round(sum(round(cost_per_click * 1e6)) FILTER (WHERE verdict IN ('clean', 'suspicious')) / 1e6, 6) AS cost,
-  count(*) FILTER (WHERE verdict = 'invalid')                                   AS invalid_clicks,
-  count(*) FILTER (WHERE verdict = 'suspicious')                                AS suspicious_clicks,
-  count(*) FILTER (WHERE verdict = 'duplicate')                                 AS duplicates,
-  count(*) FILTER (WHERE late)                                                  AS late_events
-FROM (SELECT DISTINCT ON (uid) * FROM read_parquet('ARCHIVE/raw/**/*.parquet', hive_partitioning = false))
+  count(*) FILTER (WHERE billed IN ('clean', 'suspicious'))                     AS clicks,
+  count(DISTINCT user_id) FILTER (WHERE billed IN ('clean', 'suspicious'))      AS unique_users,
+  round(sum(round(cost_per_click * 1e6)) FILTER (WHERE billed IN ('clean', 'suspicious')) / 1e6, 6) AS cost,
+  count(*) FILTER (WHERE billed = 'invalid')                                    AS invalid_clicks,
+  count(*) FILTER (WHERE billed = 'suspicious')                                 AS suspicious_clicks,
+  count(*) FILTER (WHERE billed = 'duplicate')                                  AS duplicates,
+  count(*) FILTER (WHERE late)                                                  AS late_events,
+  count(*) FILTER (WHERE is_repeat)                                              AS event_id_repeats
+FROM judged
 GROUP BY ALL
 ORDER BY campaign_id, date, country, device_type;

@@ -19,18 +19,25 @@ export interface BillingRow {
   suspicious_clicks: number;
   duplicates: number;
   late_events: number;
+  /**
+   * Events real time did not judge duplicates (its event_id dedup is scoped to the event's minute) that
+   * billing does, because the same event_id came earlier in the campaign's day in another minute.
+   */
+  event_id_repeats: number;
 }
 
 export type BillingInput = Pick<
   RecordedEvent,
-  "uid" | "campaign_id" | "timestamp" | "country" | "device_type" | "user_id" | "cost_per_click" | "verdict" | "late"
+  "uid" | "event_id" | "campaign_id" | "timestamp" | "received_at" | "country" | "device_type" | "user_id" | "cost_per_click" | "verdict" | "late"
 >;
 
 /** The archive columns billing reads. */
 export const BILLING_COLUMNS = [
   "uid",
+  "event_id",
   "campaign_id",
   "timestamp",
+  "received_at",
   "country",
   "device_type",
   "user_id",
@@ -39,21 +46,29 @@ export const BILLING_COLUMNS = [
   "late",
 ] as const satisfies readonly (keyof BillingInput)[];
 
-interface Acc extends BillingRow {
-  users: Set<string>;
+interface Acc extends Omit<BillingRow, "unique_users"> {
+  /** Clicks per user, so a click billing takes back also takes back its user when it was the only one. */
+  users: Map<string, number>;
 }
 
-/** Accumulates archived events into billing rows; feed it file by file, then call rows(). */
+/** An event's place in arrival order: the earliest received (then the smallest uid) is the original. */
+const before = (a: BillingInput, b: BillingInput) => a.received_at < b.received_at || (a.received_at === b.received_at && a.uid < b.uid);
+
+/**
+ * Accumulates archived events into billing rows; feed it file by file (any order), then call rows().
+ * Billing trusts each recorded verdict, with one addition: of the events of a campaign and day that share
+ * an event_id and that real time did not call duplicates (they fell in different minutes), only the first
+ * received is billed as itself; the others are duplicates (`event_id_repeats`).
+ */
 export class BillingAccumulator {
   readonly #groups = new Map<string, Acc>();
   // An event is archived once per receipt; should a copy ever appear twice, it counts once.
   readonly #uids = new Set<string>();
+  /** The billed original of each (campaign, date, event_id) among events not judged duplicates. */
+  readonly #originals = new Map<string, BillingInput>();
   events = 0;
 
-  add(e: BillingInput): void {
-    if (this.#uids.has(e.uid)) return;
-    this.#uids.add(e.uid);
-    this.events++;
+  #group(e: BillingInput): Acc {
     const date = utcDate(e.timestamp);
     const country = e.country || "XX";
     const device_type = e.device_type || "unknown";
@@ -62,20 +77,50 @@ export class BillingAccumulator {
     if (!g) {
       g = {
         campaign_id: e.campaign_id, date, country, device_type,
-        clicks: 0, unique_users: 0, cost_micros: 0, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 0, late_events: 0,
-        users: new Set(),
+        clicks: 0, cost_micros: 0, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 0, late_events: 0, event_id_repeats: 0,
+        users: new Map(),
       };
       this.#groups.set(key, g);
     }
-    const v = e.verdict as Verdict;
-    if (isClick(v)) {
-      g.clicks++;
-      g.cost_micros += toMicros(e.cost_per_click);
-      if (e.user_id) g.users.add(e.user_id);
-      if (v === "suspicious") g.suspicious_clicks++;
-    } else if (v === "invalid") g.invalid_clicks++;
-    else if (v === "duplicate") g.duplicates++;
-    if (e.late) g.late_events++;
+    return g;
+  }
+
+  /** Adds (sign 1) or takes back (sign -1) an event's contribution under a verdict. */
+  #count(e: BillingInput, verdict: Verdict, sign: 1 | -1): void {
+    const g = this.#group(e);
+    if (isClick(verdict)) {
+      g.clicks += sign;
+      g.cost_micros += sign * toMicros(e.cost_per_click);
+      if (e.user_id) {
+        const n = (g.users.get(e.user_id) ?? 0) + sign;
+        if (n > 0) g.users.set(e.user_id, n);
+        else g.users.delete(e.user_id);
+      }
+      if (verdict === "suspicious") g.suspicious_clicks += sign;
+    } else if (verdict === "invalid") g.invalid_clicks += sign;
+    else if (verdict === "duplicate") g.duplicates += sign;
+  }
+
+  #repeat(e: BillingInput): void {
+    this.#count(e, e.verdict as Verdict, -1);
+    this.#count(e, "duplicate", 1);
+    this.#group(e).event_id_repeats++;
+  }
+
+  add(e: BillingInput): void {
+    if (this.#uids.has(e.uid)) return;
+    this.#uids.add(e.uid);
+    this.events++;
+    this.#count(e, e.verdict as Verdict, 1);
+    if (e.late) this.#group(e).late_events++;
+    if (e.verdict === "duplicate") return;
+    const key = JSON.stringify([e.campaign_id, utcDate(e.timestamp), e.event_id]);
+    const original = this.#originals.get(key);
+    if (!original) this.#originals.set(key, e);
+    else if (before(e, original)) {
+      this.#originals.set(key, e);
+      this.#repeat(original);
+    } else this.#repeat(e);
   }
 
   rows(): BillingRow[] {

@@ -13,7 +13,7 @@ export interface RollupResult {
 
 const PARALLEL_READS = 6;
 const COLUMNS = ["campaign_id", "date", "country", "device_type", "clicks", "unique_users", "cost_micros", "invalid_clicks",
-  "suspicious_clicks", "duplicates", "late_events", "status", "computed_at"] as const;
+  "suspicious_clicks", "duplicates", "late_events", "event_id_repeats", "status", "computed_at"] as const;
 
 async function listKeys(bucket: R2Bucket, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -47,7 +47,7 @@ export async function rollupDate(env: { ARCHIVE: R2Bucket; DB: D1Database }, dat
     const chunk = rows.slice(i, i + perStatement);
     const values = chunk.flatMap((r: BillingRow) => [
       r.campaign_id, r.date, r.country, r.device_type, r.clicks, r.unique_users, r.cost_micros, r.invalid_clicks,
-      r.suspicious_clicks, r.duplicates, r.late_events, status, now,
+      r.suspicious_clicks, r.duplicates, r.late_events, r.event_id_repeats, status, now,
     ]);
     statements.push(
       env.DB.prepare(

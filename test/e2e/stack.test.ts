@@ -85,7 +85,7 @@ describe("a click through the whole local stack", () => {
     const bill = await api<{ rows: Record<string, unknown>[] }>(`${stack.queryUrl}/v1/billing?campaign_id=${acme.campaign_id}&from=${today}&to=${tomorrow}`, { token: acme.key });
     expect(bill.status).toBe(200);
     expect(bill.body.rows).toEqual([
-      { date: today, country: "NL", device_type: "desktop", clicks: 1, unique_users: 1, cost: 0.35, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 0, late_events: 0, status: "provisional" },
+      { date: today, country: "NL", device_type: "desktop", clicks: 1, unique_users: 1, cost: 0.35, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 0, late_events: 0, event_id_repeats: 0, status: "provisional" },
     ]);
     expect((await api(`${stack.queryUrl}/v1/billing?campaign_id=${acme.campaign_id}&from=${today}&to=${tomorrow}`, { token: other.key })).status).toBe(404);
 
@@ -121,7 +121,7 @@ describe("a click through the whole local stack", () => {
     duck2.closeSync();
     expect(reproduced.length).toBe(3); // NL desktop, BE desktop, BE bot
     expect(reproduced.map(({ campaign_id: _c, ...r }) => ({ ...r, clicks: Number(r.clicks), unique_users: Number(r.unique_users), invalid_clicks: Number(r.invalid_clicks),
-      suspicious_clicks: Number(r.suspicious_clicks), duplicates: Number(r.duplicates), late_events: Number(r.late_events), cost: Number(r.cost), status: "provisional" })))
+      suspicious_clicks: Number(r.suspicious_clicks), duplicates: Number(r.duplicates), late_events: Number(r.late_events), event_id_repeats: Number(r.event_id_repeats), cost: Number(r.cost), status: "provisional" })))
       .toEqual(billed.body.rows);
 
     // Restart the runtime on the same state: nothing acknowledged is lost.

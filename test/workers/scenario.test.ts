@@ -215,6 +215,14 @@ describe("a scenario of thousands of events", () => {
 
   it("bills exactly what happened, late events included, and reconciles to the late clicks", async () => {
     const dates = [...new Set(judged.map((j) => new Date(j.e.timestamp).toISOString().slice(0, 10)))].sort();
+    // Resends of an event_id dated in another minute than the first: real time counts them, billing does not.
+    const firstMinute = new Map<string, number>();
+    const isRepeat = judged.map((j) => {
+      const k = `${j.ad.campaign_id}|${j.e.event_id}`;
+      if (!firstMinute.has(k)) firstMinute.set(k, floor(j.e.timestamp, MINUTE));
+      return j.reason === "event_id" && firstMinute.get(k) !== floor(j.e.timestamp, MINUTE);
+    });
+    const repeats = new Set(judged.filter((_, i) => isRepeat[i]));
     const expectedRows = (campaignId: string) =>
       [...groupBy(judged.filter((j) => j.ad.campaign_id === campaignId), (j) => `${new Date(j.e.timestamp).toISOString().slice(0, 10)}|${j.e.country}|${j.e.device_type}`)]
         .map(([k, list]) => {
@@ -223,7 +231,8 @@ describe("a scenario of thousands of events", () => {
           const t = totals(list);
           return {
             date, country, device_type, clicks: t.clicks, unique_users: users.size, cost: expect.closeTo(t.cost, 6), invalid_clicks: t.invalid_clicks,
-            suspicious_clicks: t.suspicious_clicks, duplicates: t.duplicates, late_events: list.filter((j) => j.late).length, status: "provisional",
+            suspicious_clicks: t.suspicious_clicks, duplicates: t.duplicates, late_events: list.filter((j) => j.late).length,
+            event_id_repeats: list.filter((j) => repeats.has(j)).length, status: "provisional",
           };
         })
         .sort((x, y) => x.date.localeCompare(y.date) || x.country.localeCompare(y.country) || x.device_type.localeCompare(y.device_type));

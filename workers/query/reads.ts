@@ -64,7 +64,7 @@ reads.get("/billing", async (c) => {
   // Dates whose day overlaps [from, to).
   const { results } = await c.env.DB.prepare(
     `SELECT date, country, device_type, clicks, unique_users, cost_micros, invalid_clicks, suspicious_clicks, duplicates,
-            late_events, status
+            late_events, event_id_repeats, status
      FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, country, device_type`,
   )
     .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
@@ -85,6 +85,7 @@ reads.get("/billing", async (c) => {
       suspicious_clicks: r.suspicious_clicks,
       duplicates: r.duplicates,
       late_events: r.late_events,
+      event_id_repeats: r.event_id_repeats,
     })),
   });
 });
@@ -200,10 +201,10 @@ reads.get("/reconciliation", async (c) => {
   const start = dateStart(date)!;
   const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
   const { results } = await c.env.DB.prepare(
-    "SELECT campaign_id, SUM(clicks) AS clicks, MIN(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
+    "SELECT campaign_id, SUM(clicks) AS clicks, SUM(event_id_repeats) AS repeats, MIN(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
   )
     .bind(date)
-    .all<{ campaign_id: string; clicks: number; status: string }>();
+    .all<{ campaign_id: string; clicks: number; repeats: number; status: string }>();
   const billed = new Map(results.map((r) => [r.campaign_id, r]));
   const question: CellQuery = { granularity: "day", from: start, to: start + DAY };
   const rows = [];
@@ -217,13 +218,16 @@ reads.get("/reconciliation", async (c) => {
           const late = parts.reduce((n, p) => n + p.late_clicks, 0);
           const b = billed.get(k.campaign_id);
           const billedClicks = b?.clicks ?? 0;
+          // Repeats of an event_id from another minute: clicks in real time, duplicates in billing.
+          const repeats = b?.repeats ?? 0;
           return {
             campaign_id: k.campaign_id,
             realtime_clicks: realtime,
             billed_clicks: billedClicks,
             difference: billedClicks - realtime,
             late_clicks: late,
-            unexplained: billedClicks - realtime - late,
+            event_id_repeats: repeats,
+            unexplained: billedClicks - realtime - late + repeats,
             billing_status: b?.status ?? "not_rolled_up",
           };
         }),
