@@ -38,6 +38,16 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // Exactly once under crashes: the stack in its own process group, SIGKILLed under load.
+        test: {
+          name: "crash",
+          environment: "node",
+          include: ["test/crash/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

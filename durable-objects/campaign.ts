@@ -10,6 +10,7 @@ import { GLOBAL_LEADERBOARD, advertiserLeaderboard } from "./leaderboard";
 import { autoShardThreshold, reshardIfHot } from "./autoshard";
 import { ArchiveOutbox } from "./campaign/archive-outbox";
 import { BLOBS_SCHEMA } from "./campaign/blobs";
+import { MeteredSql, type StatementCost } from "./meter";
 import { CellState } from "./campaign/cells";
 import { LiveState } from "./campaign/live";
 import { LOG_SCHEMA, Log, LogKind, type AdmittedEntry, type JudgedEntry, type LogRow } from "./campaign/log";
@@ -78,6 +79,13 @@ export interface Backlog {
   unforwarded_rows: number;
 }
 
+export interface StorageStats {
+  statements: Record<string, StatementCost>;
+  rows: Record<string, number>;
+  rows_to_expire: number;
+  database_bytes: number;
+}
+
 export interface MemoryStats {
   rule_minutes: number;
   rule_entries: number;
@@ -95,7 +103,7 @@ export interface MemoryStats {
  * are deleted only when the other side has confirmed and a checkpoint covers them.
  */
 export class CampaignCounter extends DurableObject<IngestEnv> {
-  readonly #sql: SqlStorage;
+  readonly #sql: MeteredSql;
   readonly #rules: RuleState;
   readonly #cells: CellState;
   readonly #live: LiveState;
@@ -117,7 +125,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
 
   constructor(ctx: DurableObjectState, env: IngestEnv) {
     super(ctx, env);
-    const sql = (this.#sql = ctx.storage.sql);
+    const sql = (this.#sql = new MeteredSql(ctx.storage.sql));
     sql.exec(`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL); ${LOG_SCHEMA} ${KEYS_SCHEMA} ${BLOBS_SCHEMA}`);
     this.#checkpointSeq = Number(this.#meta("checkpoint") ?? 0);
     this.#lastPrune = Number(this.#meta("last_prune") ?? 0);
@@ -434,6 +442,19 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       unsent_messages: this.#archive.unsentMessages,
       unsealed: this.#log.countAfter(this.#archive.sealedThrough, [LogKind.judged, LogKind.counted]) > 0,
       unforwarded_rows: this.#log.countAfter(this.#forwarded, [LogKind.admitted]),
+    };
+  }
+
+  /** SQLite rows written and read per kind of statement since this object started, and rows stored now. */
+  storage(): StorageStats {
+    return {
+      statements: this.#sql.report(),
+      rows: this.#sql.tableRows(["log", "keys", "blob", "meta"]),
+      // Retention will delete these, one row written each: part of what an event costs over its life.
+      rows_to_expire:
+        this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keys").one().n +
+        this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM blob WHERE name LIKE 'c:minute:%' OR name LIKE 'c:hour:%'").one().n,
+      database_bytes: this.ctx.storage.sql.databaseSize,
     };
   }
 

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { MINUTE, floorTo } from "../domain/time";
+import { MeteredSql, type StatementCost } from "./meter";
 
 /** Windows of `GET /v1/ads/popular` go back at most this far (CONTRACT: 1 ≤ M ≤ 1440 minutes). */
 const KEEP_MS = 1441 * MINUTE;
@@ -26,16 +27,19 @@ export const advertiserLeaderboard = (advertiserId: string) => `adv:${advertiser
  * query ever scans the campaigns.
  */
 export class Leaderboard extends DurableObject<IngestEnv> {
+  readonly #sql: MeteredSql;
+
   constructor(ctx: DurableObjectState, env: IngestEnv) {
     super(ctx, env);
-    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS minute_clicks (
+    this.#sql = new MeteredSql(ctx.storage.sql);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS minute_clicks (
       ts INTEGER NOT NULL, ad_id TEXT NOT NULL, source TEXT NOT NULL, campaign_id TEXT NOT NULL, clicks INTEGER NOT NULL,
       PRIMARY KEY (ts, ad_id, source)) WITHOUT ROWID`);
   }
 
   /** The latest per-minute click counts of one campaign shard (`source`). */
   async update(source: string, campaignId: string, rows: MinuteClicks[]): Promise<void> {
-    const sql = this.ctx.storage.sql;
+    const sql = this.#sql;
     const cutoff = Date.now() - KEEP_MS;
     for (const r of rows) {
       if (r.ts < cutoff) continue;
@@ -49,7 +53,7 @@ export class Leaderboard extends DurableObject<IngestEnv> {
 
   /** The `n` ads with most clicks in minute buckets from `now − minutes` on (ties by ad id). */
   top(minutes: number, n: number, now = Date.now()): PopularAd[] {
-    return this.ctx.storage.sql
+    return this.#sql
       .exec<{ ad_id: string; campaign_id: string; count: number }>(
         `SELECT ad_id, MIN(campaign_id) AS campaign_id, SUM(clicks) AS count FROM minute_clicks WHERE ts >= ?
          GROUP BY ad_id HAVING count > 0 ORDER BY count DESC, ad_id LIMIT ?`,
@@ -59,8 +63,13 @@ export class Leaderboard extends DurableObject<IngestEnv> {
       .toArray();
   }
 
+  /** SQLite rows written and read per kind of statement since this object started. */
+  storage(): { statements: Record<string, StatementCost>; rows: Record<string, number> } {
+    return { statements: this.#sql.report(), rows: this.#sql.tableRows(["minute_clicks"]) };
+  }
+
   override async alarm(): Promise<void> {
-    const sql = this.ctx.storage.sql;
+    const sql = this.#sql;
     sql.exec("DELETE FROM minute_clicks WHERE ts < ?", Date.now() - KEEP_MS);
     if (sql.exec("SELECT 1 FROM minute_clicks LIMIT 1").toArray().length) await this.ctx.storage.setAlarm(Date.now() + 10 * MINUTE);
   }

@@ -9,6 +9,8 @@ export interface RollupResult {
   files: number;
   events: number;
   rows: number;
+  /** D1 rows written by this rollup (deletes of the old rows included). */
+  rows_written: number;
 }
 
 const PARALLEL_READS = 6;
@@ -59,8 +61,9 @@ export async function rollupDate(env: { ARCHIVE: R2Bucket; DB: D1Database }, dat
     env.DB.prepare("INSERT OR REPLACE INTO rollup_runs (date, files, events, rows, computed_at) VALUES (?, ?, ?, ?, ?)")
       .bind(date, keys.length, acc.events, rows.length, now),
   );
-  await env.DB.batch(statements);
-  return { date, files: keys.length, events: acc.events, rows: rows.length };
+  const results = await env.DB.batch(statements);
+  const rows_written = results.reduce((n, r) => n + (r.meta?.rows_written ?? 0), 0);
+  return { date, files: keys.length, events: acc.events, rows: rows.length, rows_written };
 }
 
 /** Dates a rollup covers by default: today and yesterday (UTC), plus older dates that received late events. */

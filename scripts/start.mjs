@@ -8,6 +8,10 @@ const stack = await startStack({
   ingestPort: Number(env.INGEST_PORT ?? 8787),
   queryPort: Number(env.QUERY_PORT ?? 8788),
   persistTo: env.EDGECLICK_STATE,
+  // A bundle already built (by a test or an earlier start) can be reused with EDGECLICK_SKIP_BUILD=1.
+  buildDir: env.EDGECLICK_BUILD_DIR,
+  build: env.EDGECLICK_SKIP_BUILD !== "1",
+  crons: env.EDGECLICK_CRONS !== "0",
   verbose: env.EDGECLICK_VERBOSE === "1",
 });
 const token = readDevVars().ADMIN_TOKEN;

@@ -5,6 +5,7 @@
  * message stays open until the aggregator confirms that its files are in R2 (`confirm`); an open message
  * is sent again after RESEND_MS (a lost message, one in the dead-letter queue, a broker that died).
  */
+import type { Sql } from "../meter";
 import type { RecordedEvent } from "../../domain/event";
 import type { ArchiveMessage } from "../../domain/messages";
 import { EVENTS_PER_ROW, LogKind, recordedEvents, type Log } from "./log";
@@ -28,7 +29,7 @@ export class ArchiveOutbox {
   #changed = false;
 
   constructor(
-    readonly sql: SqlStorage,
+    readonly sql: Sql,
     readonly log: Log,
     readonly idPrefix: () => string,
     readonly shard: () => number,

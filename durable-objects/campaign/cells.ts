@@ -5,6 +5,7 @@
  * query reads partitions from memory (loading an old one from its blob when asked), and expiry drops
  * whole partitions.
  */
+import type { Sql } from "../meter";
 import { CELL_DIMENSIONS, CELL_REASONS, type CellPartial, type CellQuery } from "../../domain/cells";
 import { isClick, toMicros, type ClickEvent, type Outcome } from "../../domain/event";
 import { HLL_M, hllPoint, sketchToBytes, type Sketch } from "../../domain/hll";
@@ -86,7 +87,7 @@ export class CellState {
   readonly #stored: Set<string>;
   #now = 0;
 
-  constructor(readonly sql: SqlStorage) {
+  constructor(readonly sql: Sql) {
     this.#stored = new Set(blobNames(sql, "c:"));
   }
 

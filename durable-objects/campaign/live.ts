@@ -2,6 +2,7 @@
  * Small state for live views: late events by the minute they arrived (a live view shows them as they
  * come, not in their old buckets) and the minutes whose per-ad clicks the leaderboards have not seen yet.
  */
+import type { Sql } from "../meter";
 import { isClick, type ClickEvent, type Outcome } from "../../domain/event";
 import { MINUTE, floorTo } from "../../domain/time";
 import { readJsonBlob, writeJsonBlob } from "./blobs";
@@ -17,7 +18,7 @@ export class LiveState {
   #chunks = 0;
   #changed = false;
 
-  constructor(readonly sql: SqlStorage) {
+  constructor(readonly sql: Sql) {
     const stored = readJsonBlob<Stored>(sql, "live");
     if (stored) {
       this.#chunks = stored.chunks;

@@ -8,6 +8,7 @@
  * a sharded campaign) go to their counting shard. A row is deleted once its handoff is confirmed and a
  * checkpoint covers it.
  */
+import type { Sql } from "../meter";
 import type { ClickEvent, RecordedEvent } from "../../domain/event";
 import type { Dedup } from "../../domain/rules";
 import { outcomeOf } from "./rule-state";
@@ -40,7 +41,7 @@ export class Log {
   #next: number;
 
   constructor(
-    readonly sql: SqlStorage,
+    readonly sql: Sql,
     /** Rows up to here may have been deleted; seqs are never reused. */
     floorSeq: number,
   ) {

@@ -11,6 +11,7 @@
  * event time fell in another minute is judged a duplicate of itself: counted in `duplicates`, never as a
  * second click.
  */
+import type { Sql } from "../meter";
 import { CELL_REASONS } from "../../domain/cells";
 import type { RecordedEvent } from "../../domain/event";
 import type { Sketch } from "../../domain/hll";
@@ -26,13 +27,13 @@ const V1_RECEIPT_MS = 2 * 86_400_000;
 
 const V1_TABLES = ["receipt", "seen_event", "seen_user_minute", "ip_second", "ip_minute", "hll", "cell", "outbox", "dirty_minute", "late_arrival"];
 
-export function hasV1Tables(sql: SqlStorage): boolean {
+export function hasV1Tables(sql: Sql): boolean {
   return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cell'").toArray().length > 0;
 }
 
 /** Moves schema-1 state into the new structures (the caller checkpoints it in the same transaction). */
-export function migrateV1(sql: SqlStorage, s: { rules: RuleState; cells: CellState; live: LiveState; log: Log; stateMs: number }): { events: number } {
-  const all = <T>(q: string) => sql.exec<T & Record<string, SqlStorageValue>>(q).toArray() as T[];
+export function migrateV1(sql: Sql, s: { rules: RuleState; cells: CellState; live: LiveState; log: Log; stateMs: number }): { events: number } {
+  const all = <T>(q: string) => sql.exec(q).toArray() as unknown as T[];
   for (const r of all<{ event_id: string; exp: number }>("SELECT event_id, exp FROM seen_event")) {
     s.rules.put(Math.floor((r.exp - s.stateMs) / MINUTE), `e|${r.event_id}`, 1);
   }

@@ -7,6 +7,7 @@
  * Checkpoints write what changed in a partition since the last one as one row (`keys`), so a busy
  * minute costs a few rows however many events it holds; expiry drops whole minutes.
  */
+import type { Sql } from "../meter";
 import type { ClickEvent, DuplicateReason, Outcome, Reason, Verdict } from "../../domain/event";
 import { DUPLICATE_REASONS, INVALID_REASONS, SUSPICIOUS_REASONS } from "../../domain/event";
 import type { CountStore, Dedup, DedupStore, ReceiptStore } from "../../domain/rules";
@@ -57,7 +58,7 @@ export class RuleState implements DedupStore, CountStore {
   readonly #parts = new Map<number, Partition>();
   #now = 0;
 
-  constructor(readonly sql: SqlStorage) {}
+  constructor(readonly sql: Sql) {}
 
   /** The wall clock the state sees; partitions remember when they were last used. */
   tick(now: number): void {
@@ -145,7 +146,7 @@ export class RuleState implements DedupStore, CountStore {
     for (const [minute, p] of this.#parts) {
       if (!p.delta) continue;
       for (const body of p.delta.pack()) {
-        this.sql.exec("INSERT INTO keys (part, chunk, body) VALUES (?, ?, ?)", minute, p.chunks++, body);
+        this.sql.exec("INSERT INTO keys (part, chunk, body) VALUES (?, ?, ?)", minute, p.chunks++, body.slice().buffer);
       }
       p.delta = null;
     }

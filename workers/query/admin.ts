@@ -7,6 +7,8 @@ import * as registry from "../../domain/registry";
 import { blocklistBody, createAd, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody, updateCampaign } from "../../domain/schemas";
 import { parseSigningKeys, signClick } from "../../domain/signing";
 import type { Blocklist } from "../../durable-objects/blocklist";
+import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
+import { shardStubs } from "./access";
 import type Batch from "../../r2-batch/index";
 import { methodNotAllowed, readJson } from "../http";
 import { authenticate, requireAdmin } from "./auth";
@@ -46,6 +48,17 @@ admin.patch("/campaigns/:id", async (c) => {
   if (!campaign) throw notFound(`Campaign ${c.req.param("id")}`);
   const shard_plan = await registry.setShards(c.env.DB, campaign, body.shards);
   return c.json({ campaign_id: campaign.campaign_id, shard_plan }, 200);
+});
+
+admin.get("/campaigns/:id/objects", async (c) => {
+  const campaign = await registry.getCampaign(c.env.DB, c.req.param("id"));
+  if (!campaign) throw notFound(`Campaign ${c.req.param("id")}`);
+  const shards = await Promise.all(
+    shardStubs(c.env, campaign).map(async (stub, shard) => ({ shard, backlog: await stub.backlog(), memory: await stub.memory(), storage: await stub.storage() })),
+  );
+  const boards = c.env.LEADERBOARD as unknown as DurableObjectNamespace<Leaderboard>;
+  const [global, advertiser] = await Promise.all([GLOBAL_LEADERBOARD, advertiserLeaderboard(campaign.advertiser_id)].map((n) => boards.getByName(n).storage()));
+  return c.json({ campaign_id: campaign.campaign_id, shards, leaderboards: { global, advertiser } });
 });
 
 admin.post("/ads", async (c) => {
@@ -94,6 +107,7 @@ for (const path of ["/advertisers", "/publishers", "/campaigns", "/ads", "/click
   admin.all(path, methodNotAllowed("POST"));
 }
 admin.all("/campaigns/:id", methodNotAllowed("PATCH"));
+admin.all("/campaigns/:id/objects", methodNotAllowed("GET, HEAD"));
 
 admin.all("*", () => {
   throw new ApiError(404, "not_found", "No such admin endpoint.");

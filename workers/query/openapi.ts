@@ -149,6 +149,16 @@ const responseSchemas = (): Record<string, Schema> => ({
     items: { type: "array", prefixItems: [{ type: "integer" }, { type: "integer", minimum: 1 }], minItems: 2, maxItems: 2 },
   },
   CampaignUpdated: object({ campaign_id: str(), shard_plan: ref("ShardPlan") }),
+  CampaignObjects: object({
+    campaign_id: str(),
+    shards: arrayOf(object({
+      shard: int(),
+      backlog: { type: "object", description: "Log rows, checkpoint position, archive messages open and unsent, admitted rows not yet forwarded." },
+      memory: { type: "object", description: "Rule minutes, entries and bytes; cell partitions and cells held in memory." },
+      storage: { type: "object", description: "SQLite rows written and read per kind of statement since the object started, rows stored per table, database bytes." },
+    })),
+    leaderboards: { type: "object", description: "The same storage figures for the global and the advertiser's leaderboard." },
+  }),
   AdCreated: object({ ad_id: str(), click_url: str("Ready link on the ingest base URL; append `&user_id=…`.") }),
   ClickUrl: object({ click_url: str("Link signed for this ad and publisher.") }),
   BlocklistResult: object({
@@ -159,7 +169,7 @@ const responseSchemas = (): Record<string, Schema> => ({
   }),
   RollupResult: object({
     rows: int("Billing rows written."),
-    dates: arrayOf(typed<RollupResult>({ date: str(), files: int("Parquet files read."), events: int(), rows: int() })),
+    dates: arrayOf(typed<RollupResult>({ date: str(), files: int("Parquet files read."), events: int(), rows: int(), rows_written: int("D1 rows written, deletes of the old rows included.") })),
   }),
   EventsResult: object({
     accepted: int("Events durably recorded."),
@@ -238,6 +248,7 @@ const responseSchemas = (): Record<string, Schema> => ({
         suspicious_clicks: int(),
         duplicates: int(),
         late_events: int(),
+        event_id_repeats: int("Events billed as duplicates because their event_id came earlier that day in another minute (real time dedups event_id per minute)."),
       }),
     ),
   }),
@@ -250,7 +261,8 @@ const responseSchemas = (): Record<string, Schema> => ({
         billed_clicks: int(),
         difference: { type: "integer", description: "billed_clicks − realtime_clicks." },
         late_clicks: int("Clicks billed but kept out of real-time buckets as late."),
-        unexplained: { type: "integer", description: "difference − late_clicks; 0 when the two agree." },
+        event_id_repeats: int("Clicks in real time that billing counts as duplicates: their event_id came earlier that day in another minute."),
+        unexplained: { type: "integer", description: "difference − late_clicks + event_id_repeats; 0 when the two agree." },
         billing_status: { type: "string", enum: ["final", "provisional", "not_rolled_up"] },
       }),
     ),
@@ -395,6 +407,17 @@ function adminPaths(): Record<string, Schema> {
         advertiser_id: "adv_4Tz8wQ1c",
         name: "Spring sale",
         cost_per_click: 0.25,
+      }),
+    },
+    "/v1/admin/campaigns/{id}/objects": {
+      get: op({
+        id: "campaignObjects",
+        tag: "admin",
+        summary: "A campaign's Durable Objects: log backlog, memory and SQLite rows written and read",
+        security: "admin",
+        parameters: [pathParam("id", "Campaign id.")],
+        ok: { 200: ok("Per shard object", "CampaignObjects") },
+        errors: [400, 401, 403, 404],
       }),
     },
     "/v1/admin/campaigns/{id}": {
