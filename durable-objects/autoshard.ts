@@ -6,8 +6,8 @@
 import { MAX_SHARDS, parsePlan, shardsAt, withShards, type ShardPlan } from "../domain/sharding";
 import { RESHARD_LEAD_MS } from "../domain/sharding";
 
-/** Cloudflare documents roughly 200–500 requests/s with storage writes per object; act well before. */
-export const DEFAULT_AUTO_SHARD_EVENTS_PER_SECOND = 250;
+/** Default when AUTO_SHARD_EVENTS_PER_SECOND is unset (wrangler.toml sets it; see there why). */
+export const DEFAULT_AUTO_SHARD_EVENTS_PER_SECOND = 2_000;
 
 export function autoShardThreshold(env: { AUTO_SHARD_EVENTS_PER_SECOND?: string }): number {
   const n = Number(env.AUTO_SHARD_EVENTS_PER_SECOND);
