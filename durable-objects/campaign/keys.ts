@@ -31,7 +31,7 @@ export class KeyTable {
   #mask: number;
   size = 0;
 
-  constructor(capacity = 256) {
+  constructor(capacity = 8) {
     let n = 16;
     while (n < capacity * 2) n *= 2;
     this.#hi = new Uint32Array(n);

@@ -86,7 +86,7 @@ export class RuleState implements DedupStore, CountStore {
   #set(minute: number, key: Key, value: number): void {
     const p = this.#part(minute);
     p.table.set(key, value);
-    (p.delta ??= new KeyTable(64)).set(key, value);
+    (p.delta ??= new KeyTable()).set(key, value);
   }
 
   eventIdSeen(eventId: string, minute: number): boolean {

@@ -171,8 +171,8 @@ describe("billing", () => {
       return r.length === 2 ? r : null;
     });
     expect(rows).toEqual([
-      { date: today, country: "GB", device_type: "bot", clicks: 0, unique_users: 0, cost: 0, invalid_clicks: 1, suspicious_clicks: 0, duplicates: 0, late_events: 0, status: "provisional" },
-      { date: today, country: "US", device_type: "desktop", clicks: 2, unique_users: 2, cost: 0.8, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 1, late_events: 0, status: "provisional" },
+      { date: today, country: "GB", device_type: "bot", clicks: 0, unique_users: 0, cost: 0, invalid_clicks: 1, suspicious_clicks: 0, duplicates: 0, late_events: 0, event_id_repeats: 0, status: "provisional" },
+      { date: today, country: "US", device_type: "desktop", clicks: 2, unique_users: 2, cost: 0.8, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 1, late_events: 0, event_id_repeats: 0, status: "provisional" },
     ]);
     expect(await billing()).toEqual(rows);
   });
