@@ -34,7 +34,7 @@ const FORWARD_EVENTS = 2_000;
 const FORWARD_AFTER_MS = 2_000;
 const PRUNE_EVERY_MS = 10 * MINUTE;
 /** Rule minutes and cell partitions unused this long leave memory (they stay in storage). */
-const RULES_IDLE_MS = 2 * MINUTE;
+const RULES_IDLE_MS = MINUTE;
 const CELLS_IDLE_MS = 10 * MINUTE;
 
 export interface Horizons {
@@ -117,6 +117,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   /** When admitted rows were logged (memory only: after a restart they count as old). */
   readonly #admittedAt = new Map<number, number>();
   #lastPrune: number;
+  #lastClose = 0;
   #alarmAt: number | null = null;
   #identity: { campaign: string; shard: number; advertiser: string } | null;
   /** Events absorbed per second, for the last few seconds (in memory: load is about now, not history). */
@@ -372,6 +373,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       if (this.#sinceCheckpoint > 0 || this.#live.dirty) {
         if (now - this.#checkpointAt >= CHECKPOINT_MS || this.#sinceCheckpoint >= CHECKPOINT_EVENTS) this.#checkpoint();
       }
+      // Minutes past the lateness window only see late events now: store them as buckets a late event can probe.
+      if (now - this.#lastClose >= MINUTE) {
+        this.#rules.close(Math.floor((now - allowedLateness(this.env) - 10 * MINUTE) / MINUTE), 30);
+        this.#lastClose = now;
+      }
       this.#archive.flush();
       this.#log.deleteDone(Math.min(this.#archive.archivedThrough, this.#checkpointSeq), Math.min(this.#forwarded, this.#checkpointSeq));
       if (now - this.#lastPrune >= PRUNE_EVERY_MS) this.prune(now);
@@ -453,7 +459,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       // Retention will delete these, one row written each: part of what an event costs over its life.
       rows_to_expire:
         this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keys").one().n +
-        this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM blob WHERE name LIKE 'c:minute:%' OR name LIKE 'c:hour:%'").one().n,
+        this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM blob WHERE name LIKE '_:minute:%' OR name LIKE '_:hour:%'").one().n,
       database_bytes: this.ctx.storage.sql.databaseSize,
     };
   }

@@ -39,6 +39,7 @@ export interface Sample {
   cell_partitions: number;
   cells: number;
   rows_written: number;
+  split: string;
 }
 
 export function simulate(opts: { rate: number; minutes: number; lateShare: number; gc: () => void }): Sample[] {
@@ -67,16 +68,18 @@ export function simulate(opts: { rate: number; minutes: number; lateShare: numbe
     cells.tick(now);
     for (let i = 0; i < opts.rate; i++) {
       n++;
-      const late = (n * 2654435761) % 1000 < opts.lateShare * 1000;
-      // Late events: anywhere in the 7 days before the simulation's present.
-      const timestamp = late ? now - 2 * 3_600_000 - ((n * 7919) % (7 * 86_400_000 - 3 * 3_600_000)) : now + (i % 1000);
+      // Late events (after the first 20 minutes): dated anywhere in the simulated history older than 15
+      // minutes, so they reach closed minutes stored in buckets and old cell partitions.
+      const late = s >= 20 * 60 && (n * 2654435761) % 1000 < opts.lateShare * 1000;
+      const timestamp = late ? start + ((n * 7919) % (s * 1000 - 15 * 60_000)) : now + (i % 1000);
       const e = {
         event_id: `e${n}`, uid: `r${n}`, timestamp, received_at: now + (i % 1000), source: "api", advertiser_id: "a", campaign_id: "c",
-        ad_id: `ad${n % 20}`, publisher_id: `p${n % 5}`, user_id: `u${(n * 31) % 200_000}`, ip_hash: `ip${(n * 17) % 100_000}`, user_agent: null, referer: null,
+        ad_id: `ad${n % 5}`, publisher_id: `p${n % 3}`, user_id: `u${(n * 31) % 200_000}`, ip_hash: `ip${(n * 17) % 100_000}`, user_agent: null, referer: null,
         device_type: devices[n % 3], os: "Windows", browser: "Chrome", country: countries[n % 10], edge_country: "XX", city: null, asn: null, colo: null,
         cost_per_click: 0.1, ad_format: null, variant: null, x: null, y: null, signature: "none", rate_limited: false,
       } as ClickEvent;
-      const o = judge(e, store, none, 3_600_000);
+      // Lateness of 5 minutes (1 hour deployed), so minutes close within the simulation.
+      const o = judge(e, store, none, 5 * 60_000);
       cells.add(e, o);
       live.add(e, o);
     }
@@ -85,16 +88,19 @@ export function simulate(opts: { rate: number; minutes: number; lateShare: numbe
       rules.checkpoint();
       cells.checkpoint();
       live.checkpoint();
+      if (s % 60 === 59) rules.close(Math.floor((now - 10 * 60_000) / 60_000), 30);
       db.exec("COMMIT");
-      rules.evict(2 * 60_000);
+      rules.evict(60_000);
       cells.evict(10 * 60_000);
     }
     if (s % 60 === 59) {
+      // Twice: array buffers freed by the first collection are swept by the second.
+      opts.gc();
       opts.gc();
       const r = rules.stats();
       const c = cells.stats();
       samples.push({
-        minute: (s + 1) / 60, heap_mb: process.memoryUsage().heapUsed / 2 ** 20, rule_minutes: r.partitions, rule_entries: r.entries,
+        minute: (s + 1) / 60, heap_mb: (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers) / 2 ** 20, split: `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)}+${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(1)}`, rule_minutes: r.partitions, rule_entries: r.entries,
         rule_mb: r.bytes / 2 ** 20, cell_partitions: c.partitions, cells: c.cells, rows_written: sql.written,
       });
     }

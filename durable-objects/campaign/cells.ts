@@ -1,7 +1,7 @@
 /**
  * Real-time cells in memory: counters per granularity × bucket × ad × dimensions, with a HyperLogLog
- * sketch of the users who clicked. Cells are grouped in partitions (minute cells by hour, hour cells by
- * day, day cells by 16 days); a checkpoint rewrites the partitions that changed as one blob each, a
+ * sketch of the users who clicked. Cells are grouped in partitions (minute cells by 10 minutes, hour
+ * cells by 6 hours, day cells by day); a checkpoint rewrites the partitions that changed as one blob each, a
  * query reads partitions from memory (loading an old one from its blob when asked), and expiry drops
  * whole partitions.
  */
@@ -9,7 +9,7 @@ import type { Sql } from "../meter";
 import { CELL_DIMENSIONS, CELL_REASONS, type CellPartial, type CellQuery } from "../../domain/cells";
 import { isClick, toMicros, type ClickEvent, type Outcome } from "../../domain/event";
 import { HLL_M, hllPoint, sketchToBytes, type Sketch } from "../../domain/hll";
-import { DAY, GRANULARITIES, GRANULARITY_MS, HOUR, floorTo, type Granularity } from "../../domain/time";
+import { DAY, GRANULARITIES, GRANULARITY_MS, HOUR, MINUTE, floorTo, type Granularity } from "../../domain/time";
 import { blobNames, deleteBlob, readJsonBlob, writeJsonBlob } from "./blobs";
 
 /** Counter columns of a cell, in order (cost in micros). */
@@ -17,7 +17,11 @@ export const CELL_COUNTERS = ["clicks", "cost_micros", "suspicious", "duplicates
 const N = CELL_COUNTERS.length;
 const REASON_AT = 5;
 
-const PERIOD: Record<Granularity, number> = { minute: HOUR, hour: DAY, day: 16 * DAY };
+/**
+ * A partition is rewritten whole when it changes, so the current ones are kept small: a checkpoint
+ * rewrites at most ten minutes of minute cells, six hours of hour cells and one day of day cells.
+ */
+const PERIOD: Record<Granularity, number> = { minute: 10 * MINUTE, hour: 6 * HOUR, day: DAY };
 
 /** A sketch stays a sparse map while small and becomes a dense register array (16 KB) past this. */
 const DENSE_AT = 512;
@@ -88,15 +92,16 @@ export class CellState {
   #now = 0;
 
   constructor(readonly sql: Sql) {
-    this.#stored = new Set(blobNames(sql, "c:"));
+    this.#stored = new Set([...blobNames(sql, "c:"), ...blobNames(sql, "l:")]);
   }
 
   tick(now: number): void {
     this.#now = now;
   }
 
-  #name(g: Granularity, ts: number): string {
-    return `c:${g}:${floorTo(ts, PERIOD[g])}`;
+  /** Late events' cells live in partitions of their own ("l:"), so a late event never loads an old partition whole. */
+  #name(g: Granularity, ts: number, late = false): string {
+    return `${late ? "l" : "c"}:${g}:${floorTo(ts, PERIOD[g])}`;
   }
 
   #part(name: string, create: boolean): Partition | null {
@@ -130,7 +135,7 @@ export class CellState {
     const reason = o.reason === null ? -1 : CELL_REASONS.indexOf(o.reason as (typeof CELL_REASONS)[number]);
     for (const g of GRANULARITIES) {
       const ts = floorTo(e.timestamp, GRANULARITY_MS[g]);
-      const p = this.#part(this.#name(g, ts), true)!;
+      const p = this.#part(this.#name(g, ts, o.late), true)!;
       const key = JSON.stringify([ts, o.late, dims]);
       let cell = p.cells.get(key);
       if (!cell) p.cells.set(key, (cell = { ts, late: o.late, dims, n: new Array<number>(N).fill(0), users: null }));
@@ -149,7 +154,7 @@ export class CellState {
 
   /** Adds counters and registers to one cell (migrating cells stored by an older version). */
   merge(g: Granularity, ts: number, late: boolean, dims: string[], n: number[], users: Sketch | null): void {
-    const p = this.#part(this.#name(g, ts), true)!;
+    const p = this.#part(this.#name(g, ts, late), true)!;
     const key = JSON.stringify([ts, late, dims]);
     let cell = p.cells.get(key);
     if (!cell) p.cells.set(key, (cell = { ts, late, dims, n: new Array<number>(N).fill(0), users: null }));
@@ -169,9 +174,14 @@ export class CellState {
     const filterAt = q.filter ? CELL_DIMENSIONS.indexOf(q.filter.dim as (typeof CELL_DIMENSIONS)[number]) : -1;
     const groupAt = q.group_by ? q.group_by.split(",").map((d) => CELL_DIMENSIONS.indexOf(d as (typeof CELL_DIMENSIONS)[number])) : null;
     const out = new Map<string, CellPartial & { sketch?: Sketch }>();
+    const partitions = [];
     for (let start = floorTo(q.from, step); start < q.to; start += step) {
-      const p = this.#part(`c:${q.granularity}:${start}`, false);
-      if (!p) continue;
+      for (const family of ["c", "l"]) {
+        const p = this.#part(`${family}:${q.granularity}:${start}`, false);
+        if (p) partitions.push(p);
+      }
+    }
+    for (const p of partitions) {
       for (const c of p.cells.values()) {
         if (c.ts < q.from || c.ts >= q.to) continue;
         if (ads && !ads.has(c.dims[0])) continue;
@@ -236,9 +246,9 @@ export class CellState {
 
   /** Drops partitions of `g` that end before `before`. */
   dropBefore(g: Granularity, before: number): void {
-    const prefix = `c:${g}:`;
     for (const name of new Set([...this.#stored, ...this.#parts.keys()])) {
-      if (!name.startsWith(prefix) || Number(name.slice(prefix.length)) + PERIOD[g] > before) continue;
+      const [, granularity, start] = name.split(":");
+      if (granularity !== g || Number(start) + PERIOD[g] > before) continue;
       this.#parts.delete(name);
       if (this.#stored.delete(name)) deleteBlob(this.sql, name);
     }
@@ -246,7 +256,7 @@ export class CellState {
 
   /** Whether minute or hour partitions exist (they expire; day partitions are kept). */
   hasExpiring(): boolean {
-    for (const name of this.#stored) if (!name.startsWith("c:day:")) return true;
+    for (const name of this.#stored) if (!name.includes(":day:")) return true;
     return false;
   }
 

@@ -40,7 +40,10 @@ const dedupCode = (d: Dedup) => (d.duplicate === null ? 1 : 2 + DUPLICATE_REASON
 const dedupOf = (code: number): Dedup => ({ duplicate: code === 1 ? null : (DUPLICATE_REASONS[code - 2] as DuplicateReason) });
 
 interface Partition {
+  /** The minute's entries; for a closed minute only those written since it was closed. */
   table: KeyTable;
+  /** A closed minute's older entries stay in storage, in buckets read one at a time. */
+  closed: boolean;
   /** Entries changed since the last checkpoint (their latest values). */
   delta: KeyTable | null;
   chunks: number;
@@ -54,11 +57,27 @@ export interface RuleStateStats {
   bytes: number;
 }
 
+/** A closed minute's entries are stored in buckets of about this many, by hash. */
+const BUCKET_ENTRIES = 4_096;
+/** Buckets of closed minutes kept in memory after a probe (the most recently read). */
+const PROBE_CACHE = 64;
+
+/** The row id of bucket `b` of `buckets` (negative, so raw chunks keep 0, 1, 2, …). */
+const bucketChunk = (buckets: number, b: number) => -1 - (buckets * 65_536 + b);
+const bucketOf = (key: Key, buckets: number) => key.hi & (buckets - 1);
+
 export class RuleState implements DedupStore, CountStore {
   readonly #parts = new Map<number, Partition>();
+  /** Closed minutes and their number of buckets. */
+  readonly #closed = new Map<number, number>();
+  readonly #probes = new Map<string, KeyTable>();
   #now = 0;
 
-  constructor(readonly sql: Sql) {}
+  constructor(readonly sql: Sql) {
+    for (const r of sql.exec<{ part: number; c: number }>("SELECT part, MIN(chunk) AS c FROM keys WHERE chunk < 0 GROUP BY part")) {
+      this.#closed.set(r.part, Math.floor((-1 - r.c) / 65_536));
+    }
+  }
 
   /** The wall clock the state sees; partitions remember when they were last used. */
   tick(now: number): void {
@@ -68,8 +87,9 @@ export class RuleState implements DedupStore, CountStore {
   #part(minute: number): Partition {
     let p = this.#parts.get(minute);
     if (!p) {
-      p = { table: new KeyTable(), delta: null, chunks: 0, touched: this.#now };
-      for (const row of this.sql.exec<{ chunk: number; body: ArrayBuffer }>("SELECT chunk, body FROM keys WHERE part = ? ORDER BY chunk", minute)) {
+      p = { table: new KeyTable(), closed: this.#closed.has(minute), delta: null, chunks: 0, touched: this.#now };
+      // Raw chunks only: a closed minute's buckets are probed when asked, never loaded whole.
+      for (const row of this.sql.exec<{ chunk: number; body: ArrayBuffer }>("SELECT chunk, body FROM keys WHERE part = ? AND chunk >= 0 ORDER BY chunk", minute)) {
         p.table.unpack(row.body);
         p.chunks = row.chunk + 1;
       }
@@ -80,7 +100,59 @@ export class RuleState implements DedupStore, CountStore {
   }
 
   #get(minute: number, key: Key): number | undefined {
-    return this.#part(minute).table.get(key);
+    const p = this.#part(minute);
+    const v = p.table.get(key);
+    if (v !== undefined || !p.closed) return v;
+    return this.#probe(minute, key);
+  }
+
+  /** Looks a key up in a closed minute's stored bucket (one row read). */
+  #probe(minute: number, key: Key): number | undefined {
+    const buckets = this.#closed.get(minute)!;
+    const b = bucketOf(key, buckets);
+    const id = `${minute}:${b}`;
+    let table = this.#probes.get(id);
+    if (table) this.#probes.delete(id);
+    else {
+      table = new KeyTable(BUCKET_ENTRIES);
+      for (const row of this.sql.exec<{ body: ArrayBuffer }>("SELECT body FROM keys WHERE part = ? AND chunk = ?", minute, bucketChunk(buckets, b))) table.unpack(row.body);
+    }
+    this.#probes.set(id, table);
+    if (this.#probes.size > PROBE_CACHE) this.#probes.delete(this.#probes.keys().next().value!);
+    return table.get(key);
+  }
+
+  /**
+   * Closes minutes older than `before` that only late events can still reach: their raw chunks become
+   * hash buckets (about BUCKET_ENTRIES entries a row), so a late event reads one bucket instead of
+   * loading the whole minute. At most `max` minutes per call. Returns the minutes closed.
+   */
+  close(before: number, max = 5): number {
+    const open = this.sql
+      .exec<{ part: number }>("SELECT part FROM keys WHERE part < ? AND chunk >= 0 GROUP BY part ORDER BY part", before)
+      .toArray()
+      .filter((r) => !this.#closed.has(r.part))
+      .slice(0, max);
+    let closed = 0;
+    for (const { part } of open) {
+      const p = this.#parts.get(part);
+      if (p?.delta) continue; // not checkpointed yet: next time
+      const all = new KeyTable();
+      for (const row of this.sql.exec<{ body: ArrayBuffer }>("SELECT body FROM keys WHERE part = ? AND chunk >= 0 ORDER BY chunk", part)) all.unpack(row.body);
+      let buckets = 1;
+      while (buckets * BUCKET_ENTRIES < all.size) buckets *= 2;
+      const tables = Array.from({ length: buckets }, () => new KeyTable(Math.ceil(all.size / buckets)));
+      all.forEach((key, value) => tables[bucketOf(key, buckets)].set(key, value));
+      tables.forEach((t, b) => {
+        const body = t.pack(Number.MAX_SAFE_INTEGER)[0] ?? new Uint8Array(0);
+        this.sql.exec("INSERT INTO keys (part, chunk, body) VALUES (?, ?, ?)", part, bucketChunk(buckets, b), body.slice().buffer);
+      });
+      this.sql.exec("DELETE FROM keys WHERE part = ? AND chunk >= 0", part);
+      this.#closed.set(part, buckets);
+      this.#parts.delete(part);
+      closed++;
+    }
+    return closed;
   }
 
   #set(minute: number, key: Key, value: number): void {
@@ -160,6 +232,8 @@ export class RuleState implements DedupStore, CountStore {
   /** Drops every minute before `minute`, in memory and in storage. */
   dropBefore(minute: number): void {
     for (const m of this.#parts.keys()) if (m < minute) this.#parts.delete(m);
+    for (const m of this.#closed.keys()) if (m < minute) this.#closed.delete(m);
+    this.#probes.clear();
     this.sql.exec("DELETE FROM keys WHERE part < ?", minute);
   }
 
@@ -171,6 +245,7 @@ export class RuleState implements DedupStore, CountStore {
   stats(): RuleStateStats {
     let entries = 0;
     let bytes = 0;
+    for (const t of this.#probes.values()) bytes += t.bytes;
     for (const p of this.#parts.values()) {
       entries += p.table.size;
       bytes += p.table.bytes + (p.delta?.bytes ?? 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { campaignStub } from "../../durable-objects/client";
 import { makeEvent, uniq } from "./fixtures";
 import { testEnv } from "./helpers";
@@ -53,5 +53,31 @@ describe("durability", () => {
     // Receipts survive too: replaying the batch after eviction counts nothing.
     await again.record(0, events);
     expect((await counts(again, Date.now())).minute).toBe(20);
+  });
+});
+
+describe("closed minutes", () => {
+  it("stores a minute past the lateness window as hash buckets that late events probe, with the same answers", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const now = Date.now();
+    const t = Math.floor((now - 3 * HOUR) / 60_000) * 60_000 + 5_000;
+    // Late events of one old minute: 8 from one IP in one second, so the IP's counter is in the minute too.
+    const events = Array.from({ length: 8 }, (_, i) => makeEvent({ campaign_id, ip_hash: "ip-old", timestamp: t + i, received_at: now }));
+    expect((await stub.record(0, events)).every((o) => o.verdict === "clean" && o.late)).toBe(true);
+    await stub.checkpointNow();
+    await runDurableObjectAlarm(stub);
+    const buckets = () =>
+      runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keys WHERE part = ? AND chunk < 0", Math.floor(t / 60_000)).one().n);
+    expect(await buckets()).toBeGreaterThan(0);
+
+    await evictDurableObject(stub);
+    const again = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    // A replayed receipt: its first answer. A resend with a new receipt: a duplicate.
+    expect(await again.record(0, [events[0]])).toEqual([{ verdict: "clean", reason: null, late: true }]);
+    expect((await again.record(0, [{ ...events[1], uid: "r-resend" }]))[0]).toMatchObject({ verdict: "duplicate", reason: "event_id" });
+    // The IP's count carried on: two more fit the second, the 11th is a burst.
+    const more = Array.from({ length: 3 }, (_, i) => makeEvent({ campaign_id, ip_hash: "ip-old", timestamp: t + 100 + i, received_at: now }));
+    expect((await again.record(0, more)).map((o) => o.reason)).toEqual([null, null, "ip_burst_second"]);
   });
 });
