@@ -1,7 +1,7 @@
 /**
- * Group commit at the edge: concurrent clicks for one campaign in one isolate share a single call to
- * the campaign's objects, so a busy campaign costs one Durable Object request (and one storage commit)
- * per batch instead of per click. Nothing waits for a timer to batch: the first click goes out at once,
+ * Group commit at the edge: concurrent clicks for one edge buffer in one isolate share a single call to
+ * it, so a busy location costs one Durable Object request (and one storage row) per batch instead of per
+ * click. Nothing waits for a timer to batch: the first click goes out at once,
  * and clicks that arrive while a call is in flight form the next batch.
  *
  * Workers forbid one request from waking another: a promise resolved from another request's context
@@ -10,27 +10,26 @@
  * 8 ms apart), the leader of a batch makes the call in its own request and writes the outcomes into it,
  * and the lead passes to the next click by a flag. A leader that stalls (its client went away, its call
  * hangs) is replaced after `stallMs`; a click not answered within `patienceMs` sends itself. Receipts
- * make every repeat harmless: an object answers a receipt it already recorded with its first outcome.
+ * make every repeat harmless: a campaign object answers a receipt it already recorded with its first outcome.
  */
-import type { ClickEvent, Outcome } from "../domain/event";
-
 type State = "waiting" | "lead" | "done" | "failed" | "gone";
 
-interface Waiter {
-  event: ClickEvent;
+interface Waiter<T, R> {
+  item: T;
   state: State;
-  outcome?: Outcome;
+  answer?: R;
   error?: unknown;
 }
 
-export type Send = (events: ClickEvent[]) => Promise<Outcome[]>;
+/** Sends a batch; answers one value per item, in order. */
+export type Send<T, R> = (items: T[]) => Promise<R[]>;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export class Batcher {
+export class Batcher<T, R> {
   /** Clicks waiting for a batch (never the leader). */
-  #queue: Waiter[] = [];
-  #leader: { waiter: Waiter; since: number } | null = null;
+  #queue: Waiter<T, R>[] = [];
+  #leader: { waiter: Waiter<T, R>; since: number } | null = null;
 
   constructor(
     readonly maxBatch = 200,
@@ -46,14 +45,14 @@ export class Batcher {
     } else this.#leader = null;
   }
 
-  async submit(event: ClickEvent, send: Send): Promise<Outcome> {
-    const me: Waiter = { event, state: "waiting" };
+  async submit(item: T, send: Send<T, R>): Promise<R> {
+    const me: Waiter<T, R> = { item, state: "waiting" };
     this.#queue.push(me);
     if (!this.#leader) this.#promote();
     const deadline = Date.now() + this.patienceMs;
     for (let delay = 1; ; delay = Math.min(delay * 2, 8)) {
       if (me.state === "lead") return this.#lead(me, send);
-      if (me.state === "done") return me.outcome!;
+      if (me.state === "done") return me.answer as R;
       if (me.state === "failed") throw me.error;
       if (this.#leader && Date.now() - this.#leader.since > this.stallMs) {
         // The leader's request is stuck or gone: another click takes over. (If the old leader wakes up,
@@ -65,20 +64,20 @@ export class Batcher {
       if (Date.now() > deadline) {
         me.state = "gone";
         this.#queue = this.#queue.filter((w) => w !== me);
-        return (await send([event]))[0];
+        return (await send([item]))[0];
       }
       await sleep(delay);
     }
   }
 
-  async #lead(me: Waiter, send: Send): Promise<Outcome> {
+  async #lead(me: Waiter<T, R>, send: Send<T, R>): Promise<R> {
     const batch = [me, ...this.#queue.splice(0, this.maxBatch - 1)];
     try {
-      const outcomes = await send(batch.map((w) => w.event));
+      const answers = await send(batch.map((w) => w.item));
       batch.forEach((w, i) => {
-        if (w !== me && w.state === "waiting") Object.assign(w, { state: "done", outcome: outcomes[i] });
+        if (w !== me && w.state === "waiting") Object.assign(w, { state: "done", answer: answers[i] });
       });
-      return outcomes[0];
+      return answers[0];
     } catch (error) {
       for (const w of batch) if (w !== me && w.state === "waiting") Object.assign(w, { state: "failed", error });
       throw error;
@@ -88,14 +87,14 @@ export class Batcher {
   }
 }
 
-const batchers = new Map<string, Batcher>();
+const batchers = new Map<string, Batcher<unknown, unknown>>();
 
-/** The batcher of one campaign in this isolate (bounded: idle ones are dropped). */
-export function batcherFor(campaignId: string): Batcher {
-  let b = batchers.get(campaignId);
+/** The batcher of one destination (a buffer object) in this isolate (bounded: idle ones are dropped). */
+export function batcherFor<T, R>(key: string): Batcher<T, R> {
+  let b = batchers.get(key);
   if (!b) {
     if (batchers.size > 10_000) batchers.clear();
-    batchers.set(campaignId, (b = new Batcher()));
+    batchers.set(key, (b = new Batcher()));
   }
-  return b;
+  return b as Batcher<T, R>;
 }

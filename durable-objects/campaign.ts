@@ -172,7 +172,8 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
    * logged events itself a little later, so an event admitted here is counted exactly once whatever
    * happens — and a resend of it is a duplicate of an event that does get counted.
    */
-  admit(shard: number, items: { event: ClickEvent; shards: number }[]): Dedup[] {
+  // Async like every call a caller awaits anyway (it lets a dev wrapper put distance in front of it).
+  async admit(shard: number, items: { event: ClickEvent; shards: number }[]): Promise<Dedup[]> {
     if (items.length === 0) return [];
     const store = this.#store(this.#rules.admissions);
     this.#tick();
@@ -287,7 +288,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   // ——— Handoffs ———
 
   /** The aggregator has these archive messages' files in R2: their log rows may go. */
-  archived(ids: string[]): number {
+  async archived(ids: string[]): Promise<number> {
     const n = this.#archive.confirm(ids);
     if (n) this.#armAlarm(FLUSH_DELAY_MS);
     return n;
@@ -423,19 +424,19 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   // ——— Queries (from memory) ———
 
   /** Partial aggregates of this shard's cells (merge across shards with domain/metrics.ts). */
-  cells(query: CellQuery): CellPartial[] {
+  async cells(query: CellQuery): Promise<CellPartial[]> {
     this.#tick();
     return this.#cells.query(query);
   }
 
   /** Several questions in one round trip (e.g. the minute, hour and day segments of one range). */
-  cellsMany(queries: CellQuery[]): CellPartial[][] {
+  async cellsMany(queries: CellQuery[]): Promise<CellPartial[][]> {
     this.#tick();
     return queries.map((q) => this.#cells.query(q));
   }
 
   /** Late events received in [from, to): the live view shows them as they arrive, not in their (old) buckets. */
-  lateArrivals(from: number, to: number): { events: number; clicks: number } {
+  async lateArrivals(from: number, to: number): Promise<{ events: number; clicks: number }> {
     return this.#live.lateArrivals(from, to);
   }
 

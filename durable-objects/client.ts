@@ -6,7 +6,9 @@ import type { ClickEvent, Outcome } from "../domain/event";
 import { campaignObjectName, type PendingMessage } from "../domain/messages";
 import type { Dedup } from "../domain/rules";
 import { countShard, dedupShard, shardsAt, type ShardPlan } from "../domain/sharding";
+import { bufferName } from "../domain/buffer";
 import { batcherFor } from "./batcher";
+import type { EdgeBuffer } from "./buffer";
 import { assertUp } from "./faults";
 import type { CampaignCounter } from "./campaign";
 
@@ -92,8 +94,9 @@ export function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
   return chunks;
 }
 
-/** What recording needs: the campaign objects, the queue, and R2 for the last-resort spool. */
+/** What recording needs: the edge buffers, the campaign objects, the queue, and R2 for the last-resort spool. */
 export interface RecordEnv {
+  BUFFER: DurableObjectNamespace<EdgeBuffer>;
   CAMPAIGN: CampaignBinding;
   EVENTS: Queue;
   ARCHIVE: R2Bucket;
@@ -101,15 +104,30 @@ export interface RecordEnv {
 }
 
 /**
- * Records one click, batched with the campaign's other clicks in flight in this isolate (batcher.ts).
- * Falls back like recordDurably.
+ * Appends events (of any campaigns) to the edge buffer `name`, durably, in one row; the buffer forwards
+ * them to their campaign objects. `plans` routes each campaign.
  */
-export async function recordClickDurably(env: RecordEnv, plan: ShardPlan, event: ClickEvent): Promise<Outcome | null> {
+export async function bufferEvents(env: RecordEnv, name: string, events: ClickEvent[], plans: Record<string, ShardPlan>): Promise<void> {
+  assertUp(env, "campaign");
+  await env.BUFFER.getByName(name).append({ events, plans });
+}
+
+/**
+ * Records one click in the nearby edge buffer, batched with the other clicks in flight for that buffer
+ * in this isolate (batcher.ts): the redirect never waits for the campaign object, wherever it lives.
+ * Falls back like recordDurably when the buffer cannot be reached.
+ */
+export async function recordClickDurably(env: RecordEnv, plan: ShardPlan, event: ClickEvent): Promise<void> {
+  const name = bufferName(event.colo, event.ip_hash);
   try {
-    assertUp(env, "campaign");
-    return await batcherFor(event.campaign_id).submit(event, (events) => recordEvents(env.CAMPAIGN, plan, events));
+    await batcherFor<{ event: ClickEvent; plan: ShardPlan }, number>(`buffer:${name}`).submit({ event, plan }, async (items) => {
+      const plans: Record<string, ShardPlan> = {};
+      for (const i of items) plans[i.event.campaign_id] = i.plan;
+      await bufferEvents(env, name, items.map((i) => i.event), plans);
+      return items.map(() => 0);
+    });
   } catch (err) {
-    return (await recordDurably(env, plan, [event], err))?.[0] ?? null;
+    await recordDurably(env, plan, [event], err);
   }
 }
 
@@ -117,7 +135,8 @@ export async function recordClickDurably(env: RecordEnv, plan: ShardPlan, event:
 export const SPOOL_PREFIX = "spool/";
 
 /**
- * Records events of one campaign, durably, by the first path that is up:
+ * Records events of one campaign, durably, by the first path that is up (the fallback when the edge
+ * buffer cannot be reached):
  *   1. the campaign objects (counted now; the result is every event's outcome);
  *   2. the queue (the aggregator hands them to the objects seconds later; the result is null);
  *   3. an R2 spool object (the billing cron hands them to the objects; the result is null).

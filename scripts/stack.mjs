@@ -8,8 +8,8 @@
 // bindings from its own wrangler.toml (`unstable_getMiniflareWorkerOptions`), and give ingest and query
 // their own sockets. Crons are fired on schedule here, since Miniflare does not fire them itself.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Miniflare, Log, LogLevel, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
@@ -29,15 +29,24 @@ export function readDevVars(path = join(ROOT, ".dev.vars")) {
   return vars;
 }
 
-/** Bundles every Worker with wrangler into `outDir/<id>/index.js` (two at a time: the machine has 2 cores). */
+/**
+ * The dev-only ingest entry (scripts/dev/ingest-distance.ts): campaign objects behind a simulated round
+ * trip and a switch that makes one unreachable. Built beside the real bundle, never deployed.
+ */
+export const DEV_INGEST = { id: "ingest-dev", entry: "scripts/dev/ingest-distance.ts" };
+
+/** Bundles every Worker with wrangler into `outDir/<id>/index.js` (two at a time: the machine has 2 cores), and the dev ingest entry. */
 export async function buildWorkers(outDir = join(ROOT, ".wrangler/build")) {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "true" };
-  const queue = [...WORKERS];
+  const queue = [...WORKERS, { ...WORKERS[0], id: DEV_INGEST.id, entry: DEV_INGEST.entry }];
   const build = async () => {
     for (let w = queue.shift(); w; w = queue.shift()) {
       const out = join(outDir, w.id);
       try {
-        await run(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", out, "-c", join(ROOT, w.config)], { cwd: ROOT, env, maxBuffer: 16 << 20 });
+        const entry = w.entry ? [join(ROOT, w.entry)] : [];
+        await run(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", ...entry, "--dry-run", "--outdir", out, "-c", join(ROOT, w.config)], { cwd: ROOT, env, maxBuffer: 16 << 20 });
+        // wrangler names the bundle after its entry file; the stack looks for index.js.
+        if (w.entry) renameSync(join(out, `${basename(w.entry, ".ts")}.js`), join(out, "index.js"));
       } catch (err) {
         throw new Error(`building ${w.name} failed:\n${err.stderr || err.stdout || err.message}`);
       }
@@ -83,7 +92,8 @@ export function cronMatches(expr, date) {
 /**
  * Starts the stack. Options: ingestPort (8787), queryPort (8788), host (127.0.0.1), persistTo
  * (.wrangler/state), buildDir, build (true: bundle first), crons (true: fire cron triggers),
- * vars (extra bindings for every Worker), verbose.
+ * vars (extra bindings for every Worker), objectRttMs (run the dev ingest entry: every call to a campaign
+ * object waits this long first; 0 still allows the dev switches), verbose.
  */
 export async function startStack(opts = {}) {
   const host = opts.host ?? "127.0.0.1";
@@ -91,7 +101,8 @@ export async function startStack(opts = {}) {
   const queryPort = opts.queryPort ?? 8788;
   const persistTo = resolve(opts.persistTo ?? join(ROOT, ".wrangler/state"));
   const buildDir = resolve(opts.buildDir ?? join(ROOT, ".wrangler/build"));
-  if (opts.build !== false || !WORKERS.every((w) => existsSync(join(buildDir, w.id, "index.js")))) await buildWorkers(buildDir);
+  if (opts.build !== false || ![...WORKERS, DEV_INGEST].every((w) => existsSync(join(buildDir, w.id, "index.js")))) await buildWorkers(buildDir);
+  const dev = opts.objectRttMs !== undefined && opts.objectRttMs !== null;
   mkdirSync(persistTo, { recursive: true });
 
   const devVars = readDevVars();
@@ -104,14 +115,20 @@ export async function startStack(opts = {}) {
     if (workerOptions.cronTriggers?.length) crons.push({ name: w.name, crons: workerOptions.cronTriggers });
     // The bundle is one self-contained module, so module rules (for loose .wasm/.txt imports) do not apply.
     const { cronTriggers: _c, rootPath: _r, modulesRules: _m, ...rest } = workerOptions;
+    const id = dev && w.primary ? DEV_INGEST.id : w.id;
     return {
       ...rest,
       name: w.name,
       modules: true,
-      modulesRoot: join(buildDir, w.id),
-      scriptPath: join(buildDir, w.id, "index.js"),
+      modulesRoot: join(buildDir, id),
+      scriptPath: join(buildDir, id, "index.js"),
       // Click links point at this stack's ingest port, whichever it is.
-      bindings: { ...rest.bindings, ...("INGEST_BASE_URL" in (rest.bindings ?? {}) ? { INGEST_BASE_URL: `http://${host}:${ingestPort}` } : {}), ...(opts.vars ?? {}) },
+      bindings: {
+        ...rest.bindings,
+        ...("INGEST_BASE_URL" in (rest.bindings ?? {}) ? { INGEST_BASE_URL: `http://${host}:${ingestPort}` } : {}),
+        ...(dev && w.primary ? { EDGECLICK_OBJECT_RTT_MS: String(opts.objectRttMs) } : {}),
+        ...(opts.vars ?? {}),
+      },
       ...(w.port ? { unsafeDirectSockets: [{ host, port: ports[w.port] }] } : {}),
     };
   });

@@ -12,6 +12,8 @@ const stack = await startStack({
   buildDir: env.EDGECLICK_BUILD_DIR,
   build: env.EDGECLICK_SKIP_BUILD !== "1",
   crons: env.EDGECLICK_CRONS !== "0",
+  // Simulated distance to the campaign objects (dev only): EDGECLICK_OBJECT_RTT_MS=150 npm start.
+  objectRttMs: env.EDGECLICK_OBJECT_RTT_MS ? Number(env.EDGECLICK_OBJECT_RTT_MS) : undefined,
   verbose: env.EDGECLICK_VERBOSE === "1",
 });
 const token = readDevVars().ADMIN_TOKEN;
@@ -21,7 +23,7 @@ edgeclick is running (${((Date.now() - started) / 1000).toFixed(1)} s)
   Ingest (clicks, events):   ${stack.ingestUrl}
   Query (API, dashboard):    ${stack.queryUrl}      dashboard: ${stack.queryUrl}/dashboard
   Admin token (local only):  ${token}
-  State:                     ${stack.persistTo}
+  State:                     ${stack.persistTo}${env.EDGECLICK_OBJECT_RTT_MS ? `\n  Simulated distance:        every call to a campaign object waits ${env.EDGECLICK_OBJECT_RTT_MS} ms (dev only)` : ""}
   Crons:                     ${stack.crons.map((c) => `${c.name} ${c.crons.join(" ")}`).join("; ")}
 ${stack.migrations.length ? `  D1 migrations applied:     ${stack.migrations.join(", ")}\n` : ""}
 Try: curl -s -X POST ${stack.queryUrl}/v1/admin/advertisers -H 'Authorization: Bearer ${token}' -d '{"name":"Acme"}'

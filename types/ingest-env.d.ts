@@ -14,11 +14,12 @@ interface __BaseEnv_IngestEnv {
 	CAMPAIGN: DurableObjectNamespace<import("../workers/ingest/index").CampaignCounter>;
 	BLOCKLIST: DurableObjectNamespace<import("../workers/ingest/index").Blocklist>;
 	LEADERBOARD: DurableObjectNamespace<import("../workers/ingest/index").Leaderboard>;
+	BUFFER: DurableObjectNamespace<import("../workers/ingest/index").EdgeBuffer>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("../workers/ingest/index");
-		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard";
+		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer";
 	}
 	interface Env extends __BaseEnv_IngestEnv {}
 }

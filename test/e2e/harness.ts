@@ -32,7 +32,9 @@ export async function archiveBucket(stack: TestStack): Promise<R2BucketLike> {
 }
 
 /** A stack with its own ports, state and build directory; `persistTo` reuses state (restart tests). */
-export async function startTestStack(opts: { persistTo?: string; buildDir?: string; build?: boolean; vars?: Record<string, string> } = {}): Promise<TestStack> {
+export async function startTestStack(
+  opts: { persistTo?: string; buildDir?: string; build?: boolean; vars?: Record<string, string>; objectRttMs?: number } = {},
+): Promise<TestStack> {
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "edgeclick-e2e-state-"));
   const buildDir = opts.buildDir ?? mkdtempSync(join(tmpdir(), "edgeclick-e2e-build-"));
   const stack = await startStack({
@@ -43,6 +45,7 @@ export async function startTestStack(opts: { persistTo?: string; buildDir?: stri
     build: opts.build ?? true,
     crons: false,
     vars: opts.vars,
+    objectRttMs: opts.objectRttMs,
   });
   return { ...stack, buildDir };
 }

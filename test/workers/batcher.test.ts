@@ -20,7 +20,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 
 describe("edge group commit", () => {
   it("sends the first click at once and the clicks that arrive meanwhile as one batch", async () => {
-    const b = new Batcher();
+    const b = new Batcher<ClickEvent, Outcome>();
     const g = gate();
     const first = b.submit(makeEvent({ event_id: "a" }), g.send);
     await tick();
@@ -38,7 +38,7 @@ describe("edge group commit", () => {
   });
 
   it("caps batches and hands the lead on until every click is sent", async () => {
-    const b = new Batcher(2);
+    const b = new Batcher<ClickEvent, Outcome>(2);
     const sizes: number[] = [];
     const send = async (events: ClickEvent[]) => {
       sizes.push(events.length);
@@ -52,7 +52,7 @@ describe("edge group commit", () => {
   });
 
   it("fails every click of a failed batch, and the next batch still goes out", async () => {
-    const b = new Batcher();
+    const b = new Batcher<ClickEvent, Outcome>();
     let fail = true;
     const send = async (events: ClickEvent[]) => {
       await tick();
@@ -70,7 +70,7 @@ describe("edge group commit", () => {
   });
 
   it("replaces a leader that stalls, so the clicks behind it still go out", async () => {
-    const b = new Batcher(200, 5_000, 60);
+    const b = new Batcher<ClickEvent, Outcome>(200, 5_000, 60);
     const sent: string[][] = [];
     const stuck = b.submit(makeEvent({ event_id: "stuck" }), () => new Promise<Outcome[]>(() => {}));
     void stuck;
@@ -84,7 +84,7 @@ describe("edge group commit", () => {
   });
 
   it("lets a click whose batch does not answer in time send itself", async () => {
-    const b = new Batcher(200, 50);
+    const b = new Batcher<ClickEvent, Outcome>(200, 50);
     const g = gate();
     const stuck = b.submit(makeEvent({ event_id: "stuck" }), g.send);
     await tick();

@@ -7,7 +7,8 @@ import { getAdsCached, principalForKey, type AdRecord } from "../../domain/regis
 import { describeIssues, postedEvent, type PostedEvent } from "../../domain/schemas";
 import { MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS } from "../../domain/time";
 import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
-import { recordDurably } from "../../durable-objects/client";
+import { bufferName } from "../../domain/buffer";
+import { bufferEvents, recordDurably } from "../../durable-objects/client";
 import { bearer, readBody } from "../http";
 import { eventsLimitKey, eventsRateLimited, withinLimit } from "./limits";
 
@@ -119,6 +120,18 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
   }
 
   let accepted = 0;
+  // One row in the nearby edge buffer for the whole request; the buffer forwards each campaign's events.
+  const buffered = [...groups.values()].flatMap((g) => g.items.map((i) => i.event));
+  if (buffered.length > 0) {
+    try {
+      const plans = Object.fromEntries([...groups].map(([campaignId, g]) => [campaignId, g.ad.shard_plan]));
+      await bufferEvents(env, bufferName(edge.colo, publisherId), buffered, plans);
+      accepted = buffered.length;
+      groups.clear();
+    } catch (err) {
+      console.error("edge buffer unavailable; recording through the fallbacks:", err instanceof Error ? err.message : err);
+    }
+  }
   await Promise.all(
     [...groups.values()].map(async (g) => {
       try {

@@ -7,6 +7,7 @@ import { methodNotAllowed, withJsonErrors } from "../http";
 export { CampaignCounter } from "../../durable-objects/campaign";
 export { Blocklist } from "../../durable-objects/blocklist";
 export { Leaderboard } from "../../durable-objects/leaderboard";
+export { EdgeBuffer } from "../../durable-objects/buffer";
 
 const app = withJsonErrors(new Hono<{ Bindings: IngestEnv }>());
 app.get("/click", (c) => handleClick(c.req.raw, c.env));

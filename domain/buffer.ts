@@ -1,0 +1,24 @@
+/**
+ * Edge buffers (durable-objects/buffer.ts): which buffer object takes an event, and what a buffered batch
+ * carries so the buffer can forward it to its campaign objects on its own.
+ */
+import type { ClickEvent } from "./event";
+import { murmur32 } from "./hash";
+import type { ShardPlan } from "./sharding";
+
+/** Buffer objects per Cloudflare location: a busy location is spread over this many. */
+export const BUFFER_SLOTS = 4;
+
+/** A batch as a buffer logs it: the events, and for each campaign the shard plan the edge routed it by. */
+export interface BufferedBatch {
+  events: ClickEvent[];
+  plans: Record<string, ShardPlan>;
+}
+
+/**
+ * The buffer for an event received at `colo` (`request.cf.colo`; "local" when unknown): one of
+ * BUFFER_SLOTS, chosen by the client's IP hash so one person's clicks keep their order.
+ */
+export function bufferName(colo: string | null, ipHash: string, slots = BUFFER_SLOTS): string {
+  return `${colo ?? "local"}:${murmur32(ipHash) % slots}`;
+}

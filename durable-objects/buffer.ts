@@ -1,0 +1,109 @@
+import { DurableObject } from "cloudflare:workers";
+import type { ClickEvent } from "../domain/event";
+import type { BufferedBatch } from "../domain/buffer";
+import { recordEvents } from "./client";
+import { MeteredSql, type StatementCost } from "./meter";
+
+/** Buffered events are forwarded this soon after they arrive; after a failure, again after this long. */
+const RETRY_MS = 1_000;
+const MAX_RETRY_MS = 10_000;
+/** Rows forwarded together (their events are grouped by campaign into one call each). */
+const ROWS_PER_FORWARD = 50;
+
+/**
+ * An edge buffer: the first durable write, near the person. The edge appends a batch of events (of any
+ * campaigns) as one row and answers the click or the post as soon as that row is durable; the buffer then
+ * forwards the events to their campaign objects, however far away, and deletes the row only when every
+ * campaign object has confirmed. Until then it retries, with backoff; the campaign objects recognise
+ * receipts they have already recorded, so a repeat counts nothing twice.
+ *
+ * Buffers are named by Cloudflare location and a slot (domain/buffer.ts), so a busy location is spread
+ * over several objects and every object is created near where it is first used.
+ */
+export class EdgeBuffer extends DurableObject<IngestEnv> {
+  readonly #sql: MeteredSql;
+  #forwarding: Promise<void> | null = null;
+  /** Whether an alarm is set (memory only; the constructor sets one if rows are waiting). */
+  #alarmSet = false;
+  #failures = 0;
+  #delivered = 0;
+
+  constructor(ctx: DurableObjectState, env: IngestEnv) {
+    super(ctx, env);
+    this.#sql = new MeteredSql(ctx.storage.sql);
+    this.#sql.exec("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+    if (this.#waiting() > 0) this.#armAlarm(0);
+  }
+
+  #waiting(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM log").one().n;
+  }
+
+  /** One alarm per busy period, not per batch: setting it is a storage write too. */
+  #armAlarm(delayMs: number): void {
+    if (this.#alarmSet) return;
+    this.#alarmSet = true;
+    void this.ctx.storage.setAlarm(Date.now() + delayMs);
+  }
+
+  /** Appends one batch; durable when it returns (the output gate holds the answer until it is). */
+  append(batch: BufferedBatch): number {
+    if (batch.events.length === 0) return 0;
+    const seq = this.#sql.exec<{ seq: number }>("INSERT INTO log (body) VALUES (?) RETURNING seq", JSON.stringify(batch)).one().seq;
+    this.#kick();
+    return seq;
+  }
+
+  /** Starts forwarding now, in the background; the alarm is the safety net if this instance dies first. */
+  #kick(): void {
+    this.#armAlarm(Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** this.#failures));
+    this.#forwarding ??= this.#forwardAll()
+      .catch((err) => {
+        this.#failures++;
+        console.error(JSON.stringify({ msg: "edge buffer forward failed; retrying", error: err instanceof Error ? err.message : String(err), failures: this.#failures }));
+      })
+      .finally(() => {
+        this.#forwarding = null;
+      });
+  }
+
+  async #forwardAll(): Promise<void> {
+    for (;;) {
+      const rows = this.#sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM log ORDER BY seq LIMIT ?", ROWS_PER_FORWARD).toArray();
+      if (rows.length === 0) return;
+      // Grouped by campaign, in arrival order; a campaign's plan is the one the edge routed its newest event by.
+      const byCampaign = new Map<string, { plan: BufferedBatch["plans"][string]; events: ClickEvent[] }>();
+      for (const row of rows) {
+        const batch = JSON.parse(row.body) as BufferedBatch;
+        for (const e of batch.events) {
+          let g = byCampaign.get(e.campaign_id);
+          if (!g) byCampaign.set(e.campaign_id, (g = { plan: batch.plans[e.campaign_id], events: [] }));
+          g.plan = batch.plans[e.campaign_id] ?? g.plan;
+          g.events.push(e);
+        }
+      }
+      await Promise.all([...byCampaign.values()].map(({ plan, events }) => recordEvents(this.env.CAMPAIGN, plan, events)));
+      this.#sql.exec("DELETE FROM log WHERE seq <= ?", rows[rows.length - 1].seq);
+      this.#delivered += rows.reduce((n, r) => n + (JSON.parse(r.body) as BufferedBatch).events.length, 0);
+      this.#failures = 0;
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    this.#alarmSet = false;
+    if (this.#waiting() === 0) return;
+    this.#kick();
+    await this.#forwarding;
+    if (this.#waiting() > 0) this.#armAlarm(Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** this.#failures));
+  }
+
+  /** Rows waiting, events delivered by this instance, and SQLite rows written/read per statement. */
+  stats(): { waiting_rows: number; delivered: number; failures: number; statements: Record<string, StatementCost> } {
+    return {
+      waiting_rows: this.#waiting(),
+      delivered: this.#delivered,
+      failures: this.#failures,
+      statements: this.#sql.report(),
+    };
+  }
+}
