@@ -49,6 +49,19 @@ const token = readDevVars().ADMIN_TOKEN;
 const admin = { authorization: `Bearer ${token}` };
 const post = async (path, body) => (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
 const objects = async (campaignId) => (await fetch(`${stack.queryUrl}/v1/admin/campaigns/${campaignId}/objects`, { headers: admin })).json();
+/** Rows written and read so far by the local location's edge buffers, and rows they still hold. */
+const buffers = async () => {
+  const { buffers: list } = await (await fetch(`${stack.queryUrl}/v1/admin/buffers?colo=local`, { headers: admin })).json();
+  let w = 0, r = 0, waiting = 0;
+  for (const b of list) {
+    waiting += b.waiting_rows;
+    for (const st of Object.values(b.statements)) {
+      w += st.rows_written;
+      r += st.rows_read;
+    }
+  }
+  return { w, r, waiting };
+};
 
 /** Rows written and read, summed over a campaign's shards and its leaderboards. */
 function totals(view) {
@@ -69,7 +82,8 @@ function totals(view) {
 async function settle(campaignId) {
   for (let i = 0; i < 240; i++) {
     const view = await objects(campaignId);
-    if (view.shards.every((s) => s.backlog.log_rows === 0 && s.backlog.open_messages === 0 && s.backlog.unforwarded_rows === 0)) return view;
+    const settled = view.shards.every((s) => s.backlog.log_rows === 0 && s.backlog.open_messages === 0 && s.backlog.unforwarded_rows === 0);
+    if (settled && (await buffers()).waiting === 0) return view;
     await sleep(500);
   }
   throw new Error(`campaign ${campaignId} never settled`);
@@ -129,6 +143,7 @@ try {
     const { campaign_id } = await post("campaigns", { advertiser_id: adv.advertiser_id, name: l.name, cost_per_click: 0.1, shards: l.shards });
     const { ad_id } = await post("ads", { campaign_id, landing_url: "https://example.com/" });
     const before = boardsBefore ?? totals(await objects(campaign_id)).boards;
+    const buffersBefore = await buffers();
     const t0 = Date.now();
     const events = await l.run(ad_id);
     const loadS = (Date.now() - t0) / 1000;
@@ -136,11 +151,13 @@ try {
     boardsBefore = t.boards;
     const boardWrites = t.boards.reduce((n, b, i) => n + b.w - before[i].w, 0);
     const boardExpire = t.boards.reduce((n, b, i) => n + b.stored - before[i].stored, 0);
-    const written = t.objectRows.w + t.expire + boardWrites + boardExpire;
-    const r = { ...l, events, loadS, written, read: t.objectRows.r, bytes: t.bytes, perStatement: t.perStatement, expire: t.expire, boardWrites: boardWrites + boardExpire };
+    const buffersAfter = await buffers();
+    const bufferWrites = buffersAfter.w - buffersBefore.w;
+    const written = t.objectRows.w + t.expire + boardWrites + boardExpire + bufferWrites;
+    const r = { ...l, events, loadS, written, read: t.objectRows.r + buffersAfter.r - buffersBefore.r, bytes: t.bytes, perStatement: t.perStatement, expire: t.expire, boardWrites: boardWrites + boardExpire, bufferWrites };
     results.push(r);
     console.log(`${l.name}: ${events} events in ${loadS.toFixed(1)} s; rows written ${written} (${(written / events).toFixed(3)}/event), read ${t.objectRows.r} (${(t.objectRows.r / events).toFixed(3)}/event), ${(t.bytes / events).toFixed(1)} bytes stored/event`);
-    console.log(`   per statement: ${JSON.stringify(t.perStatement)}; retention later: ${t.expire}; leaderboards: ${boardWrites + boardExpire}`);
+    console.log(`   per statement: ${JSON.stringify(t.perStatement)}; retention later: ${t.expire}; leaderboards: ${boardWrites + boardExpire}; edge buffers: ${bufferWrites}`);
   }
   const rollup = await post("rollup", {});
   const d1 = rollup.dates.reduce((n, d) => n + d.rows_written, 0);
@@ -153,14 +170,14 @@ try {
     "",
     `- Command: \`npm run bench:storage\`; ${new Date().toISOString()}; ${availableParallelism()} CPUs; Miniflare stack, state on disk.`,
     "- Rows are summed from every statement's `rowsWritten` / `rowsRead` (durable-objects/meter.ts) in every object the load touched",
-    "  (campaign shards, leaderboards), after the archive confirmed every event and the log rows were checkpointed and deleted;",
+    "  (edge buffers, campaign shards, leaderboards), after the archive confirmed every event and the log rows were checkpointed and deleted;",
     "  the rows retention will delete later (rule-state minutes, minute/hour cell partitions, leaderboard minutes) are added, one write each.",
     "  Not included: the alarm itself (Durable Objects' KV-API alarm, not visible to a cursor).",
     "",
     "| load | events | rows written / event | rows read / event | bytes stored / event | written by statement (incl. later deletes) |",
     "|---|---:|---:|---:|---:|---|",
     ...results.map((r) =>
-      `| ${r.name} | ${r.events.toLocaleString("en-US")} | **${(r.written / r.events).toFixed(3)}** | ${(r.read / r.events).toFixed(3)} | ${(r.bytes / r.events).toFixed(0)} | ${Object.entries(r.perStatement).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ")}; retention ${r.expire}; leaderboards ${r.boardWrites} |`,
+      `| ${r.name} | ${r.events.toLocaleString("en-US")} | **${(r.written / r.events).toFixed(3)}** | ${(r.read / r.events).toFixed(3)} | ${(r.bytes / r.events).toFixed(0)} | ${Object.entries(r.perStatement).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ")}; retention ${r.expire}; leaderboards ${r.boardWrites}; edge buffers ${r.bufferWrites} |`,
     ),
     "",
     `D1: the billing rollup of the day wrote ${d1} rows for these ${allEvents.toLocaleString("en-US")} events (${(d1 / allEvents).toFixed(4)} per event; rows per campaign × country × device, not per event).`,

@@ -16,9 +16,19 @@ export interface BufferedBatch {
 }
 
 /**
- * The buffer for an event received at `colo` (`request.cf.colo`; "local" when unknown): one of
- * BUFFER_SLOTS, chosen by the client's IP hash so one person's clicks keep their order.
+ * The buffer for events received at `colo` (`request.cf.colo`; "local" when unknown): one of
+ * BUFFER_SLOTS, chosen by `key`. Clicks use the isolate's own slot, so all the clicks one isolate has in
+ * flight share one batch (isolates of a busy location spread over the slots); posted batches use their
+ * publisher, so a publisher's batches keep their order.
  */
-export function bufferName(colo: string | null, ipHash: string, slots = BUFFER_SLOTS): string {
-  return `${colo ?? "local"}:${murmur32(ipHash) % slots}`;
+export function bufferName(colo: string | null, key: string, slots = BUFFER_SLOTS): string {
+  return `${colo ?? "local"}:${murmur32(key) % slots}`;
+}
+
+let isolate: string | null = null;
+
+/** This isolate's slot key for clicks: random per isolate, fixed for its life (made on first use: no randomness at global scope). */
+export function isolateKey(): string {
+  isolate ??= crypto.randomUUID();
+  return isolate;
 }

@@ -8,7 +8,12 @@ import { MeteredSql, type StatementCost } from "./meter";
 const RETRY_MS = 1_000;
 const MAX_RETRY_MS = 10_000;
 /** Rows forwarded together (their events are grouped by campaign into one call each). */
-const ROWS_PER_FORWARD = 50;
+const ROWS_PER_FORWARD = 200;
+/**
+ * A forward starts this long after the first row that needs it, so the batches that arrive meanwhile go
+ * in the same call: far fewer campaign-object requests and log rows at a cost of a few ms of freshness.
+ */
+const GATHER_MS = 25;
 
 /**
  * An edge buffer: the first durable write, near the person. The edge appends a batch of events (of any
@@ -68,6 +73,7 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
   }
 
   async #forwardAll(): Promise<void> {
+    await new Promise((r) => setTimeout(r, GATHER_MS));
     for (;;) {
       const rows = this.#sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM log ORDER BY seq LIMIT ?", ROWS_PER_FORWARD).toArray();
       if (rows.length === 0) return;

@@ -6,7 +6,7 @@ import type { ClickEvent, Outcome } from "../domain/event";
 import { campaignObjectName, type PendingMessage } from "../domain/messages";
 import type { Dedup } from "../domain/rules";
 import { countShard, dedupShard, shardsAt, type ShardPlan } from "../domain/sharding";
-import { bufferName } from "../domain/buffer";
+import { bufferName, isolateKey } from "../domain/buffer";
 import { batcherFor } from "./batcher";
 import type { EdgeBuffer } from "./buffer";
 import { assertUp } from "./faults";
@@ -118,7 +118,7 @@ export async function bufferEvents(env: RecordEnv, name: string, events: ClickEv
  * Falls back like recordDurably when the buffer cannot be reached.
  */
 export async function recordClickDurably(env: RecordEnv, plan: ShardPlan, event: ClickEvent): Promise<void> {
-  const name = bufferName(event.colo, event.ip_hash);
+  const name = bufferName(event.colo, isolateKey());
   try {
     await batcherFor<{ event: ClickEvent; plan: ShardPlan }, number>(`buffer:${name}`).submit({ event, plan }, async (items) => {
       const plans: Record<string, ShardPlan> = {};

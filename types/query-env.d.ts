@@ -9,6 +9,7 @@ interface __BaseEnv_QueryEnv {
 	CAMPAIGN: DurableObjectNamespace /* CampaignCounter from edgeclick-ingest */;
 	BLOCKLIST: DurableObjectNamespace /* Blocklist from edgeclick-ingest */;
 	LEADERBOARD: DurableObjectNamespace /* Leaderboard from edgeclick-ingest */;
+	BUFFER: DurableObjectNamespace /* EdgeBuffer from edgeclick-ingest */;
 	BATCH: Fetcher /* edgeclick-batch */;
 }
 interface QueryEnv extends __BaseEnv_QueryEnv {}

@@ -22,6 +22,7 @@ const CONTRACT = [
   "POST /v1/admin/campaigns",
   "PATCH /v1/admin/campaigns/{id}",
   "GET /v1/admin/campaigns/{id}/objects",
+  "GET /v1/admin/buffers",
   "POST /v1/admin/ads",
   "POST /v1/admin/click-urls",
   "POST /v1/admin/blocklist",

@@ -4,9 +4,11 @@ import { hashIp } from "../../domain/crypto";
 import { BLOCKLIST_STALENESS_MS, ipItem, uaItem } from "../../domain/blocklist";
 import { ApiError, notFound } from "../../domain/errors";
 import * as registry from "../../domain/registry";
-import { blocklistBody, createAd, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody, updateCampaign } from "../../domain/schemas";
+import { blocklistBody, buffersQuery, createAd, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody, updateCampaign } from "../../domain/schemas";
 import { parseSigningKeys, signClick } from "../../domain/signing";
 import type { Blocklist } from "../../durable-objects/blocklist";
+import type { EdgeBuffer } from "../../durable-objects/buffer";
+import { BUFFER_SLOTS } from "../../domain/buffer";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
 import { shardStubs } from "./access";
 import type Batch from "../../r2-batch/index";
@@ -61,6 +63,18 @@ admin.get("/campaigns/:id/objects", async (c) => {
   return c.json({ campaign_id: campaign.campaign_id, shards, leaderboards: { global, advertiser } });
 });
 
+admin.get("/buffers", async (c) => {
+  const colo = parseOr400(buffersQuery, Object.fromEntries(new URL(c.req.url).searchParams)).colo ?? "local";
+  const ns = c.env.BUFFER as unknown as DurableObjectNamespace<EdgeBuffer>;
+  const buffers = await Promise.all(
+    Array.from({ length: BUFFER_SLOTS }, async (_, slot) => {
+      const name = `${colo}:${slot}`;
+      return { name, ...(await ns.getByName(name).stats()) };
+    }),
+  );
+  return c.json({ colo, buffers });
+});
+
 admin.post("/ads", async (c) => {
   const body = parseOr400(createAd, await readJson(c.req.raw));
   const campaign = await registry.getCampaign(c.env.DB, body.campaign_id);
@@ -108,6 +122,7 @@ for (const path of ["/advertisers", "/publishers", "/campaigns", "/ads", "/click
 }
 admin.all("/campaigns/:id", methodNotAllowed("PATCH"));
 admin.all("/campaigns/:id/objects", methodNotAllowed("GET, HEAD"));
+admin.all("/buffers", methodNotAllowed("GET, HEAD"));
 
 admin.all("*", () => {
   throw new ApiError(404, "not_found", "No such admin endpoint.");

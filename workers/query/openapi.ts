@@ -149,6 +149,16 @@ const responseSchemas = (): Record<string, Schema> => ({
     items: { type: "array", prefixItems: [{ type: "integer" }, { type: "integer", minimum: 1 }], minItems: 2, maxItems: 2 },
   },
   CampaignUpdated: object({ campaign_id: str(), shard_plan: ref("ShardPlan") }),
+  EdgeBuffers: object({
+    colo: str(),
+    buffers: arrayOf(object({
+      name: str("<colo>:<slot>"),
+      waiting_rows: int("Batches not yet confirmed by their campaign objects."),
+      delivered: int("Events forwarded since the object started."),
+      failures: int("Forward attempts failed in a row."),
+      statements: { type: "object", description: "SQLite rows written and read per kind of statement since the object started." },
+    })),
+  }),
   CampaignObjects: object({
     campaign_id: str(),
     shards: arrayOf(object({
@@ -418,6 +428,17 @@ function adminPaths(): Record<string, Schema> {
         parameters: [pathParam("id", "Campaign id.")],
         ok: { 200: ok("Per shard object", "CampaignObjects") },
         errors: [400, 401, 403, 404],
+      }),
+    },
+    "/v1/admin/buffers": {
+      get: op({
+        id: "edgeBuffers",
+        tag: "admin",
+        summary: "The edge buffers of one location: rows waiting to be forwarded, events delivered, SQLite rows per statement",
+        security: "admin",
+        parameters: queryParams(S.buffersQuery, { colo: "IATA code of the Cloudflare location (default: local)." }),
+        ok: { 200: ok("Per buffer slot", "EdgeBuffers") },
+        errors: [400, 401, 403],
       }),
     },
     "/v1/admin/campaigns/{id}": {
