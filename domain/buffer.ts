@@ -4,15 +4,15 @@
  */
 import type { ClickEvent } from "./event";
 import { murmur32 } from "./hash";
-import type { ShardPlan } from "./sharding";
+import type { CampaignRoute } from "./jurisdiction";
 
 /** Buffer objects per Cloudflare location: a busy location is spread over this many. */
 export const BUFFER_SLOTS = 4;
 
-/** A batch as a buffer logs it: the events, and for each campaign the shard plan the edge routed it by. */
+/** A batch as a buffer logs it: the events, and for each campaign the route the edge used (plan, jurisdiction). */
 export interface BufferedBatch {
   events: ClickEvent[];
-  plans: Record<string, ShardPlan>;
+  routes: Record<string, CampaignRoute>;
 }
 
 /**

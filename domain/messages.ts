@@ -3,6 +3,7 @@
  * and the name of a campaign object: what crosses Workers lives here.
  */
 import type { ClickEvent, RecordedEvent } from "./event";
+import type { Jurisdiction } from "./jurisdiction";
 import type { ShardPlan } from "./sharding";
 
 /** The Durable Object that counts one campaign (or one shard of a hot campaign). */
@@ -21,6 +22,8 @@ export interface ArchiveMessage {
   id: string;
   campaign_id: string;
   shard: number;
+  /** Where the campaign's objects and archive live: its files go to that jurisdiction's bucket. */
+  jurisdiction: Jurisdiction | null;
   events: RecordedEvent[];
 }
 
@@ -29,6 +32,7 @@ export interface PendingMessage {
   v: 1;
   kind: "pending";
   plan: ShardPlan;
+  jurisdiction?: Jurisdiction | null;
   events: ClickEvent[];
 }
 

@@ -3,6 +3,7 @@
  * go through a small in-isolate cache with bounded staleness, so a click never waits for D1 unless its
  * ad was not looked up in the last 30 seconds.
  */
+import type { Jurisdiction } from "./jurisdiction";
 import { newApiKey, newId, sha256Hex } from "./crypto";
 import { fromMicros, toMicros } from "./event";
 import { parsePlan, singlePlan, withShards, type ShardPlan } from "./sharding";
@@ -17,6 +18,8 @@ export interface AdRecord {
   cost_per_click: number;
   /** Which Durable Object shards count the campaign, over time (domain/sharding.ts). */
   shard_plan: ShardPlan;
+  /** Where the campaign's objects and archive live (domain/jurisdiction.ts). */
+  jurisdiction: Jurisdiction | null;
 }
 
 export interface CampaignRecord {
@@ -25,6 +28,7 @@ export interface CampaignRecord {
   name: string;
   cost_per_click: number;
   shard_plan: ShardPlan;
+  jurisdiction: Jurisdiction | null;
 }
 
 export type Principal =
@@ -79,6 +83,7 @@ interface AdRow {
   cost_per_click_micros: number;
   shards: number;
   shard_plan: string | null;
+  jurisdiction: Jurisdiction | null;
 }
 
 const toAd = (r: AdRow): AdRecord => ({
@@ -89,12 +94,13 @@ const toAd = (r: AdRow): AdRecord => ({
   ad_format: r.ad_format,
   cost_per_click: fromMicros(r.cost_per_click_micros),
   shard_plan: parsePlan(r.shard_plan, r.shards),
+  jurisdiction: r.jurisdiction ?? null,
 });
 
 export async function getAd(db: D1Database, adId: string): Promise<AdRecord | null> {
   const row = await db
     .prepare(
-      `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan
+      `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction
        FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id = ?`,
     )
     .bind(adId)
@@ -125,7 +131,7 @@ export async function getAdsCached(db: D1Database, adIds: Iterable<string>): Pro
     const ids = missing.slice(i, i + 100);
     const { results } = await db
       .prepare(
-        `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan
+        `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction
          FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id IN (${ids.map(() => "?").join(",")})`,
       )
       .bind(...ids)
@@ -155,9 +161,10 @@ interface CampaignRow {
   cost_per_click_micros: number;
   shards: number;
   shard_plan: string | null;
+  jurisdiction: Jurisdiction | null;
 }
 
-const CAMPAIGN_COLUMNS = "campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan";
+const CAMPAIGN_COLUMNS = "campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, jurisdiction";
 
 const toCampaign = (r: CampaignRow): CampaignRecord => ({
   campaign_id: r.campaign_id,
@@ -165,6 +172,7 @@ const toCampaign = (r: CampaignRow): CampaignRecord => ({
   name: r.name,
   cost_per_click: fromMicros(r.cost_per_click_micros),
   shard_plan: parsePlan(r.shard_plan, r.shards),
+  jurisdiction: r.jurisdiction ?? null,
 });
 
 export async function getCampaign(db: D1Database, campaignId: string): Promise<CampaignRecord | null> {
@@ -195,14 +203,14 @@ export async function listAds(db: D1Database, campaignId: string): Promise<{ ad_
   return results;
 }
 
-export async function createAdvertiser(db: D1Database, name: string) {
+export async function createAdvertiser(db: D1Database, name: string, jurisdiction: Jurisdiction | null = null) {
   const advertiser_id = newId("adv");
   const api_key = newApiKey("adv");
   await db
-    .prepare(`INSERT INTO advertisers (advertiser_id, name, api_key_hash, created_at) VALUES (?, ?, ?, ?)`)
-    .bind(advertiser_id, name, await sha256Hex(api_key), Date.now())
+    .prepare(`INSERT INTO advertisers (advertiser_id, name, api_key_hash, created_at, jurisdiction) VALUES (?, ?, ?, ?, ?)`)
+    .bind(advertiser_id, name, await sha256Hex(api_key), Date.now(), jurisdiction)
     .run();
-  return { advertiser_id, api_key };
+  return { advertiser_id, api_key, jurisdiction };
 }
 
 export async function createPublisher(db: D1Database, name: string) {
@@ -226,8 +234,11 @@ export async function publisherExists(db: D1Database, id: string): Promise<boole
 export async function createCampaign(db: D1Database, c: { advertiser_id: string; name: string; cost_per_click: number; shards?: number }) {
   const campaign_id = newId("cmp");
   await db
-    .prepare(`INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-    .bind(campaign_id, c.advertiser_id, c.name, toMicros(c.cost_per_click), c.shards ?? 1, JSON.stringify(singlePlan(c.shards)), Date.now())
+    .prepare(
+      `INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, created_at, jurisdiction)
+       SELECT ?, ?, ?, ?, ?, ?, ?, jurisdiction FROM advertisers WHERE advertiser_id = ?`,
+    )
+    .bind(campaign_id, c.advertiser_id, c.name, toMicros(c.cost_per_click), c.shards ?? 1, JSON.stringify(singlePlan(c.shards)), Date.now(), c.advertiser_id)
     .run();
   return { campaign_id };
 }

@@ -4,6 +4,7 @@
  * dropped); posted events ignore fields they do not know, so networks can send richer records. Anything
  * that does not fit is a 400 with the field named.
  */
+import { JURISDICTIONS } from "./jurisdiction";
 import { z } from "zod";
 import { ApiError } from "./errors";
 import { GRANULARITIES, parseTime } from "./time";
@@ -82,6 +83,8 @@ export const landingUrl = z.string().trim().max(2048, "must be at most 2048 char
 });
 
 export const createNamed = z.strictObject({ name });
+/** `POST /v1/admin/advertisers`: a name, and where the advertiser's data must live (default: anywhere). */
+export const createAdvertiser = z.strictObject({ name, jurisdiction: z.enum(JURISDICTIONS).nullish() });
 export const createCampaign = z.strictObject({
   advertiser_id: idParam,
   name,

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ClickEvent } from "../domain/event";
 import type { BufferedBatch } from "../domain/buffer";
+import type { CampaignRoute } from "../domain/jurisdiction";
 import { recordEvents } from "./client";
 import { MeteredSql, type StatementCost } from "./meter";
 
@@ -78,17 +79,17 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
       const rows = this.#sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM log ORDER BY seq LIMIT ?", ROWS_PER_FORWARD).toArray();
       if (rows.length === 0) return;
       // Grouped by campaign, in arrival order; a campaign's plan is the one the edge routed its newest event by.
-      const byCampaign = new Map<string, { plan: BufferedBatch["plans"][string]; events: ClickEvent[] }>();
+      const byCampaign = new Map<string, { route: CampaignRoute; events: ClickEvent[] }>();
       for (const row of rows) {
         const batch = JSON.parse(row.body) as BufferedBatch;
         for (const e of batch.events) {
           let g = byCampaign.get(e.campaign_id);
-          if (!g) byCampaign.set(e.campaign_id, (g = { plan: batch.plans[e.campaign_id], events: [] }));
-          g.plan = batch.plans[e.campaign_id] ?? g.plan;
+          if (!g) byCampaign.set(e.campaign_id, (g = { route: batch.routes[e.campaign_id], events: [] }));
+          g.route = batch.routes[e.campaign_id] ?? g.route;
           g.events.push(e);
         }
       }
-      await Promise.all([...byCampaign.values()].map(({ plan, events }) => recordEvents(this.env.CAMPAIGN, plan, events)));
+      await Promise.all([...byCampaign.values()].map(({ route, events }) => recordEvents(this.env.CAMPAIGN, route.shard_plan, events, route.jurisdiction)));
       this.#sql.exec("DELETE FROM log WHERE seq <= ?", rows[rows.length - 1].seq);
       this.#delivered += rows.reduce((n, r) => n + (JSON.parse(r.body) as BufferedBatch).events.length, 0);
       this.#failures = 0;

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { CellPartial, CellQuery } from "../domain/cells";
 import type { ClickEvent, Outcome } from "../domain/event";
+import { jurisdictionOf, stubIn, type Jurisdiction } from "../domain/jurisdiction";
 import { campaignObjectName } from "../domain/messages";
 import { classify, dedupe, judge, type Dedup, type DedupStore, type CountStore, type ReceiptStore } from "../domain/rules";
 import { resolveBlocklisted, type BlocklistSource } from "../domain/blocklist";
@@ -136,7 +137,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#rules = new RuleState(sql);
     this.#cells = new CellState(sql);
     this.#live = new LiveState(sql);
-    this.#archive = new ArchiveOutbox(sql, this.#log, () => `${this.#identity?.campaign}.${this.#identity?.shard}`, () => this.#identity?.shard ?? 0);
+    this.#archive = new ArchiveOutbox(sql, this.#log, () => `${this.#identity?.campaign}.${this.#identity?.shard}`, () => this.#identity?.shard ?? 0, this.#jurisdiction());
     this.#tick();
     if (hasV1Tables(sql)) {
       ctx.storage.transactionSync(() => {
@@ -479,8 +480,13 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#cells.tick(now);
   }
 
+  /** Where this object lives (set when it was created through `namespace.jurisdiction()`). */
+  #jurisdiction(): Jurisdiction | null {
+    return jurisdictionOf(this.ctx.id);
+  }
+
   #stub(campaignId: string, shard: number): DurableObjectStub<CampaignCounter> {
-    return (this.env.CAMPAIGN as DurableObjectNamespace<CampaignCounter>).getByName(campaignObjectName(campaignId, shard));
+    return stubIn(this.env.CAMPAIGN as DurableObjectNamespace<CampaignCounter>, this.#jurisdiction(), campaignObjectName(campaignId, shard));
   }
 
   #noteLoad(n: number): void {

@@ -7,6 +7,7 @@ import { campaignObjectName, type PendingMessage } from "../domain/messages";
 import type { Dedup } from "../domain/rules";
 import { countShard, dedupShard, shardsAt, type ShardPlan } from "../domain/sharding";
 import { bufferName, isolateKey } from "../domain/buffer";
+import { archiveFor, stubIn, type CampaignRoute, type Jurisdiction } from "../domain/jurisdiction";
 import { batcherFor } from "./batcher";
 import type { EdgeBuffer } from "./buffer";
 import { assertUp } from "./faults";
@@ -16,8 +17,8 @@ export type CampaignNamespace = DurableObjectNamespace<CampaignCounter>;
 /** The binding as each Worker's generated Env types it (typed where the class is local, plain across scripts). */
 export type CampaignBinding = CampaignNamespace | DurableObjectNamespace;
 
-export function campaignStub(ns: CampaignBinding, campaignId: string, shard: number): DurableObjectStub<CampaignCounter> {
-  return (ns as CampaignNamespace).getByName(campaignObjectName(campaignId, shard));
+export function campaignStub(ns: CampaignBinding, campaignId: string, shard: number, jurisdiction: Jurisdiction | null = null): DurableObjectStub<CampaignCounter> {
+  return stubIn(ns as CampaignNamespace, jurisdiction, campaignObjectName(campaignId, shard));
 }
 
 /** Groups indexes by key, keeping their order. */
@@ -37,11 +38,11 @@ function groupBy(indexes: number[], key: (i: number) => number): Map<number, num
  * Returns every event's outcome once all of them are durable; throws if any object failed (retrying
  * the whole batch is safe: objects recognise receipts they already recorded).
  */
-export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events: ClickEvent[]): Promise<Outcome[]> {
+export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events: ClickEvent[], jurisdiction: Jurisdiction | null = null): Promise<Outcome[]> {
   const out = new Array<Outcome>(events.length);
   if (events.length === 0) return out;
   const campaignId = events[0].campaign_id;
-  const stub = (shard: number) => campaignStub(ns, campaignId, shard);
+  const stub = (shard: number) => campaignStub(ns, campaignId, shard, jurisdiction);
   const byShards = groupBy(events.map((_, i) => i), (i) => shardsAt(plan, events[i].timestamp));
 
   await Promise.all(
@@ -100,16 +101,17 @@ export interface RecordEnv {
   CAMPAIGN: CampaignBinding;
   EVENTS: Queue;
   ARCHIVE: R2Bucket;
+  ARCHIVE_EU: R2Bucket;
   EDGECLICK_FAULTS?: string;
 }
 
 /**
- * Appends events (of any campaigns) to the edge buffer `name`, durably, in one row; the buffer forwards
- * them to their campaign objects. `plans` routes each campaign.
+ * Appends events (of any campaigns of one jurisdiction) to the edge buffer `name`, durably, in one row;
+ * the buffer forwards them to their campaign objects. `routes` routes each campaign.
  */
-export async function bufferEvents(env: RecordEnv, name: string, events: ClickEvent[], plans: Record<string, ShardPlan>): Promise<void> {
+export async function bufferEvents(env: RecordEnv, name: string, events: ClickEvent[], routes: Record<string, CampaignRoute>, jurisdiction: Jurisdiction | null): Promise<void> {
   assertUp(env, "campaign");
-  await env.BUFFER.getByName(name).append({ events, plans });
+  await stubIn(env.BUFFER, jurisdiction, name).append({ events, routes });
 }
 
 /**
@@ -117,17 +119,18 @@ export async function bufferEvents(env: RecordEnv, name: string, events: ClickEv
  * in this isolate (batcher.ts): the redirect never waits for the campaign object, wherever it lives.
  * Falls back like recordDurably when the buffer cannot be reached.
  */
-export async function recordClickDurably(env: RecordEnv, plan: ShardPlan, event: ClickEvent): Promise<void> {
+export async function recordClickDurably(env: RecordEnv, route: CampaignRoute, event: ClickEvent): Promise<void> {
   const name = bufferName(event.colo, isolateKey());
+  const key = `buffer:${route.jurisdiction ?? ""}:${name}`;
   try {
-    await batcherFor<{ event: ClickEvent; plan: ShardPlan }, number>(`buffer:${name}`).submit({ event, plan }, async (items) => {
-      const plans: Record<string, ShardPlan> = {};
-      for (const i of items) plans[i.event.campaign_id] = i.plan;
-      await bufferEvents(env, name, items.map((i) => i.event), plans);
+    await batcherFor<{ event: ClickEvent; route: CampaignRoute }, number>(key).submit({ event, route }, async (items) => {
+      const routes: Record<string, CampaignRoute> = {};
+      for (const i of items) routes[i.event.campaign_id] = { shard_plan: i.route.shard_plan, jurisdiction: i.route.jurisdiction };
+      await bufferEvents(env, name, items.map((i) => i.event), routes, route.jurisdiction);
       return items.map(() => 0);
     });
   } catch (err) {
-    await recordDurably(env, plan, [event], err);
+    await recordDurably(env, route, [event], err);
   }
 }
 
@@ -143,15 +146,17 @@ export const SPOOL_PREFIX = "spool/";
  * Throws only when none of the three took the events. Every later delivery is safe to repeat:
  * objects recognise receipts they already recorded.
  */
-export async function recordDurably(env: RecordEnv, plan: ShardPlan, events: ClickEvent[], failure?: unknown): Promise<Outcome[] | null> {
+export async function recordDurably(env: RecordEnv, route: CampaignRoute, events: ClickEvent[], failure?: unknown): Promise<Outcome[] | null> {
+  const plan = route.shard_plan;
+  const jurisdiction = route.jurisdiction;
   try {
     if (failure) throw failure;
     assertUp(env, "campaign");
-    return await recordEvents(env.CAMPAIGN, plan, events);
+    return await recordEvents(env.CAMPAIGN, plan, events, jurisdiction);
   } catch (err) {
     console.error("campaign objects unavailable; queueing events for later counting:", err instanceof Error ? err.message : err);
   }
-  const body = (chunk: ClickEvent[]): PendingMessage => ({ v: 1, kind: "pending", plan, events: chunk });
+  const body = (chunk: ClickEvent[]): PendingMessage => ({ v: 1, kind: "pending", plan, jurisdiction, events: chunk });
   try {
     assertUp(env, "queue");
     for (const chunk of chunkBySize(events, PENDING_MESSAGE_BYTES)) await env.EVENTS.send(body(chunk), { contentType: "json" });
@@ -159,7 +164,7 @@ export async function recordDurably(env: RecordEnv, plan: ShardPlan, events: Cli
   } catch (err) {
     console.error("queue unavailable too; spooling events to R2:", err instanceof Error ? err.message : err);
   }
-  await env.ARCHIVE.put(`${SPOOL_PREFIX}${events[0].received_at}-${events[0].uid}.json`, JSON.stringify(body(events)), {
+  await archiveFor(env, jurisdiction).put(`${SPOOL_PREFIX}${events[0].received_at}-${events[0].uid}.json`, JSON.stringify(body(events)), {
     httpMetadata: { contentType: "application/json" },
   });
   return null;

@@ -15,10 +15,12 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> {
       return { rows: r.rows, dates: [r] };
     }
     const results: RollupResult[] = [];
-    for (const [d, markers] of await datesToRoll(this.env.ARCHIVE)) {
+    const [main, eu] = await Promise.all([datesToRoll(this.env.ARCHIVE), datesToRoll(this.env.ARCHIVE_EU)]);
+    for (const d of [...new Set([...main.keys(), ...eu.keys()])].sort()) {
       results.push(await rollupDate(this.env, d));
       // Only the markers seen before rolling: a late event archived meanwhile leaves a new one.
-      if (markers.length) await this.env.ARCHIVE.delete(markers);
+      if (main.get(d)?.length) await this.env.ARCHIVE.delete(main.get(d)!);
+      if (eu.get(d)?.length) await this.env.ARCHIVE_EU.delete(eu.get(d)!);
     }
     return { rows: results.reduce((n, r) => n + r.rows, 0), dates: results };
   }

@@ -29,13 +29,17 @@ async function listKeys(bucket: R2Bucket, prefix: string): Promise<string[]> {
 }
 
 /** Reads the date's archive and rewrites its billing rows in one D1 transaction. Re-running yields the same rows. */
-export async function rollupDate(env: { ARCHIVE: R2Bucket; DB: D1Database }, date: string, now = Date.now()): Promise<RollupResult> {
-  const keys = (await listKeys(env.ARCHIVE, dayPrefix(date))).filter((k) => k.endsWith(".parquet"));
+export async function rollupDate(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; DB: D1Database }, date: string, now = Date.now()): Promise<RollupResult> {
+  // Both jurisdictions' archives: billing rows are aggregates, with no event-level data in them.
+  const keys: { bucket: R2Bucket; key: string }[] = [];
+  for (const bucket of [env.ARCHIVE, env.ARCHIVE_EU]) {
+    for (const key of await listKeys(bucket, dayPrefix(date))) if (key.endsWith(".parquet")) keys.push({ bucket, key });
+  }
   const acc = new BillingAccumulator();
   for (let i = 0; i < keys.length; i += PARALLEL_READS) {
     const files = await Promise.all(
-      keys.slice(i, i + PARALLEL_READS).map(async (key) => {
-        const obj = await env.ARCHIVE.get(key);
+      keys.slice(i, i + PARALLEL_READS).map(async ({ bucket, key }) => {
+        const obj = await bucket.get(key);
         return obj ? decodeArchive(await obj.arrayBuffer(), BILLING_COLUMNS) : [];
       }),
     );

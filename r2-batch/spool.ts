@@ -2,25 +2,28 @@
 import type { PendingMessage } from "../domain/messages";
 import { SPOOL_PREFIX, recordEvents, type CampaignBinding } from "../durable-objects/client";
 
-export async function sweepSpool(env: { ARCHIVE: R2Bucket; CAMPAIGN: CampaignBinding }, limit = 500): Promise<{ swept: number; events: number; failed: number }> {
-  const page = await env.ARCHIVE.list({ prefix: SPOOL_PREFIX, limit });
+export async function sweepSpool(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; CAMPAIGN: CampaignBinding }, limit = 500): Promise<{ swept: number; events: number; failed: number }> {
   let swept = 0;
   let events = 0;
   let failed = 0;
-  for (const { key } of page.objects) {
-    try {
-      const obj = await env.ARCHIVE.get(key);
-      if (obj) {
-        const body = (await obj.json()) as PendingMessage;
-        await recordEvents(env.CAMPAIGN, body.plan, body.events);
-        events += body.events.length;
+  // Each jurisdiction's spool is in its own bucket.
+  for (const bucket of [env.ARCHIVE, env.ARCHIVE_EU]) {
+    const page = await bucket.list({ prefix: SPOOL_PREFIX, limit });
+    for (const { key } of page.objects) {
+      try {
+        const obj = await bucket.get(key);
+        if (obj) {
+          const body = (await obj.json()) as PendingMessage;
+          await recordEvents(env.CAMPAIGN, body.plan, body.events, body.jurisdiction ?? null);
+          events += body.events.length;
+        }
+        // Recorded (or already gone): the objects keep the receipts, so a crash before this delete is harmless.
+        await bucket.delete(key);
+        swept++;
+      } catch (err) {
+        failed++;
+        console.error("spooled events could not be recorded yet; kept for the next run", key, err instanceof Error ? err.message : err);
       }
-      // Recorded (or already gone): the objects keep the receipts, so a crash before this delete is harmless.
-      await env.ARCHIVE.delete(key);
-      swept++;
-    } catch (err) {
-      failed++;
-      console.error("spooled events could not be recorded yet; kept for the next run", key, err instanceof Error ? err.message : err);
     }
   }
   return { swept, events, failed };

@@ -7,6 +7,7 @@
  */
 import type { Sql } from "../meter";
 import type { RecordedEvent } from "../../domain/event";
+import type { Jurisdiction } from "../../domain/jurisdiction";
 import type { ArchiveMessage } from "../../domain/messages";
 import { EVENTS_PER_ROW, LogKind, recordedEvents, type Log } from "./log";
 
@@ -33,6 +34,7 @@ export class ArchiveOutbox {
     readonly log: Log,
     readonly idPrefix: () => string,
     readonly shard: () => number,
+    readonly jurisdiction: Jurisdiction | null,
   ) {
     const row = sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'archive'").toArray()[0];
     const stored: Stored = row ? (JSON.parse(row.v) as Stored) : { through: 0, open: [] };
@@ -101,7 +103,7 @@ export class ArchiveOutbox {
       for (const e of recordedEvents(row, this.shard())) if (e.seq >= first && e.seq <= last) events.push(e);
     }
     const prefix = this.idPrefix();
-    return { v: 1, kind: "recorded", id: `${prefix}-${first}`, campaign_id: prefix.slice(0, prefix.lastIndexOf(".")), shard: this.shard(), events };
+    return { v: 1, kind: "recorded", id: `${prefix}-${first}`, campaign_id: prefix.slice(0, prefix.lastIndexOf(".")), shard: this.shard(), jurisdiction: this.jurisdiction, events };
   }
 
   markSent(messages: ArchiveMessage[], now: number): void {

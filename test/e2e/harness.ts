@@ -87,7 +87,16 @@ export async function seed(stack: TestStack, name: string) {
 
 export const hourRange = () => `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
 
+/** Waits until the stack's (local) edge buffers have delivered what they acknowledged: real time is fresh within a second. */
+export async function drained(stack: TestStack, timeoutMs = 10_000): Promise<void> {
+  await waitFor("edge buffers drained", async () => {
+    const r = await api<{ buffers: { waiting_rows: number }[] }>(`${stack.queryUrl}/v1/admin/buffers?colo=local`, { token: ADMIN_TOKEN });
+    return r.status === 200 && r.body.buffers.every((b) => b.waiting_rows === 0);
+  }, timeoutMs);
+}
+
 export async function countOf(stack: TestStack, adId: string, key: string): Promise<number> {
+  await drained(stack);
   const r = await api<{ count: number }>(`${stack.queryUrl}/v1/ads/${adId}/aggregated_count?${hourRange()}`, { token: key });
   if (r.status !== 200) throw new Error(`count: ${r.status}`);
   return r.body.count;

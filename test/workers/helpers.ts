@@ -5,9 +5,33 @@ import type { TestEnv } from "./entry";
 export const testEnv = env as unknown as TestEnv;
 export const ADMIN = { Authorization: "Bearer test-admin-token" };
 
-/** Calls the test Worker (ingest on host ingest.test, query on anything else). */
-export function call(url: string, init?: RequestInit): Promise<Response> {
+function fetchWorker(url: string, init?: RequestInit): Promise<Response> {
   return (exports as unknown as { default: Fetcher }).default.fetch(new Request(url, { redirect: "manual", ...init }));
+}
+
+/** Counts read back by a test: real time is fresh within a second of the answer, not at the answer. */
+const COUNT_READS = /^\/v1\/(ads|metrics|campaigns|billing|reconciliation)/;
+
+/** Waits until the (local) edge buffers have delivered everything they acknowledged to the campaign objects. */
+export async function drained(timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetchWorker("http://query.test/v1/admin/buffers?colo=local", { headers: ADMIN });
+    const { buffers } = (await res.json()) as { buffers: { waiting_rows: number }[] };
+    if (buffers.every((b) => b.waiting_rows === 0)) return;
+    if (Date.now() > until) throw new Error("edge buffers did not drain");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Calls the test Worker (ingest on host ingest.test, query on anything else). A read of counts first
+ * waits for the edge buffers to drain, so a test reads what it just sent.
+ */
+export async function call(url: string, init?: RequestInit): Promise<Response> {
+  const u = new URL(url);
+  if (u.hostname !== "ingest.test" && COUNT_READS.test(u.pathname) && (init?.method ?? "GET") === "GET") await drained();
+  return fetchWorker(url, init);
 }
 
 export async function json<T = Record<string, unknown>>(res: Response): Promise<T> {

@@ -3,6 +3,7 @@
  * and hour, named by the message's stable id, so a redelivered message overwrites its own files and
  * never makes a second copy). Events that reached the queue uncounted are handed to their campaign object.
  */
+import { archiveFor } from "../../domain/jurisdiction";
 import type { EventsMessage } from "../../domain/messages";
 import { campaignStub, recordEvents } from "../../durable-objects/client";
 import { archiveMessage } from "../../r2-batch/archive";
@@ -11,12 +12,12 @@ type Body = EventsMessage;
 
 export async function handleMessage(body: Body, env: AggregatorEnv): Promise<void> {
   if (body?.kind === "recorded") {
-    await archiveMessage(env.ARCHIVE, body.id, body.events);
+    await archiveMessage(archiveFor(env, body.jurisdiction), body.id, body.events);
     // Only now may the object drop these events from its log; until it hears this it sends them again.
-    await campaignStub(env.CAMPAIGN, body.campaign_id, body.shard).archived([body.id]);
+    await campaignStub(env.CAMPAIGN, body.campaign_id, body.shard, body.jurisdiction ?? null).archived([body.id]);
   } else if (body?.kind === "pending") {
     // The campaign object recognises receipts it already recorded, so a retry here counts nothing twice.
-    await recordEvents(env.CAMPAIGN, body.plan, body.events);
+    await recordEvents(env.CAMPAIGN, body.plan, body.events, body.jurisdiction ?? null);
   } else {
     throw new Error(`unknown message ${JSON.stringify(body)?.slice(0, 200)}`);
   }

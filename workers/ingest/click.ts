@@ -89,7 +89,7 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
 
   if (record) {
     try {
-      await recordClickDurably(env, ad.shard_plan, event);
+      await recordClickDurably(env, ad, event);
     } catch (err) {
       // Nothing took the click. The person still gets where they were going.
       console.error("click could not be recorded", event.event_id, err instanceof Error ? err.message : err);

@@ -120,14 +120,16 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
   }
 
   let accepted = 0;
-  // One row in the nearby edge buffer for the whole request; the buffer forwards each campaign's events.
-  const buffered = [...groups.values()].flatMap((g) => g.items.map((i) => i.event));
-  if (buffered.length > 0) {
+  // One row in the nearby edge buffer per jurisdiction for the whole request; the buffer forwards each
+  // campaign's events.
+  for (const jurisdiction of new Set([...groups.values()].map((g) => g.ad.jurisdiction))) {
+    const mine = [...groups].filter(([, g]) => g.ad.jurisdiction === jurisdiction);
     try {
-      const plans = Object.fromEntries([...groups].map(([campaignId, g]) => [campaignId, g.ad.shard_plan]));
-      await bufferEvents(env, bufferName(edge.colo, publisherId), buffered, plans);
-      accepted = buffered.length;
-      groups.clear();
+      const routes = Object.fromEntries(mine.map(([campaignId, g]) => [campaignId, { shard_plan: g.ad.shard_plan, jurisdiction }]));
+      const events = mine.flatMap(([, g]) => g.items.map((i) => i.event));
+      await bufferEvents(env, bufferName(edge.colo, publisherId), events, routes, jurisdiction);
+      accepted += events.length;
+      for (const [campaignId] of mine) groups.delete(campaignId);
     } catch (err) {
       console.error("edge buffer unavailable; recording through the fallbacks:", err instanceof Error ? err.message : err);
     }
@@ -135,7 +137,7 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
   await Promise.all(
     [...groups.values()].map(async (g) => {
       try {
-        await recordDurably(env, g.ad.shard_plan, g.items.map((i) => i.event));
+        await recordDurably(env, g.ad, g.items.map((i) => i.event));
         accepted += g.items.length;
       } catch (err) {
         console.error("events could not be recorded", err instanceof Error ? err.message : err);

@@ -7,6 +7,7 @@ import type { CampaignCounter } from "../../durable-objects/campaign";
 import { tenantOf } from "./auth";
 import { maxShards, type ShardPlan } from "../../domain/sharding";
 import { idParam } from "../../domain/schemas";
+import type { Jurisdiction } from "../../domain/jurisdiction";
 
 /** An id from a path is echoed in the 404, but never at length. */
 const shown = (id: string) => (id.length > 64 ? `${id.slice(0, 64)}…` : id);
@@ -27,6 +28,6 @@ export async function adFor(env: QueryEnv, p: Principal, adId: string): Promise<
 }
 
 /** Every shard object that ever counted the campaign. */
-export function shardStubs(env: QueryEnv, c: { campaign_id: string; shard_plan: ShardPlan }): DurableObjectStub<CampaignCounter>[] {
-  return Array.from({ length: maxShards(c.shard_plan) }, (_, s) => campaignStub(env.CAMPAIGN, c.campaign_id, s));
+export function shardStubs(env: QueryEnv, c: { campaign_id: string; shard_plan: ShardPlan; jurisdiction: Jurisdiction | null }): DurableObjectStub<CampaignCounter>[] {
+  return Array.from({ length: maxShards(c.shard_plan) }, (_, s) => campaignStub(env.CAMPAIGN, c.campaign_id, s, c.jurisdiction));
 }

@@ -4,7 +4,7 @@ import { hashIp } from "../../domain/crypto";
 import { BLOCKLIST_STALENESS_MS, ipItem, uaItem } from "../../domain/blocklist";
 import { ApiError, notFound } from "../../domain/errors";
 import * as registry from "../../domain/registry";
-import { blocklistBody, buffersQuery, createAd, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody, updateCampaign } from "../../domain/schemas";
+import { blocklistBody, buffersQuery, createAd, createAdvertiser, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody, updateCampaign } from "../../domain/schemas";
 import { parseSigningKeys, signClick } from "../../domain/signing";
 import type { Blocklist } from "../../durable-objects/blocklist";
 import type { EdgeBuffer } from "../../durable-objects/buffer";
@@ -29,8 +29,8 @@ admin.use("*", async (c, next) => {
 });
 
 admin.post("/advertisers", async (c) => {
-  const body = parseOr400(createNamed, await readJson(c.req.raw));
-  return c.json(await registry.createAdvertiser(c.env.DB, body.name), 201);
+  const body = parseOr400(createAdvertiser, await readJson(c.req.raw));
+  return c.json(await registry.createAdvertiser(c.env.DB, body.name, body.jurisdiction ?? null), 201);
 });
 
 admin.post("/publishers", async (c) => {

@@ -46,6 +46,9 @@ const FILTER = "`dimension:value`, dimension one of country, device_type, os, pu
 
 const requestSchemas = () => ({
   CreateNamed: described(S.createNamed, {}),
+  CreateAdvertiser: described(S.createAdvertiser, {
+    jurisdiction: "Where the advertiser's data must live: \"eu\" creates its campaign objects and the edge buffers holding its events in Cloudflare's EU jurisdiction and archives its events in the EU R2 bucket. Set once; default: anywhere.",
+  }),
   CreateCampaign: described(S.createCampaign, {
     cost_per_click: "Amount per billed click, 0 to 1000, at most 6 decimals.",
     shards: "Durable Object shards for a hot campaign (default 1).",
@@ -140,7 +143,7 @@ const responseSchemas = (): Record<string, Schema> => ({
     [],
     "Every error edgeclick answers (always a 4xx for bad input).",
   ),
-  AdvertiserCreated: object({ advertiser_id: str(), api_key: str("Shown once; stored only hashed.") }),
+  AdvertiserCreated: object({ advertiser_id: str(), api_key: str("Shown once; stored only hashed."), jurisdiction: { type: ["string", "null"], enum: ["eu", null] } }),
   PublisherCreated: object({ publisher_id: str(), api_key: str("Shown once; stored only hashed.") }),
   CampaignCreated: object({ campaign_id: str() }),
   ShardPlan: {
@@ -407,7 +410,7 @@ function adminPaths(): Record<string, Schema> {
     });
   return {
     "/v1/admin/advertisers": {
-      post: adminOp("createAdvertiser", "Create an advertiser and its API key", "CreateNamed", 201, "AdvertiserCreated", [400, 401, 403, 413], { name: "Acme" }),
+      post: adminOp("createAdvertiser", "Create an advertiser and its API key", "CreateAdvertiser", 201, "AdvertiserCreated", [400, 401, 403, 413], { name: "Acme" }),
     },
     "/v1/admin/publishers": {
       post: adminOp("createPublisher", "Create a publisher and its API key", "CreateNamed", 201, "PublisherCreated", [400, 401, 403, 413], { name: "News" }),
