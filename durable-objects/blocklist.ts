@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { bloomBits, bloomFromBits, newBloom, type BloomSnapshot } from "../domain/blocklist";
+import type { BloomSnapshot } from "../domain/blocklist";
+import { bloomBits, bloomFromBits, newBloom } from "../domain/bloom";
 import type { BloomFilter } from "bloom-filters";
 
 const CHUNK = 1 << 20; // stored values stay well under the 2 MB limit

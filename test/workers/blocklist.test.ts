@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { BLOOM_CAPACITY, BLOOM_ERROR_RATE, forgetBlocklistCache, ipItem, newBloom, resolveBlocklisted, uaItem, type BlocklistSource } from "../../domain/blocklist";
+import { BLOOM_CAPACITY, BLOOM_ERROR_RATE, ipItem, uaItem, type BlocklistSource } from "../../domain/blocklist";
+import { forgetBlocklistCache, newBloom, resolveBlocklisted } from "../../domain/bloom";
 import type { Blocklist } from "../../durable-objects/blocklist";
 import { testEnv } from "./helpers";
 
