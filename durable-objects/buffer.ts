@@ -31,6 +31,8 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
   #forwarding: Promise<void> | null = null;
   /** Whether an alarm is set (memory only; the constructor sets one if rows are waiting). */
   #alarmSet = false;
+  /** The rows not yet forwarded, as appended (null until read back from storage after a restart). */
+  #pending: { seq: number; batch: BufferedBatch }[] | null = [];
   #failures = 0;
   #delivered = 0;
 
@@ -38,7 +40,10 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
     super(ctx, env);
     this.#sql = new MeteredSql(ctx.storage.sql);
     this.#sql.exec("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)");
-    if (this.#waiting() > 0) this.#armAlarm(0);
+    if (this.#waiting() > 0) {
+      this.#pending = null;
+      this.#armAlarm(0);
+    }
   }
 
   #waiting(): number {
@@ -56,6 +61,7 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
   append(batch: BufferedBatch): number {
     if (batch.events.length === 0) return 0;
     const seq = this.#sql.exec<{ seq: number }>("INSERT INTO log (body) VALUES (?) RETURNING seq", JSON.stringify(batch)).one().seq;
+    this.#pending?.push({ seq, batch });
     this.#kick();
     return seq;
   }
@@ -76,12 +82,15 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
   async #forwardAll(): Promise<void> {
     await new Promise((r) => setTimeout(r, GATHER_MS));
     for (;;) {
-      const rows = this.#sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM log ORDER BY seq LIMIT ?", ROWS_PER_FORWARD).toArray();
+      this.#pending ??= this.#sql
+        .exec<{ seq: number; body: string }>("SELECT seq, body FROM log ORDER BY seq")
+        .toArray()
+        .map((r) => ({ seq: r.seq, batch: JSON.parse(r.body) as BufferedBatch }));
+      const rows = this.#pending.slice(0, ROWS_PER_FORWARD);
       if (rows.length === 0) return;
-      // Grouped by campaign, in arrival order; a campaign's plan is the one the edge routed its newest event by.
+      // Grouped by campaign, in arrival order; a campaign's route is the one the edge used for its newest event.
       const byCampaign = new Map<string, { route: CampaignRoute; events: ClickEvent[] }>();
-      for (const row of rows) {
-        const batch = JSON.parse(row.body) as BufferedBatch;
+      for (const { batch } of rows) {
         for (const e of batch.events) {
           let g = byCampaign.get(e.campaign_id);
           if (!g) byCampaign.set(e.campaign_id, (g = { route: batch.routes[e.campaign_id], events: [] }));
@@ -91,7 +100,8 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
       }
       await Promise.all([...byCampaign.values()].map(({ route, events }) => recordEvents(this.env.CAMPAIGN, route.shard_plan, events, route.jurisdiction)));
       this.#sql.exec("DELETE FROM log WHERE seq <= ?", rows[rows.length - 1].seq);
-      this.#delivered += rows.reduce((n, r) => n + (JSON.parse(r.body) as BufferedBatch).events.length, 0);
+      this.#pending.splice(0, rows.length);
+      this.#delivered += rows.reduce((n, r) => n + r.batch.events.length, 0);
       this.#failures = 0;
     }
   }
