@@ -3,6 +3,7 @@
  * and the name of a campaign object: what crosses Workers lives here.
  */
 import type { ClickEvent, RecordedEvent } from "./event";
+import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import type { Jurisdiction } from "./jurisdiction";
 import type { ShardPlan } from "./sharding";
 
@@ -14,17 +15,30 @@ export function campaignObjectName(campaignId: string, shard: number): string {
 /**
  * Recorded events of one campaign shard, for the archive. `id` is stable (`<campaign>.<shard>-<first seq>`):
  * a re-sent message archives to the same file names. Once its files are in R2 the aggregator tells the
- * object (`archived`), and only then does the object drop the events from its log.
+ * object (`archived`), and only then does the object drop the events from its log. The events travel
+ * as zstd-compressed JSON (`packed`, sent with content type v8): a message carries ~120 KB of events in
+ * well under the 64 KB Queues bills by.
  */
 export interface ArchiveMessage {
-  v: 1;
+  v: 2;
   kind: "recorded";
   id: string;
   campaign_id: string;
   shard: number;
   /** Where the campaign's objects and archive live: its files go to that jurisdiction's bucket. */
   jurisdiction: Jurisdiction | null;
-  events: RecordedEvent[];
+  packed: Uint8Array;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+export function packEvents(events: RecordedEvent[]): Uint8Array {
+  return new Uint8Array(zstdCompressSync(utf8.encode(JSON.stringify(events))));
+}
+
+export function unpackEvents(message: Pick<ArchiveMessage, "packed">): RecordedEvent[] {
+  return JSON.parse(fromUtf8.decode(zstdDecompressSync(message.packed))) as RecordedEvent[];
 }
 
 /** Events that reached the queue without being counted; the aggregator hands them to their objects. */

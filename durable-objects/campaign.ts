@@ -24,8 +24,8 @@ export const FLUSH_DELAY_MS = 500;
 /** State is checkpointed this often while it changes, or after this many events, whichever is first. */
 export const CHECKPOINT_MS = 5_000;
 export const CHECKPOINT_EVENTS = 20_000;
-/** Queue messages per sendBatch (each under 64 KB, the batch under 256 KB), and sendBatch calls per alarm. */
-const MESSAGES_PER_SEND = 4;
+/** A sendBatch carries at most 100 messages and 256 KB; and at most this many sendBatch calls per alarm. */
+const SEND_BYTES = 240_000;
 const SENDS_PER_ALARM = 25;
 /** Admitted events forwarded to counting shards per alarm round. */
 const FORWARD_EVENTS = 2_000;
@@ -330,10 +330,15 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
 
   async #sendArchive(): Promise<void> {
     this.#archive.seal();
-    const due = this.#archive.due(Date.now(), MESSAGES_PER_SEND * SENDS_PER_ALARM);
-    for (let i = 0; i < due.length; i += MESSAGES_PER_SEND) {
-      const batch = due.slice(i, i + MESSAGES_PER_SEND);
-      await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "json" as const })));
+    const due = this.#archive.due(Date.now(), 4 * SENDS_PER_ALARM);
+    for (let i = 0; i < due.length; ) {
+      const batch: typeof due = [];
+      let bytes = 0;
+      while (i < due.length && batch.length < 100 && (batch.length === 0 || bytes + due[i].packed.length + 1_000 <= SEND_BYTES)) {
+        bytes += due[i].packed.length + 1_000;
+        batch.push(due[i++]);
+      }
+      await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "v8" as const })));
       this.#archive.markSent(batch, Date.now());
     }
   }

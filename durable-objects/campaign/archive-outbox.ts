@@ -1,6 +1,6 @@
 /**
  * Handing recorded events to the archive, end to end. Log rows are cut into queue messages of at most
- * MESSAGE_BYTES (under the 64 KB unit Queues bills by) and the cut is stored (one row) before anything
+ * MESSAGE_BYTES of events (compressed in the message) and the cut is stored (one row) before anything
  * is sent, so a re-sent message always has the same id and events, and archives to the same files. A
  * message stays open until the aggregator confirms that its files are in R2 (`confirm`); an open message
  * is sent again after RESEND_MS (a lost message, one in the dead-letter queue, a broker that died).
@@ -8,10 +8,11 @@
 import type { Sql } from "../meter";
 import type { RecordedEvent } from "../../domain/event";
 import type { Jurisdiction } from "../../domain/jurisdiction";
-import type { ArchiveMessage } from "../../domain/messages";
+import { packEvents, type ArchiveMessage } from "../../domain/messages";
 import { EVENTS_PER_ROW, LogKind, recordedEvents, type Log } from "./log";
 
-export const MESSAGE_BYTES = 48_000;
+/** Events (as JSON) per message before compression: compressed, a message stays far under the 128 KB limit. */
+export const MESSAGE_BYTES = 120_000;
 export const RESEND_MS = 30_000;
 
 interface Stored {
@@ -103,11 +104,19 @@ export class ArchiveOutbox {
       for (const e of recordedEvents(row, this.shard())) if (e.seq >= first && e.seq <= last) events.push(e);
     }
     const prefix = this.idPrefix();
-    return { v: 1, kind: "recorded", id: `${prefix}-${first}`, campaign_id: prefix.slice(0, prefix.lastIndexOf(".")), shard: this.shard(), jurisdiction: this.jurisdiction, events };
+    return {
+      v: 2,
+      kind: "recorded",
+      id: `${prefix}-${first}`,
+      campaign_id: prefix.slice(0, prefix.lastIndexOf(".")),
+      shard: this.shard(),
+      jurisdiction: this.jurisdiction,
+      packed: packEvents(events),
+    };
   }
 
   markSent(messages: ArchiveMessage[], now: number): void {
-    for (const m of messages) this.#sentAt.set(m.events[0]?.seq ?? firstOf(m.id), now);
+    for (const m of messages) this.#sentAt.set(firstOf(m.id), now);
   }
 
   /** The aggregator has the files of these messages in R2. */

@@ -4,6 +4,7 @@ import aggregator from "../../workers/aggregator/index";
 import { archiveKey } from "../../r2-batch/archive";
 import { decodeArchive } from "../../domain/parquet";
 import type { RecordedEvent } from "../../domain/event";
+import { packEvents, type ArchiveMessage } from "../../domain/messages";
 import { makeEvent, uniq } from "./fixtures";
 import { testEnv } from "./helpers";
 
@@ -14,6 +15,10 @@ const recorded = (over: Parameters<typeof makeEvent>[0], seq: number): RecordedE
   late: false,
   shard: 0,
   seq,
+});
+
+const message = (id: string, events: RecordedEvent[]): ArchiveMessage => ({
+  v: 2, kind: "recorded", id, campaign_id: uniq("cmp"), shard: 0, jurisdiction: null, packed: packEvents(events),
 });
 
 async function deliver(messages: { id: string; body: unknown; attempts?: number }[]) {
@@ -31,9 +36,9 @@ describe("aggregator (queue consumer)", () => {
     const c = [recorded({ event_id: uniq("e"), timestamp: hour + 3_600_000 }, 3)];
     const ids = { a: uniq("msg"), b: uniq("msg"), c: uniq("msg") };
     const result = await deliver([
-      { id: "q-a", body: { v: 1, kind: "recorded", id: ids.a, events: a } },
-      { id: "q-b", body: { v: 1, kind: "nonsense" } },
-      { id: "q-c", body: { v: 1, kind: "recorded", id: ids.c, events: c } },
+      { id: "q-a", body: message(ids.a, a) },
+      { id: "q-b", body: { v: 2, kind: "nonsense" } },
+      { id: "q-c", body: message(ids.c, c) },
     ]);
     expect(result.explicitAcks.sort()).toEqual(["q-a", "q-c"]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["q-b"]);
@@ -51,7 +56,7 @@ describe("aggregator (queue consumer)", () => {
     const hour = Date.parse("2026-11-20T12:00:00Z");
     const events = [recorded({ event_id: uniq("e"), timestamp: hour }, 1)];
     const id = uniq("msg");
-    const body = { v: 1, kind: "recorded", id, events };
+    const body = message(id, events);
     await deliver([{ id: "q-1", body }]);
     const again = await deliver([{ id: "q-1", body, attempts: 2 }]);
     expect(again.explicitAcks).toEqual(["q-1"]);

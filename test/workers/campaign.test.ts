@@ -69,7 +69,7 @@ describe("CampaignCounter", () => {
       return rows.length === 300 ? rows.map((r) => r.seq) : null;
     });
     expect(new Set(seqs).size).toBe(300);
-    // Events are packed into several messages below the queue's 64 KB billing unit.
+    // Events are cut into several messages (120 KB of events each, compressed in the message).
     const files = (await testEnv.ARCHIVE.list({ prefix: "raw/" })).objects.filter((o) => o.key.includes(`${campaign_id}.0-`));
     expect(files.length).toBeGreaterThan(1);
     for (const f of files) expect(f.key).toMatch(/^raw\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/cmp_[a-z0-9]+\.0-\d+\.parquet$/);

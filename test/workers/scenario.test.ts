@@ -196,8 +196,13 @@ describe("a scenario of thousands of events", () => {
       });
     }
     const everyone = top(judged);
-    const body = await get<{ ads: { ad_id: string; count: number }[] }>("/v1/ads/popular?window=60&top_n=100", "test-admin-token");
-    const ours = body.ads.filter((a) => ads.some((x) => x.ad_id === a.ad_id));
+    // Leaderboards hear from each shard a moment after it counts: wait until every push is in.
+    let ours: unknown[] = [];
+    await waitFor("the global top ads", async () => {
+      const body = await get<{ ads: { ad_id: string; count: number }[] }>("/v1/ads/popular?window=60&top_n=100", "test-admin-token");
+      ours = body.ads.filter((a) => ads.some((x) => x.ad_id === a.ad_id));
+      return JSON.stringify(ours) === JSON.stringify(everyone);
+    }).catch(() => undefined);
     expect(ours).toEqual(everyone);
   });
 

@@ -4,7 +4,7 @@
  * never makes a second copy). Events that reached the queue uncounted are handed to their campaign object.
  */
 import { archiveFor } from "../../domain/jurisdiction";
-import type { EventsMessage } from "../../domain/messages";
+import { unpackEvents, type EventsMessage } from "../../domain/messages";
 import { campaignStub, recordEvents } from "../../durable-objects/client";
 import { archiveMessage } from "../../r2-batch/archive";
 
@@ -12,7 +12,7 @@ type Body = EventsMessage;
 
 export async function handleMessage(body: Body, env: AggregatorEnv): Promise<void> {
   if (body?.kind === "recorded") {
-    await archiveMessage(archiveFor(env, body.jurisdiction), body.id, body.events);
+    await archiveMessage(archiveFor(env, body.jurisdiction), body.id, unpackEvents(body));
     // Only now may the object drop these events from its log; until it hears this it sends them again.
     await campaignStub(env.CAMPAIGN, body.campaign_id, body.shard, body.jurisdiction ?? null).archived([body.id]);
   } else if (body?.kind === "pending") {
