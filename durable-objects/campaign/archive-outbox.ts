@@ -26,7 +26,8 @@ const utf8 = new TextEncoder();
 
 export class ArchiveOutbox {
   #through: number;
-  #open: [number, number][];
+  /** Unconfirmed messages: first event seq → last, in order (a Map keeps insertion order). */
+  #open: Map<number, number>;
   readonly #sentAt = new Map<number, number>();
   #changed = false;
 
@@ -40,11 +41,11 @@ export class ArchiveOutbox {
     const row = sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'archive'").toArray()[0];
     const stored: Stored = row ? (JSON.parse(row.v) as Stored) : { through: 0, open: [] };
     this.#through = stored.through;
-    this.#open = stored.open;
+    this.#open = new Map(stored.open);
   }
 
   #persist(): void {
-    const v: Stored = { through: this.#through, open: this.#open };
+    const v: Stored = { through: this.#through, open: [...this.#open] };
     this.sql.exec("INSERT INTO meta (k, v) VALUES ('archive', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", JSON.stringify(v));
     this.#changed = false;
   }
@@ -65,7 +66,7 @@ export class ArchiveOutbox {
       for (let i = 0; i < n; i++) {
         const seq = row.seq * EVENTS_PER_ROW + i;
         if (first >= 0 && size + each > MESSAGE_BYTES) {
-          this.#open.push([first, last]);
+          this.#open.set(first, last);
           first = -1;
           size = 0;
         }
@@ -74,7 +75,7 @@ export class ArchiveOutbox {
         size += each;
       }
     }
-    if (first >= 0) this.#open.push([first, last]);
+    if (first >= 0) this.#open.set(first, last);
     // A long backlog is cut a slice at a time; the rest waits for the next call.
     const through = rows.length === limit ? rows[rows.length - 1].seq : this.log.last;
     if (through > this.#through) {
@@ -122,11 +123,13 @@ export class ArchiveOutbox {
   /** The aggregator has the files of these messages in R2. */
   confirm(ids: string[]): number {
     const firsts = new Set(ids.map(firstOf));
-    const before = this.#open.length;
-    this.#open = this.#open.filter(([first]) => !firsts.has(first));
-    for (const f of firsts) this.#sentAt.delete(f);
-    if (this.#open.length !== before) this.#changed = true;
-    return before - this.#open.length;
+    let confirmed = 0;
+    for (const f of firsts) {
+      if (this.#open.delete(f)) confirmed++;
+      this.#sentAt.delete(f);
+    }
+    if (confirmed) this.#changed = true;
+    return confirmed;
   }
 
   /** Stores confirmations received since the last write. */
@@ -136,7 +139,7 @@ export class ArchiveOutbox {
 
   /** Every archivable row up to this seq is in R2. */
   get archivedThrough(): number {
-    const firstOpen = this.#open[0]?.[0];
+    const firstOpen = this.#open.keys().next().value;
     return firstOpen === undefined ? this.#through : Math.min(this.#through, Math.floor(firstOpen / EVENTS_PER_ROW) - 1);
   }
 
@@ -145,11 +148,13 @@ export class ArchiveOutbox {
   }
 
   get openMessages(): number {
-    return this.#open.length;
+    return this.#open.size;
   }
 
   get unsentMessages(): number {
-    return this.#open.filter(([first]) => !this.#sentAt.has(first)).length;
+    let n = 0;
+    for (const first of this.#open.keys()) if (!this.#sentAt.has(first)) n++;
+    return n;
   }
 }
 
