@@ -5,31 +5,18 @@
 // takes to show in `GET /v1/campaigns/{id}/live`.
 //
 // Settings: --duration=S (5), --rtt=MS (150), --probes=N (20), --results=PATH (bench/RESULTS.md).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
 import { ROOT, buildWorkers, readDevVars, startStack } from "../scripts/stack.mjs";
+import { arg, freePort, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- distance:start -->";
 export const END = "<!-- distance:end -->";
-const arg = (name, fallback) => {
-  const a = process.argv.slice(2).find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : fallback;
-};
 const cfg = { durationS: Number(arg("duration", "5")), rtt: Number(arg("rtt", "150")), probes: Number(arg("probes", "20")), results: resolve(ROOT, arg("results", "bench/RESULTS.md")) };
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -128,9 +115,7 @@ try {
     `Added p50 with ${cfg.rtt} ms of distance: **${(mean(far, "p50") - mean(near, "p50")).toFixed(1)} ms** (before edge buffers: +${cfg.rtt} ms by design: the 302 waited for the object).`,
     END,
   ];
-  const section = L.join("\n");
-  const current = existsSync(cfg.results) ? readFileSync(cfg.results, "utf8") : "";
-  writeFileSync(cfg.results, current.includes(START) ? current.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : `${current.trimEnd()}\n\n${section}\n`);
+  writeSection(cfg.results, START, END, L.slice(1, -1));
   console.log(L.slice(8, 12).join("\n"));
 } finally {
   for (const s of stacks) await s.stack.close();

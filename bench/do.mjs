@@ -7,21 +7,17 @@
 //
 // Settings: --duration=S (8), --warmup=S (2), --posters=N (4 concurrent connections), --batch=N (250
 // events per request), --results=PATH (bench/RESULTS.md). Load only targets 127.0.0.1 on free ports.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
 import { ROOT, readDevVars, startStack } from "../scripts/stack.mjs";
+import { arg, freePort, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- do-throughput:start -->";
 export const END = "<!-- do-throughput:end -->";
 
-const arg = (name, fallback) => {
-  const a = process.argv.slice(2).find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : fallback;
-};
 const cfg = {
   durationS: Number(arg("duration", "8")),
   warmupS: Number(arg("warmup", "2")),
@@ -30,15 +26,6 @@ const cfg = {
   results: resolve(ROOT, arg("results", "bench/RESULTS.md")),
 };
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
 
 const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 let seq = 0;
@@ -112,9 +99,14 @@ try {
   const from = new Date(Date.now() - 3_600_000).toISOString();
   const to = new Date(Date.now() + 3_600_000).toISOString();
   for (const t of targets) {
-    const res = await fetch(`${stack.queryUrl}/v1/ads/${t.ad_id}/aggregated_count?from=${from}&to=${to}`, { headers: { authorization: `Bearer ${adv.api_key}` } });
-    t.counted = (await res.json()).count;
     t.accepted = t.runs.reduce((n, r) => n + r.total, 0);
+    // Real time is fresh within a second of the answer (edge buffers forward): allow it 30 s to settle.
+    for (let i = 0; i < 300; i++) {
+      const res = await fetch(`${stack.queryUrl}/v1/ads/${t.ad_id}/aggregated_count?from=${from}&to=${to}`, { headers: { authorization: `Bearer ${adv.api_key}` } });
+      t.counted = (await res.json()).count;
+      if (t.counted >= t.accepted) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     t.mean = t.runs.reduce((n, r) => n + r.eps, 0) / t.runs.length;
     console.log(`  ${t.shards} shard(s): accepted ${t.accepted}, counted ${t.counted}${t.accepted === t.counted ? "" : "  <-- MISMATCH"}`);
   }
@@ -139,10 +131,7 @@ try {
     "batched posts and edge group commit make each request carry many events).",
     END,
   ];
-  const section = L.join("\n");
-  const current = existsSync(cfg.results) ? readFileSync(cfg.results, "utf8") : "";
-  const next = current.includes(START) ? current.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(cfg.results, next);
+  writeSection(cfg.results, START, END, L.slice(1, -1));
   console.log(`bench:do: wrote ${cfg.results}`);
 } finally {
   await stack.close();

@@ -5,19 +5,16 @@
 // hash buckets) and old cell partitions. Prints and records memory per simulated minute.
 //
 // Settings: --rate=N (1000), --minutes=N (40), --late=F (0.02), --results=PATH (bench/RESULTS.md).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { ROOT } from "../scripts/stack.mjs";
+import { arg, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- memory:start -->";
 export const END = "<!-- memory:end -->";
-const arg = (name, fallback) => {
-  const a = process.argv.slice(2).find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : fallback;
-};
 const cfg = { rate: Number(arg("rate", "1000")), minutes: Number(arg("minutes", "40")), late: Number(arg("late", "0.02")), results: resolve(ROOT, arg("results", "bench/RESULTS.md")) };
 if (typeof globalThis.gc !== "function") throw new Error("run with --expose-gc (npm run bench:memory does)");
 
@@ -51,9 +48,7 @@ try {
     `SQLite rows written by the checkpoints: ${last.rows_written.toLocaleString("en-US")} (${(last.rows_written / events).toFixed(4)} per event).`,
     END,
   ];
-  const section = L.join("\n");
-  const current = existsSync(cfg.results) ? readFileSync(cfg.results, "utf8") : "";
-  writeFileSync(cfg.results, current.includes(START) ? current.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : `${current.trimEnd()}\n\n${section}\n`);
+  writeSection(cfg.results, START, END, L.slice(1, -1));
   console.log(`bench:memory: peak ${f(peak)} MB; wrote ${cfg.results}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -4,32 +4,19 @@
 // (GET /v1/campaigns/{id}/live?minutes=60). Reports p50/p99 of each, and the same idle.
 //
 // Settings: --duration=S (10), --results=PATH (bench/RESULTS.md). Load only targets 127.0.0.1.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
 import { ROOT, readDevVars, startStack } from "../scripts/stack.mjs";
+import { arg, freePort, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- query:start -->";
 export const END = "<!-- query:end -->";
 
-const arg = (name, fallback) => {
-  const a = process.argv.slice(2).find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : fallback;
-};
 const cfg = { durationS: Number(arg("duration", "10")), results: resolve(ROOT, arg("results", "bench/RESULTS.md")) };
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
 
 const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -123,10 +110,7 @@ try {
     END,
   ];
   for (const l of L.slice(9, 11)) console.log(l);
-  const section = L.join("\n");
-  const current = existsSync(cfg.results) ? readFileSync(cfg.results, "utf8") : "";
-  const next = current.includes(START) ? current.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(cfg.results, next);
+  writeSection(cfg.results, START, END, L.slice(1, -1));
   console.log(`bench:query: wrote ${cfg.results}`);
 } finally {
   await stack.close();

@@ -8,19 +8,16 @@
 // one such call several times that. The section sits between the markers below.
 //
 // Settings: --calls=N (2000 per measurement), --results=PATH (bench/RESULTS.md).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { ROOT } from "../scripts/stack.mjs";
+import { arg, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- rpc-floor:start -->";
 export const END = "<!-- rpc-floor:end -->";
 
-const arg = (name, fallback) => {
-  const a = process.argv.slice(2).find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : fallback;
-};
 const cfg = { calls: Number(arg("calls", "2000")), results: resolve(ROOT, arg("results", "bench/RESULTS.md")) };
 const PARALLEL = [1, 4, 16];
 const COMPAT = "2026-11-01";
@@ -104,7 +101,5 @@ const L = [
   "(Miniflare's dev registry) does not buy the second core's worth: its proxy makes each call dearer.",
   END,
 ];
-const current = existsSync(cfg.results) ? readFileSync(cfg.results, "utf8") : "";
-const section = L.join("\n");
-writeFileSync(cfg.results, current.includes(START) ? current.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : `${current.trimEnd()}\n\n${section}\n`);
+writeSection(cfg.results, START, END, L.slice(1, -1));
 console.log(`bench:rpc: wrote ${cfg.results}`);

@@ -7,20 +7,16 @@
 // later (one write each), and divides by the events. D1's rows written by the billing rollup come last.
 //
 // Settings: --events=N (20000 per posted load), --clicks=N (4000), --results=PATH (bench/RESULTS.md).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Pool } from "undici";
 import { ROOT, readDevVars, startStack } from "../scripts/stack.mjs";
+import { arg, freePort, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- storage:start -->";
 export const END = "<!-- storage:end -->";
 
-const arg = (name, fallback) => {
-  const a = process.argv.slice(2).find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : fallback;
-};
 const cfg = {
   events: Number(arg("events", "20000")),
   clicks: Number(arg("clicks", "4000")),
@@ -28,15 +24,6 @@ const cfg = {
   results: resolve(ROOT, arg("results", "bench/RESULTS.md")),
 };
 
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
 
 const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -184,10 +171,7 @@ try {
     "Before the log redesign the same measure was ~20 rows written per event (issue: \"an append-only log and state in memory\").",
     END,
   ];
-  const section = L.join("\n");
-  const current = existsSync(cfg.results) ? readFileSync(cfg.results, "utf8") : "";
-  const next = current.includes(START) ? current.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(cfg.results, next);
+  writeSection(cfg.results, START, END, L.slice(1, -1));
   console.log(`bench:storage: wrote ${cfg.results}`);
 } finally {
   await stack.close();
