@@ -49,7 +49,8 @@ function positive(name, value) {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(value)}`);
   return n;
 }
-const known = ["duration", "warmup", "concurrency", "max-requests", "runtimes", "results", "keep"];
+// bench/all.mjs hands every script the same flags: those of do.mjs (posters, batch) and rpc.mjs (calls) are fine here.
+const known = ["duration", "warmup", "concurrency", "max-requests", "runtimes", "results", "keep", "posters", "batch", "calls"];
 for (const a of process.argv.slice(2)) {
   if (!known.some((k) => a === `--${k}` || a.startsWith(`--${k}=`))) throw new Error(`unknown argument ${a} (see the top of bench/run.mjs)`);
 }

@@ -93,7 +93,8 @@ export function toMetricBucket(m: Merged, withGroup: boolean): MetricBucket {
   const bucket: MetricBucket = {
     timestamp: isoMinute(m.ts),
     clicks: m.clicks,
-    unique_users: sketchEstimate(m.users),
+    // An estimate never above its exact bound: each click has at most one user.
+    unique_users: Math.min(sketchEstimate(m.users), m.clicks),
     cost: fromMicros(m.cost_micros),
     invalid_clicks: m.invalid,
     invalid_by_reason,

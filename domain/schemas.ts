@@ -262,18 +262,22 @@ export const billingQuery = z.object({ campaign_id: idParam, from: dateOrInstant
 export const reconciliationQuery = z.object({ date: dateString });
 
 /** Describes the first problem zod found, naming the field: "cost_per_click: must not be negative". */
-export function describeIssues(error: z.ZodError, field?: string): string {
+export function describeIssues(error: z.ZodError, field?: string, input?: unknown): string {
   const issue = error.issues[0];
   if (!issue) return "invalid input";
   const where = issue.path.length ? issue.path.join(".") : (field ?? "");
   let message = issue.message;
-  if (issue.code === "invalid_type") message = issue.input === undefined ? "is required" : `has the wrong type (${message})`;
+  // A field that is simply absent is "required", whatever kind of check it failed (a union says "Invalid input").
+  const absent = issue.path.length > 0 && input !== null && typeof input === "object" &&
+    issue.path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), input) === undefined;
+  if (absent) message = "is required";
+  else if (issue.code === "invalid_type") message = issue.input === undefined ? "is required" : `has the wrong type (${message})`;
   return where ? `${where}: ${message}` : message;
 }
 
 /** Parses or throws a 400 ApiError naming the field. */
 export function parseOr400<T extends z.ZodType>(schema: T, input: unknown, code = "invalid_request"): z.infer<T> {
   const r = schema.safeParse(input);
-  if (!r.success) throw new ApiError(400, code, describeIssues(r.error));
+  if (!r.success) throw new ApiError(400, code, describeIssues(r.error, undefined, input));
   return r.data;
 }

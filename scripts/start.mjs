@@ -1,12 +1,31 @@
 // `npm start`: the whole edgeclick stack on the local Workers runtime, state under .wrangler/state.
+import { createServer } from "node:net";
 import { readDevVars, startStack } from "./stack.mjs";
 
 const env = process.env;
 const started = Date.now();
+const ports = { ingest: Number(env.INGEST_PORT ?? 8787), query: Number(env.QUERY_PORT ?? 8788) };
+
+/** Whether something already listens on 127.0.0.1:port (another `npm start`, most likely). */
+const inUse = (port) =>
+  new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", (err) => resolve(err.code === "EADDRINUSE"));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(false)));
+  });
+for (const [name, port] of Object.entries(ports)) {
+  if (await inUse(port)) {
+    console.error(
+      `edgeclick: port ${port} (${name}) is already in use — is another \`npm start\` running?\n` +
+        `Stop it, or pick other ports: INGEST_PORT=9787 QUERY_PORT=9788 npm start (and EDGECLICK_STATE=DIR for separate state).`,
+    );
+    process.exit(1);
+  }
+}
 console.log("edgeclick: bundling the Workers with wrangler and starting the local Workers runtime…");
 const stack = await startStack({
-  ingestPort: Number(env.INGEST_PORT ?? 8787),
-  queryPort: Number(env.QUERY_PORT ?? 8788),
+  ingestPort: ports.ingest,
+  queryPort: ports.query,
   persistTo: env.EDGECLICK_STATE,
   // A bundle already built (by a test or an earlier start) can be reused with EDGECLICK_SKIP_BUILD=1.
   buildDir: env.EDGECLICK_BUILD_DIR,

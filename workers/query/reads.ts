@@ -157,7 +157,7 @@ reads.get("/campaigns/:id/live", async (c) => {
     campaign_id: campaign.campaign_id,
     minutes: q.minutes,
     clicks: bucket.clicks,
-    unique_users: sketchEstimate(m.users),
+    unique_users: Math.min(sketchEstimate(m.users), bucket.clicks),
     cost: bucket.cost,
     invalid_clicks: bucket.invalid_clicks,
     invalid_by_reason: bucket.invalid_by_reason,

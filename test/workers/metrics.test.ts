@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { emptyMerged, toMetricBucket } from "../../domain/metrics";
+import { sketchAdd } from "../../domain/hll";
+import { aggregatedCountQuery, parseOr400 } from "../../domain/schemas";
+
+describe("metric buckets", () => {
+  it("never show more unique users than clicks: the estimate is capped by its exact bound", () => {
+    const m = emptyMerged(0, null);
+    for (const u of ["a", "b", "c"]) sketchAdd(m.users, u);
+    m.clicks = 2;
+    expect(toMetricBucket(m, false).unique_users).toBe(2);
+    m.clicks = 5;
+    expect(toMetricBucket(m, false).unique_users).toBe(3);
+  });
+});
+
+describe("query validation", () => {
+  it("says a missing parameter is required, and a malformed one what is wrong with it", () => {
+    expect(() => parseOr400(aggregatedCountQuery, { to: "2026-11-30" })).toThrow("from: is required");
+    expect(() => parseOr400(aggregatedCountQuery, { from: "soon", to: "2026-11-30" })).toThrow(/^from: must be an ISO-8601 time/);
+  });
+});
