@@ -8,8 +8,13 @@ import { MeteredSql, type StatementCost } from "./meter";
 /** Buffered events are forwarded this soon after they arrive; after a failure, again after this long. */
 const RETRY_MS = 1_000;
 const MAX_RETRY_MS = 10_000;
-/** Rows forwarded together (their events are grouped by campaign into one call each). */
+/**
+ * Rows forwarded together (their events are grouped by campaign into one call each), up to this many
+ * events: a backlog (say, after a campaign object was unreachable) drains in calls a campaign object can
+ * take in one log row, never in one call too big to ever succeed.
+ */
 const ROWS_PER_FORWARD = 200;
+export const EVENTS_PER_FORWARD = 5_000;
 /**
  * A forward starts this long after the first row that needs it, so the batches that arrive meanwhile go
  * in the same call: far fewer campaign-object requests and log rows at a cost of a few ms of freshness.
@@ -86,7 +91,13 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
         .exec<{ seq: number; body: string }>("SELECT seq, body FROM log ORDER BY seq")
         .toArray()
         .map((r) => ({ seq: r.seq, batch: JSON.parse(r.body) as BufferedBatch }));
-      const rows = this.#pending.slice(0, ROWS_PER_FORWARD);
+      const rows: { seq: number; batch: BufferedBatch }[] = [];
+      let events = 0;
+      for (const r of this.#pending) {
+        if (rows.length === ROWS_PER_FORWARD || (rows.length > 0 && events + r.batch.events.length > EVENTS_PER_FORWARD)) break;
+        rows.push(r);
+        events += r.batch.events.length;
+      }
       if (rows.length === 0) return;
       // Grouped by campaign, in arrival order; a campaign's route is the one the edge used for its newest event.
       const byCampaign = new Map<string, { route: CampaignRoute; events: ClickEvent[] }>();

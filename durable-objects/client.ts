@@ -21,6 +21,9 @@ export function campaignStub(ns: CampaignBinding, campaignId: string, shard: num
   return stubIn(ns as CampaignNamespace, jurisdiction, campaignObjectName(campaignId, shard));
 }
 
+/** Events per call to a campaign object (a log row holds at most 10,000). */
+const RECORD_SLICE = 5_000;
+
 /** Groups indexes by key, keeping their order. */
 function groupBy(indexes: number[], key: (i: number) => number): Map<number, number[]> {
   const out = new Map<number, number[]>();
@@ -39,6 +42,12 @@ function groupBy(indexes: number[], key: (i: number) => number): Map<number, num
  * the whole batch is safe: objects recognise receipts they already recorded).
  */
 export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events: ClickEvent[], jurisdiction: Jurisdiction | null = null): Promise<Outcome[]> {
+  // One call is one log row on the object: a larger batch goes in slices, in order.
+  if (events.length > RECORD_SLICE) {
+    const out: Outcome[] = [];
+    for (let i = 0; i < events.length; i += RECORD_SLICE) out.push(...(await recordEvents(ns, plan, events.slice(i, i + RECORD_SLICE), jurisdiction)));
+    return out;
+  }
   const out = new Array<Outcome>(events.length);
   if (events.length === 0) return out;
   const campaignId = events[0].campaign_id;

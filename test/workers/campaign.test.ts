@@ -114,3 +114,24 @@ describe("a sharded campaign", () => {
     expect(await totals()).toEqual({ events: 200, duplicates: 50 });
   });
 });
+
+describe("edge buffer", () => {
+  it("drains a backlog larger than one campaign call takes, every event counted once", async () => {
+    const campaign_id = uniq("cmp");
+    const t = Date.now();
+    const buffer = testEnv.BUFFER.getByName(uniq("local"));
+    // 12 posted batches of 1,000 events: more than one log row of the campaign object can hold at once.
+    for (let b = 0; b < 12; b++) {
+      const events = Array.from({ length: 1000 }, (_, i) => makeEvent({ campaign_id, ad_id: "ad1", user_id: `u${b}-${i}`, ip_hash: `ip${(b * 1000 + i) % 5000}`, timestamp: t, received_at: t }));
+      await buffer.append({ events, routes: { [campaign_id]: { shard_plan: singlePlan(1), jurisdiction: null } } });
+    }
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const counted = await waitFor("the backlog counted", async () => {
+      const [parts] = await stub.cellsMany([{ granularity: "day", from: t - 86_400_000, to: t + 86_400_000 }]);
+      const n = parts.reduce((s, p) => s + p.clicks + p.invalid + p.duplicates, 0);
+      return n >= 12_000 ? n : null;
+    }, 30_000);
+    expect(counted).toBe(12_000);
+    expect((await buffer.stats()).waiting_rows).toBe(0);
+  });
+});
