@@ -73,6 +73,26 @@ export async function applyMigrations(db, dir = join(ROOT, "migrations")) {
   return ran;
 }
 
+/** Applies D1 migrations on the stack's state with a socket-less runtime that has only the database. */
+async function migrateFirst(persistTo) {
+  const query = WORKERS.find((w) => w.id === "query");
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, query.config));
+  const pre = new Miniflare(
+    convertV4MiniflareOptions({
+      cf: false,
+      log: new Log(LogLevel.WARN),
+      resourcePersistencePath: join(persistTo, "v3"),
+      workers: [{ name: "migrate", modules: true, script: "export default { fetch() { return new Response(null, { status: 404 }); } };", d1Databases: workerOptions.d1Databases }],
+    }),
+  );
+  try {
+    await pre.ready;
+    return await applyMigrations(await pre.getD1Database("DB"));
+  } finally {
+    await pre.dispose();
+  }
+}
+
 // Five-field cron expressions: minute hour day-of-month month day-of-week (`*`, `*/n`, `a-b`, lists).
 function cronField(spec, value, min) {
   return spec.split(",").some((part) => {
@@ -133,6 +153,10 @@ export async function startStack(opts = {}) {
     };
   });
 
+  // D1 migrations first, through a runtime with no sockets: the stack accepts no request before its
+  // tables exist (the first requests used to meet "no such table").
+  const migrations = await migrateFirst(persistTo);
+
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host,
@@ -146,7 +170,6 @@ export async function startStack(opts = {}) {
     }),
   );
   await mf.ready;
-  const migrations = await applyMigrations(await mf.getD1Database("DB", "edgeclick-query"));
 
   const fire = async (name, cron) => {
     const worker = await mf.getWorker(name);

@@ -25,6 +25,11 @@ afterAll(async () => {
 
 describe("a click through the whole local stack", () => {
   it("is redirected, counted within 2 s, archived as standard Parquet within 15 s, billed after a rollup, and survives a restart", async () => {
+    // Ready from the first request: both doors answer /healthz, the registry's tables already exist.
+    for (const url of [stack.ingestUrl, stack.queryUrl]) {
+      const health = await api<{ ok: boolean }>(`${url}/healthz`);
+      expect(health).toMatchObject({ status: 200, body: { ok: true } });
+    }
     const acme = await seed(stack, "Acme");
     const other = await seed(stack, "Globex");
     expect(acme.click_url.startsWith(stack.ingestUrl)).toBe(true);

@@ -15,5 +15,6 @@ app.all("/click", methodNotAllowed("GET, HEAD"));
 app.post("/v1/events", (c) => handlePostEvents(c.req.raw, c.env));
 app.all("/v1/events", methodNotAllowed("POST"));
 app.get("/", (c) => c.json({ service: "edgeclick-ingest", endpoints: ["GET /click", "POST /v1/events"] }));
+app.get("/healthz", (c) => c.json({ ok: true, service: "edgeclick-ingest" }));
 
 export default { fetch: app.fetch } satisfies ExportedHandler<IngestEnv>;

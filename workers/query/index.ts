@@ -13,5 +13,14 @@ app.get("/dashboard", () => dashboardResponse());
 app.route("/v1/admin", admin);
 app.route("/v1", reads);
 app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
+// Ready when the registry answers: D1 reachable and migrated.
+app.get("/healthz", async (c) => {
+  try {
+    const row = await c.env.DB.prepare("SELECT COUNT(*) AS n FROM d1_migrations").first<{ n: number }>();
+    return c.json({ ok: true, service: "edgeclick-query", migrations: row?.n ?? 0 });
+  } catch {
+    return c.json({ ok: false, service: "edgeclick-query", error: { code: "not_ready", message: "The registry database is not reachable or not migrated yet." } }, 503);
+  }
+});
 
 export default { fetch: app.fetch } satisfies ExportedHandler<QueryEnv>;
