@@ -10,7 +10,6 @@ import { bufferName, isolateKey } from "../domain/buffer";
 import { archiveFor, stubIn, type CampaignRoute, type Jurisdiction } from "../domain/jurisdiction";
 import { batcherFor } from "./batcher";
 import type { EdgeBuffer } from "./buffer";
-import { assertUp } from "./faults";
 import type { CampaignCounter } from "./campaign";
 
 export type CampaignNamespace = DurableObjectNamespace<CampaignCounter>;
@@ -111,7 +110,6 @@ export interface RecordEnv {
   EVENTS: Queue;
   ARCHIVE: R2Bucket;
   ARCHIVE_EU: R2Bucket;
-  EDGECLICK_FAULTS?: string;
 }
 
 /**
@@ -119,7 +117,6 @@ export interface RecordEnv {
  * the buffer forwards them to their campaign objects. `routes` routes each campaign.
  */
 export async function bufferEvents(env: RecordEnv, name: string, events: ClickEvent[], routes: Record<string, CampaignRoute>, jurisdiction: Jurisdiction | null): Promise<void> {
-  assertUp(env, "campaign");
   await stubIn(env.BUFFER, jurisdiction, name).append({ events, routes });
 }
 
@@ -160,14 +157,12 @@ export async function recordDurably(env: RecordEnv, route: CampaignRoute, events
   const jurisdiction = route.jurisdiction;
   try {
     if (failure) throw failure;
-    assertUp(env, "campaign");
     return await recordEvents(env.CAMPAIGN, plan, events, jurisdiction);
   } catch (err) {
     console.error("campaign objects unavailable; queueing events for later counting:", err instanceof Error ? err.message : err);
   }
   const body = (chunk: ClickEvent[]): PendingMessage => ({ v: 1, kind: "pending", plan, jurisdiction, events: chunk });
   try {
-    assertUp(env, "queue");
     for (const chunk of chunkBySize(events, PENDING_MESSAGE_BYTES)) await env.EVENTS.send(body(chunk), { contentType: "json" });
     return null;
   } catch (err) {

@@ -30,10 +30,10 @@ export function readDevVars(path = join(ROOT, ".dev.vars")) {
 }
 
 /**
- * The dev-only ingest entry (scripts/dev/ingest-distance.ts): campaign objects behind a simulated round
- * trip and a switch that makes one unreachable. Built beside the real bundle, never deployed.
+ * The dev-only ingest entry (scripts/dev/ingest.ts): campaign objects behind a simulated round trip, a
+ * switch that makes one unreachable, and EDGECLICK_FAULTS. Built beside the real bundle, never deployed.
  */
-export const DEV_INGEST = { id: "ingest-dev", entry: "scripts/dev/ingest-distance.ts" };
+export const DEV_INGEST = { id: "ingest-dev", entry: "scripts/dev/ingest.ts" };
 
 /** Bundles every Worker with wrangler into `outDir/<id>/index.js` (two at a time: the machine has 2 cores), and the dev ingest entry. */
 export async function buildWorkers(outDir = join(ROOT, ".wrangler/build")) {

@@ -32,7 +32,9 @@ const stack = await startStack({
   build: env.EDGECLICK_SKIP_BUILD !== "1",
   crons: env.EDGECLICK_CRONS !== "0",
   // Simulated distance to the campaign objects (dev only): EDGECLICK_OBJECT_RTT_MS=150 npm start.
+  // (EDGECLICK_FAULTS needs the same dev entry: EDGECLICK_OBJECT_RTT_MS=0 EDGECLICK_FAULTS=queue npm start.)
   objectRttMs: env.EDGECLICK_OBJECT_RTT_MS ? Number(env.EDGECLICK_OBJECT_RTT_MS) : undefined,
+  vars: env.EDGECLICK_FAULTS ? { EDGECLICK_FAULTS: env.EDGECLICK_FAULTS } : undefined,
   verbose: env.EDGECLICK_VERBOSE === "1",
 });
 const token = readDevVars().ADMIN_TOKEN;

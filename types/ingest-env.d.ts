@@ -9,7 +9,6 @@ interface __BaseEnv_IngestEnv {
 	EVENTS_LIMITER: RateLimit;
 	ALLOWED_LATENESS_MS: "3600000";
 	AUTO_SHARD_EVENTS_PER_SECOND: "2000";
-	EDGECLICK_FAULTS: "";
 	IP_HASH_KEY: string;
 	CLICK_SIGNING_KEYS: string;
 	CAMPAIGN: DurableObjectNamespace<import("../workers/ingest/index").CampaignCounter>;
@@ -29,7 +28,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ALLOWED_LATENESS_MS" | "AUTO_SHARD_EVENTS_PER_SECOND" | "EDGECLICK_FAULTS" | "IP_HASH_KEY" | "CLICK_SIGNING_KEYS">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ALLOWED_LATENESS_MS" | "AUTO_SHARD_EVENTS_PER_SECOND" | "IP_HASH_KEY" | "CLICK_SIGNING_KEYS">> {}
 }
 declare module "*.txt" {
 	const value: string;

@@ -1,6 +1,6 @@
 /**
  * Degrade without loss: with the campaign objects, the queue, or both unavailable at the edge
- * (EDGECLICK_FAULTS), a click is still redirected and recorded by the path that is up, and counted —
+ * (EDGECLICK_FAULTS, read by the dev-only ingest entry), a click is still redirected and recorded by the path that is up, and counted —
  * exactly once — when it comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,8 @@ const stacks: TestStack[] = [];
 async function stackWith(faults: string, persistTo?: string): Promise<TestStack> {
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), "edgeclick-degrade-"));
   if (!persistTo) dirs.push(dir);
-  const s = await startTestStack({ persistTo: dir, buildDir, build: false, vars: { EDGECLICK_FAULTS: faults } });
+  // The dev ingest entry (scripts/dev/ingest.ts) takes the paths down; production code has no fault switch.
+  const s = await startTestStack({ persistTo: dir, buildDir, build: false, objectRttMs: 0, vars: { EDGECLICK_FAULTS: faults } });
   stacks.push(s);
   return s;
 }

@@ -1,15 +1,37 @@
 /**
- * Dev only, never deployed: the ingest Worker with its campaign objects made distant or unreachable, for
- * the local stack (`EDGECLICK_OBJECT_RTT_MS=150 npm start`, scripts/stack.mjs builds this entry instead of
- * workers/ingest/index.ts when asked). Every call that reaches a campaign object waits the round trip
- * first; `POST /__dev/unreachable?ms=N` to an object makes it refuse calls for N ms (tests).
+ * Dev only, never deployed: the ingest Worker for trying distance and failure on the local stack
+ * (scripts/stack.mjs builds this entry instead of workers/ingest/index.ts when asked, e.g.
+ * `EDGECLICK_OBJECT_RTT_MS=150 npm start`):
+ *   - every call that reaches a campaign object waits EDGECLICK_OBJECT_RTT_MS first;
+ *   - `POST /__dev/unreachable?ms=N` to a campaign object makes it refuse calls for N ms;
+ *   - EDGECLICK_FAULTS="campaign,queue" makes the edge see the Durable Objects (buffers and campaign
+ *     objects) and/or the queue as down, so the fallback paths can be exercised (test/e2e/degrade).
+ * None of it is on the production code path.
  */
 import ingest from "../../workers/ingest/index";
 import { CampaignCounter as Real } from "../../durable-objects/campaign";
 
 export { Blocklist, Leaderboard, EdgeBuffer } from "../../workers/ingest/index";
 
-type DevEnv = IngestEnv & { EDGECLICK_OBJECT_RTT_MS?: string };
+type DevEnv = IngestEnv & { EDGECLICK_OBJECT_RTT_MS?: string; EDGECLICK_FAULTS?: string };
+
+/** A binding whose every call fails, as an unreachable service's would. */
+function down<T extends object>(what: string): T {
+  const fail = () => Promise.reject(new Error(`${what} unavailable (EDGECLICK_FAULTS)`));
+  const stub = new Proxy({}, { get: () => fail });
+  return new Proxy({}, { get: (_t, prop) => (prop === "send" || prop === "sendBatch" ? fail : () => stub) }) as T;
+}
+
+/** The edge's bindings with the faults EDGECLICK_FAULTS names. */
+function withFaults(env: DevEnv): IngestEnv {
+  const faults = new Set((env.EDGECLICK_FAULTS ?? "").split(",").map((f) => f.trim()).filter(Boolean));
+  if (faults.size === 0) return env;
+  return {
+    ...env,
+    ...(faults.has("campaign") ? { CAMPAIGN: down<IngestEnv["CAMPAIGN"]>("campaign objects"), BUFFER: down<IngestEnv["BUFFER"]>("edge buffers") } : {}),
+    ...(faults.has("queue") ? { EVENTS: down<IngestEnv["EVENTS"]>("queue") } : {}),
+  };
+}
 
 export class CampaignCounter extends Real {
   #unreachableUntil = 0;
@@ -59,4 +81,6 @@ export class CampaignCounter extends Real {
   }
 }
 
-export default ingest;
+export default {
+  fetch: (req, env, ctx) => ingest.fetch(req, withFaults(env), ctx),
+} satisfies ExportedHandler<DevEnv>;
