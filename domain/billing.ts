@@ -142,3 +142,19 @@ export function billingStatus(date: string, now: number): "final" | "provisional
   if (start === null) return "provisional";
   return now >= start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + 3_600_000 ? "final" : "provisional";
 }
+
+/** What a rollup of one date did (the r2-batch Worker computes it, the query Worker shows it). */
+export interface RollupResult {
+  date: string;
+  files: number;
+  events: number;
+  rows: number;
+  /** D1 rows written by this rollup (deletes of the old rows included). */
+  rows_written: number;
+}
+
+/** The r2-batch Worker's RPC surface (the query Worker calls it over its service binding). */
+export interface BatchRpc {
+  rollup(date?: string): Promise<{ rows: number; dates: RollupResult[] }>;
+  sweep(): Promise<{ swept: number; events: number; failed: number }>;
+}

@@ -59,14 +59,3 @@ export function dateStart(date: string): number | null {
 export function isoMinute(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
-
-/** Hive-style partition of the archive, by event time: `year=YYYY/month=MM/day=DD/hour=HH`. */
-export function hourPartition(ms: number): string {
-  const iso = new Date(floorTo(ms, HOUR)).toISOString();
-  return `year=${iso.slice(0, 4)}/month=${iso.slice(5, 7)}/day=${iso.slice(8, 10)}/hour=${iso.slice(11, 13)}`;
-}
-
-/** The archive prefix holding every hour of one UTC date. */
-export function dayPrefix(date: string): string {
-  return `raw/year=${date.slice(0, 4)}/month=${date.slice(5, 7)}/day=${date.slice(8, 10)}/`;
-}

@@ -7,6 +7,7 @@ import { campaignObjectName, type PendingMessage } from "../domain/messages";
 import type { Dedup } from "../domain/rules";
 import { countShard, dedupShard, shardsAt, type ShardPlan } from "../domain/sharding";
 import { bufferName, isolateKey } from "../domain/buffer";
+import { spoolKey } from "../domain/archive-layout";
 import { archiveFor, stubIn, type CampaignRoute, type Jurisdiction } from "../domain/jurisdiction";
 import { batcherFor } from "./batcher";
 import type { EdgeBuffer } from "./buffer";
@@ -140,9 +141,6 @@ export async function recordClickDurably(env: RecordEnv, route: CampaignRoute, e
   }
 }
 
-/** Events spooled to R2 because neither their objects nor the queue took them; the cron sweeps them in. */
-export const SPOOL_PREFIX = "spool/";
-
 /**
  * Records events of one campaign, durably, by the first path that is up (the fallback when the edge
  * buffer cannot be reached):
@@ -168,7 +166,7 @@ export async function recordDurably(env: RecordEnv, route: CampaignRoute, events
   } catch (err) {
     console.error("queue unavailable too; spooling events to R2:", err instanceof Error ? err.message : err);
   }
-  await archiveFor(env, jurisdiction).put(`${SPOOL_PREFIX}${events[0].received_at}-${events[0].uid}.json`, JSON.stringify(body(events)), {
+  await archiveFor(env, jurisdiction).put(spoolKey(events[0].received_at, events[0].uid), JSON.stringify(body(events)), {
     httpMetadata: { contentType: "application/json" },
   });
   return null;

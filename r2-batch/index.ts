@@ -4,10 +4,11 @@
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { errorResponse } from "../domain/errors";
-import { datesToRoll, rollupDate, type RollupResult } from "./rollup";
+import type { BatchRpc, RollupResult } from "../domain/billing";
+import { datesToRoll, rollupDate } from "./rollup";
 import { sweepSpool } from "./spool";
 
-export default class Batch extends WorkerEntrypoint<BatchEnv> {
+export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRpc {
   /** Rolls up one date, or by default today, yesterday and any older date that received late events. */
   async rollup(date?: string): Promise<{ rows: number; dates: RollupResult[] }> {
     if (date) {

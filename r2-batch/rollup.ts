@@ -1,17 +1,9 @@
 /** The billing rollup: every archived event of a UTC date, into D1 rows, replacing that date's rows. */
-import { BILLING_COLUMNS, BillingAccumulator, billingStatus, type BillingRow } from "../domain/billing";
+import { BILLING_COLUMNS, BillingAccumulator, billingStatus, type BillingRow, type RollupResult } from "../domain/billing";
 import { decodeArchive } from "../domain/parquet";
-import { DAY, dayPrefix, utcDate } from "../domain/time";
-import { DIRTY_PREFIX } from "./archive";
+import { DIRTY_PREFIX, dayPrefix } from "../domain/archive-layout";
+import { DAY, utcDate } from "../domain/time";
 
-export interface RollupResult {
-  date: string;
-  files: number;
-  events: number;
-  rows: number;
-  /** D1 rows written by this rollup (deletes of the old rows included). */
-  rows_written: number;
-}
 
 const PARALLEL_READS = 6;
 const COLUMNS = ["campaign_id", "date", "country", "device_type", "clicks", "unique_users", "cost_micros", "invalid_clicks",

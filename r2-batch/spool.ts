@@ -1,6 +1,7 @@
 /** Hands events that were spooled to R2 (objects and queue both down at the edge) to their campaign objects. */
 import type { PendingMessage } from "../domain/messages";
-import { SPOOL_PREFIX, recordEvents, type CampaignBinding } from "../durable-objects/client";
+import { SPOOL_PREFIX } from "../domain/archive-layout";
+import { recordEvents, type CampaignBinding } from "../durable-objects/client";
 
 export async function sweepSpool(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; CAMPAIGN: CampaignBinding }, limit = 500): Promise<{ swept: number; events: number; failed: number }> {
   let swept = 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import aggregator from "../../workers/aggregator/index";
-import { archiveKey } from "../../r2-batch/archive";
+import { archiveKey } from "../../domain/archive-layout";
 import { decodeArchive } from "../../domain/parquet";
 import type { RecordedEvent } from "../../domain/event";
 import { packEvents, type ArchiveMessage } from "../../domain/messages";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { hourPartition, parseTime, utcDate } from "../../domain/time";
+import { hourPartition } from "../../domain/archive-layout";
+import { parseTime, utcDate } from "../../domain/time";
 import { segments } from "../../domain/metrics";
 
 describe("time", () => {

@@ -6,7 +6,7 @@
 import { archiveFor } from "../../domain/jurisdiction";
 import { unpackEvents, type EventsMessage } from "../../domain/messages";
 import { campaignStub, recordEvents } from "../../durable-objects/client";
-import { archiveMessage } from "../../r2-batch/archive";
+import { archiveMessage } from "./archive";
 
 type Body = EventsMessage;
 

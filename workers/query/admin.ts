@@ -6,12 +6,12 @@ import { ApiError, notFound } from "../../domain/errors";
 import * as registry from "../../domain/registry";
 import { blocklistBody, buffersQuery, createAd, createAdvertiser, createCampaign, createClickUrl, createNamed, parseOr400, rollupBody, updateCampaign } from "../../domain/schemas";
 import { parseSigningKeys, signClick } from "../../domain/signing";
+import type { BatchRpc } from "../../domain/billing";
 import type { Blocklist } from "../../durable-objects/blocklist";
 import type { EdgeBuffer } from "../../durable-objects/buffer";
 import { BUFFER_SLOTS } from "../../domain/buffer";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
 import { shardStubs } from "./access";
-import type Batch from "../../r2-batch/index";
 import { methodNotAllowed, readJson } from "../http";
 import { authenticate, requireAdmin } from "./auth";
 
@@ -111,7 +111,7 @@ admin.post("/blocklist", async (c) => {
 
 admin.post("/rollup", async (c) => {
   const body = parseOr400(rollupBody, await readJson(c.req.raw, 64 * 1024, { allowEmpty: true }));
-  const batch = c.env.BATCH as unknown as Service<Batch>;
+  const batch = c.env.BATCH as Fetcher & BatchRpc;
   const result = await batch.rollup(body.date);
   return c.json(result, 200);
 });

@@ -12,7 +12,7 @@ import { INVALID_REASONS } from "../../domain/event";
 import type { MetricBucket } from "../../domain/metrics";
 import * as S from "../../domain/schemas";
 import type { PopularAd } from "../../durable-objects/leaderboard";
-import type { RollupResult } from "../../r2-batch/rollup";
+import type { RollupResult } from "../../domain/billing";
 import { LIMIT_PERIOD_S, MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
 import { ingestBase } from "./admin";
 

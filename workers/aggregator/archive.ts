@@ -1,15 +1,8 @@
-/** Writing and reading the raw-event archive in R2. */
-import { encodeArchive } from "../domain/parquet";
-import type { RecordedEvent } from "../domain/event";
-import { DAY, hourPartition, utcDate } from "../domain/time";
-
-/** R2 object of one queue message's events in one hour (by event time). Re-delivery overwrites it. */
-export function archiveKey(messageId: string, eventTime: number): string {
-  return `raw/${hourPartition(eventTime)}/${messageId.replace(/[^A-Za-z0-9_.-]/g, "_")}.parquet`;
-}
-
-/** Dates older than yesterday that received events are marked here for the next rollup. */
-export const DIRTY_PREFIX = "dirty/";
+/** Writing the raw-event archive in R2 (the layout is domain/archive-layout.ts). */
+import { DIRTY_PREFIX, archiveKey } from "../../domain/archive-layout";
+import { encodeArchive } from "../../domain/parquet";
+import type { RecordedEvent } from "../../domain/event";
+import { DAY, utcDate } from "../../domain/time";
 
 /** Archives one message's events: one Parquet file per hour partition. Returns the keys written. */
 export async function archiveMessage(bucket: R2Bucket, messageId: string, events: RecordedEvent[], now = Date.now()): Promise<string[]> {
