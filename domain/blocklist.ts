@@ -1,13 +1,13 @@
 /**
  * Known bad actors: blocked IPs (as keyed hashes) and User-Agents. Campaign objects test every event
- * against a Bloom filter (bloom-filters, sized for 1M entries at 0.1 % false positives) cached in their
+ * against a Bloom filter (domain/bloom.ts, sized for 1M entries at 0.1 % false positives) cached in their
  * isolate, so a click costs no lookup elsewhere; only a Bloom hit is confirmed against the exact set,
  * which keeps the verdict exact. The cache re-checks the filter's version at most once a second, and
  * `POST /v1/admin/blocklist` answers only after that second, so every click received after the answer
  * is judged with the new list.
  *
  * This module holds what the rest of edgeclick needs to name blocklist entries; the filter itself is in
- * domain/bloom.ts, so only the Workers that test events against it bundle the Bloom filter library.
+ * domain/bloom.ts, so only the Workers that test events against it carry that code.
  */
 import { normalizeUserAgent } from "./useragent";
 

@@ -1,35 +1,69 @@
 /**
- * The blocklist's Bloom filter (bloom-filters) and the test every campaign object runs against it: a
- * per-isolate cached filter, re-checked at most once a BLOCKLIST_STALENESS_MS, with every hit confirmed
- * against the exact set so a verdict is never a false positive.
+ * The blocklist's Bloom filter and the test every campaign object runs against it: a per-isolate cached
+ * filter, re-checked at most once a BLOCKLIST_STALENESS_MS, with every hit confirmed against the exact set
+ * so a verdict is never a false positive.
+ *
+ * The filter is our own small bit array (stored format BLOOM_FORMAT, which we own and version): k bit
+ * positions per item by double hashing of two 32-bit MurmurHash3 values (Kirsch & Mitzenmacher, "Less
+ * hashing, same performance", 2006), m and k from the usual optimum for n items at error rate p.
  */
-import { BloomFilter } from "bloom-filters";
 import { BLOCKLIST_STALENESS_MS, BLOOM_CAPACITY, BLOOM_ERROR_RATE, ipItem, uaItem, type BlocklistSource } from "./blocklist";
+import { murmur32 } from "./hash";
 import type { Blocklisted } from "./rules";
 
-export function newBloom(): BloomFilter {
-  return BloomFilter.create(BLOOM_CAPACITY, BLOOM_ERROR_RATE);
+/** Version of the stored bits; a change of hashing or layout bumps it and stored filters are rebuilt. */
+export const BLOOM_FORMAT = 2;
+
+export class Bloom {
+  readonly bits: Uint8Array;
+
+  constructor(
+    /** Bits in the filter (m). */
+    readonly size: number,
+    /** Positions per item (k). */
+    readonly hashes: number,
+    bits?: Uint8Array,
+  ) {
+    if (bits && bits.length !== Math.ceil(size / 8)) throw new Error("bloom filter bits do not match its size");
+    this.bits = bits ?? new Uint8Array(Math.ceil(size / 8));
+  }
+
+  /** The optimum for `capacity` items at `errorRate`: m = -n ln p / (ln 2)^2, k = m/n ln 2. */
+  static forCapacity(capacity: number, errorRate: number): Bloom {
+    const size = Math.ceil((-capacity * Math.log(errorRate)) / Math.LN2 ** 2);
+    return new Bloom(size, Math.max(1, Math.round((size / capacity) * Math.LN2)));
+  }
+
+  #positions(item: string, visit: (bit: number) => boolean): boolean {
+    const h1 = murmur32(item, 0x5f3759df);
+    const h2 = murmur32(item, 0x9e3779b9) | 1;
+    for (let i = 0; i < this.hashes; i++) {
+      const bit = (h1 + Math.imul(i, h2)) >>> 0;
+      if (!visit(bit % this.size)) return false;
+    }
+    return true;
+  }
+
+  add(item: string): void {
+    this.#positions(item, (b) => {
+      this.bits[b >>> 3] |= 1 << (b & 7);
+      return true;
+    });
+  }
+
+  has(item: string): boolean {
+    return this.#positions(item, (b) => (this.bits[b >>> 3] & (1 << (b & 7))) !== 0);
+  }
 }
 
-// bloom-filters keeps its bits in a Uint8Array; persisting those (1.8 MB) beats its 2.4 MB JSON export.
-type BitsHolder = { _filter: { array: Uint8Array } };
-
-export function bloomBits(f: BloomFilter): Uint8Array {
-  return (f as unknown as BitsHolder)._filter.array;
-}
-
-export function bloomFromBits(size: number, hashes: number, bits: Uint8Array): BloomFilter {
-  const f = new BloomFilter(size, hashes);
-  const holder = f as unknown as BitsHolder;
-  if (bits.length !== holder._filter.array.length) throw new Error("bloom filter bits do not match its size");
-  holder._filter.array = bits;
-  return f;
+export function newBloom(): Bloom {
+  return Bloom.forCapacity(BLOOM_CAPACITY, BLOOM_ERROR_RATE);
 }
 
 interface Cached {
   version: number;
   checkedAt: number;
-  filter: BloomFilter | null;
+  filter: Bloom | null;
 }
 
 /** Per-isolate view of the blocklist; shared by every campaign object in the isolate. */
@@ -43,7 +77,7 @@ async function refresh(source: BlocklistSource, now: number): Promise<void> {
     cached = {
       version: snap?.version ?? version,
       checkedAt: now,
-      filter: snap ? bloomFromBits(snap.size, snap.hashes, snap.bits) : null,
+      filter: snap ? new Bloom(snap.size, snap.hashes, snap.bits) : null,
     };
   } else cached = { ...cached, checkedAt: now };
 }

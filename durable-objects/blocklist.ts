@@ -1,7 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BloomSnapshot } from "../domain/blocklist";
-import { bloomBits, bloomFromBits, newBloom } from "../domain/bloom";
-import type { BloomFilter } from "bloom-filters";
+import { BLOOM_FORMAT, Bloom, newBloom } from "../domain/bloom";
 
 const CHUNK = 1 << 20; // stored values stay well under the 2 MB limit
 
@@ -10,7 +9,7 @@ const CHUNK = 1 << 20; // stored values stay well under the 2 MB limit
  * built from it, persisted so every campaign object can load it without a D1 read per click.
  */
 export class Blocklist extends DurableObject<IngestEnv> {
-  #filter: BloomFilter | null = null;
+  #filter: Bloom | null = null;
 
   constructor(ctx: DurableObjectState, env: IngestEnv) {
     super(ctx, env);
@@ -25,10 +24,12 @@ export class Blocklist extends DurableObject<IngestEnv> {
     return this.ctx.storage.sql.exec<{ v: number }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? 0;
   }
 
-  #loadFilter(): BloomFilter | null {
+  #loadFilter(): Bloom | null {
     if (this.#filter) return this.#filter;
     const size = this.#meta("size");
     if (!size) return null;
+    // Bits stored in another format (an older release's library) are rebuilt from the exact set.
+    if (this.#meta("format") !== BLOOM_FORMAT) return this.#rebuild();
     const parts = this.ctx.storage.sql.exec<{ bits: ArrayBuffer }>("SELECT bits FROM bloom ORDER BY i").toArray();
     const bits = new Uint8Array(parts.reduce((n, p) => n + p.bits.byteLength, 0));
     let at = 0;
@@ -36,8 +37,27 @@ export class Blocklist extends DurableObject<IngestEnv> {
       bits.set(new Uint8Array(p.bits), at);
       at += p.bits.byteLength;
     }
-    this.#filter = bloomFromBits(size, this.#meta("hashes"), bits);
+    this.#filter = new Bloom(size, this.#meta("hashes"), bits);
     return this.#filter;
+  }
+
+  #rebuild(): Bloom {
+    const filter = newBloom();
+    for (const { item } of this.ctx.storage.sql.exec<{ item: string }>("SELECT item FROM item")) filter.add(item);
+    this.#store(filter, this.#meta("version"));
+    return filter;
+  }
+
+  #store(filter: Bloom, version: number): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec("DELETE FROM bloom");
+    for (let i = 0; i * CHUNK < filter.bits.length; i++) {
+      sql.exec("INSERT INTO bloom (i, bits) VALUES (?, ?)", i, filter.bits.slice(i * CHUNK, (i + 1) * CHUNK).buffer);
+    }
+    for (const [k, v] of [["version", version], ["size", filter.size], ["hashes", filter.hashes], ["format", BLOOM_FORMAT]] as const) {
+      sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
+    }
+    this.#filter = filter;
   }
 
   /** Adds items (`ip:<hash>`, `ua:<user agent>`); returns the new version and how many were new. */
@@ -50,16 +70,7 @@ export class Blocklist extends DurableObject<IngestEnv> {
       filter.add(item);
     }
     const version = this.#meta("version") + (added ? 1 : 0);
-    if (added) {
-      const bits = bloomBits(filter);
-      for (let i = 0; i * CHUNK < bits.length; i++) {
-        sql.exec("INSERT OR REPLACE INTO bloom (i, bits) VALUES (?, ?)", i, bits.subarray(i * CHUNK, (i + 1) * CHUNK));
-      }
-      for (const [k, v] of [["version", version], ["size", filter.size], ["hashes", filter._nbHashes]] as const) {
-        sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
-      }
-      this.#filter = filter;
-    }
+    if (added) this.#store(filter, version);
     return { version, added };
   }
 
@@ -71,7 +82,7 @@ export class Blocklist extends DurableObject<IngestEnv> {
   snapshot(): BloomSnapshot | null {
     const filter = this.#loadFilter();
     if (!filter) return null;
-    return { version: this.#meta("version"), size: filter.size, hashes: filter._nbHashes, bits: bloomBits(filter) };
+    return { version: this.#meta("version"), size: filter.size, hashes: filter.hashes, bits: filter.bits };
   }
 
   /** Exact membership, for Bloom hits. */
