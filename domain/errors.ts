@@ -37,7 +37,6 @@ export function toErrorResponse(err: unknown): Response {
   return errorResponse(500, "internal_error", "Something went wrong on our side; nothing was changed by this request.");
 }
 
-export const badRequest = (code: string, message: string) => new ApiError(400, code, message);
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} was not found.`);
 export const methodNotAllowed = (allowed: string) =>
   new ApiError(405, "method_not_allowed", `This path answers ${allowed} only.`, { Allow: allowed });

@@ -148,11 +148,6 @@ export async function getAdsCached(db: D1Database, adIds: Iterable<string>): Pro
   return out;
 }
 
-/** Drops cached registry entries (tests, and after admin writes in the same isolate). */
-export function forgetRegistryCache(): void {
-  adCache.clear();
-  principalCache.clear();
-}
 
 interface CampaignRow {
   campaign_id: string;

@@ -33,7 +33,7 @@ export function hasV1Tables(sql: Sql): boolean {
 
 /** Moves schema-1 state into the new structures (the caller checkpoints it in the same transaction). */
 export function migrateV1(sql: Sql, s: { rules: RuleState; cells: CellState; live: LiveState; log: Log; stateMs: number }): { events: number } {
-  const all = <T>(q: string) => sql.exec(q).toArray() as unknown as T[];
+  const all = <T extends Record<string, SqlStorageValue>>(q: string) => sql.exec<T>(q).toArray();
   for (const r of all<{ event_id: string; exp: number }>("SELECT event_id, exp FROM seen_event")) {
     s.rules.put(Math.floor((r.exp - s.stateMs) / MINUTE), `e|${r.event_id}`, 1);
   }

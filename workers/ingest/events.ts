@@ -14,7 +14,6 @@ import { eventsLimitKey, eventsRateLimited, withinLimit } from "./limits";
 
 import { MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
 
-export { MAX_BODY_BYTES, MAX_EVENTS };
 
 export interface Rejection {
   index: number;

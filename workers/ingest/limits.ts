@@ -10,7 +10,6 @@ import { ApiError } from "../../domain/errors";
 
 import { LIMIT_PERIOD_S } from "../../domain/limits";
 
-export { LIMIT_PERIOD_S };
 
 /**
  * Whether `key` is within its limit. Fails open: a missing binding (a local stack without it) or an

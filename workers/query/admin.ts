@@ -11,7 +11,7 @@ import type { Blocklist } from "../../durable-objects/blocklist";
 import type { EdgeBuffer } from "../../durable-objects/buffer";
 import { BUFFER_SLOTS } from "../../domain/buffer";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
-import { shardStubs } from "./access";
+import { objectsOf, shardStubs } from "./access";
 import { methodNotAllowed, readJson } from "../http";
 import { authenticate, requireAdmin } from "./auth";
 
@@ -58,14 +58,14 @@ admin.get("/campaigns/:id/objects", async (c) => {
   const shards = await Promise.all(
     shardStubs(c.env, campaign).map(async (stub, shard) => ({ shard, backlog: await stub.backlog(), memory: await stub.memory(), storage: await stub.storage() })),
   );
-  const boards = c.env.LEADERBOARD as unknown as DurableObjectNamespace<Leaderboard>;
+  const boards = objectsOf<Leaderboard>(c.env.LEADERBOARD);
   const [global, advertiser] = await Promise.all([GLOBAL_LEADERBOARD, advertiserLeaderboard(campaign.advertiser_id)].map((n) => boards.getByName(n).storage()));
   return c.json({ campaign_id: campaign.campaign_id, shards, leaderboards: { global, advertiser } });
 });
 
 admin.get("/buffers", async (c) => {
   const colo = parseOr400(buffersQuery, Object.fromEntries(new URL(c.req.url).searchParams)).colo ?? "local";
-  const ns = c.env.BUFFER as unknown as DurableObjectNamespace<EdgeBuffer>;
+  const ns = objectsOf<EdgeBuffer>(c.env.BUFFER);
   const buffers = await Promise.all(
     Array.from({ length: BUFFER_SLOTS }, async (_, slot) => {
       const name = `${colo}:${slot}`;
@@ -101,8 +101,7 @@ admin.post("/blocklist", async (c) => {
     ...(await Promise.all(ips.map(async (ip) => ipItem(await hashIp(c.env.IP_HASH_KEY, ip))))),
     ...uas.map(uaItem),
   ];
-  const ns = c.env.BLOCKLIST as unknown as DurableObjectNamespace<Blocklist>;
-  const { version, added } = await ns.get(ns.idFromName("global")).add(items);
+  const { version, added } = await objectsOf<Blocklist>(c.env.BLOCKLIST).getByName("global").add(items);
   // Campaign objects re-read the list at most this long after a change: once we answer, every click
   // received afterwards is judged with it.
   await new Promise((r) => setTimeout(r, BLOCKLIST_STALENESS_MS + 100));

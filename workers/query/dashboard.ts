@@ -540,10 +540,6 @@ async function contentSecurityPolicy(): Promise<string> {
 
 let csp: Promise<string> | undefined;
 
-export function dashboardHtml(): string {
-  return PAGE;
-}
-
 export async function dashboardResponse(): Promise<Response> {
   csp ??= contentSecurityPolicy();
   return new Response(PAGE, {

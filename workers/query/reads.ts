@@ -11,7 +11,7 @@ import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, utcDate, ty
 import type { CellQuery } from "../../domain/cells";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
 import { methodNotAllowed } from "../http";
-import { adFor, campaignFor, shardStubs } from "./access";
+import { adFor, campaignFor, objectsOf, shardStubs } from "./access";
 import { authenticate, requireReader, tenantOf } from "./auth";
 
 type Env = { Bindings: QueryEnv; Variables: { principal: Principal } };
@@ -172,9 +172,9 @@ reads.get("/campaigns/:id/live", async (c) => {
 reads.get("/ads/popular", async (c) => {
   const q = parseOr400(popularQuery, query(c.req.url));
   const p = c.get("principal");
-  const ns = c.env.LEADERBOARD as unknown as DurableObjectNamespace<Leaderboard>;
+  const ns = objectsOf<Leaderboard>(c.env.LEADERBOARD);
   const name = p.role === "advertiser" ? advertiserLeaderboard(p.advertiser_id) : GLOBAL_LEADERBOARD;
-  const ads = await ns.get(ns.idFromName(name)).top(q.window, q.top_n);
+  const ads = await ns.getByName(name).top(q.window, q.top_n);
   return c.json({ window: q.window, top_n: q.top_n, ads });
 });
 
