@@ -4,5 +4,8 @@
 export const MAX_EVENTS = 1000;
 export const MAX_BODY_BYTES = 1 << 20;
 
+/** An edge isolate keeps a registry entry (ad, campaign, shard plan) this long: a change is seen by every click within it. */
+export const REGISTRY_TTL_MS = 30_000;
+
 /** The period of the edge rate limits, in seconds (wrangler.toml `[[ratelimits]] simple.period`). */
 export const LIMIT_PERIOD_S = 60;

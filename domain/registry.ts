@@ -4,6 +4,7 @@
  * ad was not looked up in the last 30 seconds.
  */
 import type { Jurisdiction } from "./jurisdiction";
+import { REGISTRY_TTL_MS } from "./limits";
 import { newApiKey, newId, sha256Hex } from "./crypto";
 import { fromMicros, toMicros } from "./event";
 import { parsePlan, singlePlan, withShards, type ShardPlan } from "./sharding";
@@ -36,8 +37,6 @@ export type Principal =
   | { role: "advertiser"; advertiser_id: string }
   | { role: "publisher"; publisher_id: string };
 
-/** A changed ad is seen by every click within this long (issue: "within 60 s"). */
-export const REGISTRY_TTL_MS = 30_000;
 const NEGATIVE_TTL_MS = 5_000;
 const CACHE_MAX = 20_000;
 

@@ -14,13 +14,14 @@
  */
 import type { ClickEvent } from "./event";
 import { murmur32 } from "./hash";
+import { REGISTRY_TTL_MS } from "./limits";
 import { MAX_EVENT_SKEW_MS, MINUTE } from "./time";
 
 export type ShardPlan = readonly (readonly [from: number, shards: number])[];
 
 export const MAX_SHARDS = 16;
 /** The registry cache at the edge is 30 s; events may be dated 5 min ahead; a minute of margin. */
-export const RESHARD_LEAD_MS = MAX_EVENT_SKEW_MS + 30_000 + MINUTE;
+export const RESHARD_LEAD_MS = MAX_EVENT_SKEW_MS + REGISTRY_TTL_MS + MINUTE;
 
 export function singlePlan(shards = 1): ShardPlan {
   return [[0, Math.min(MAX_SHARDS, Math.max(1, Math.floor(shards)))]];

@@ -7,9 +7,7 @@
  * gets billed.
  */
 import { ApiError } from "../../domain/errors";
-
 import { LIMIT_PERIOD_S } from "../../domain/limits";
-
 
 /**
  * Whether `key` is within its limit. Fails open: a missing binding (a local stack without it) or an
