@@ -8,7 +8,10 @@
 // bindings from its own wrangler.toml (`unstable_getMiniflareWorkerOptions`), and give ingest and query
 // their own sockets. Crons are fired on schedule here, since Miniflare does not fire them itself.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Miniflare, Log, LogLevel, convertV4MiniflareOptions } from "miniflare";
@@ -71,6 +74,22 @@ export async function applyMigrations(db, dir = join(ROOT, "migrations")) {
     ran.push(file);
   }
   return ran;
+}
+
+/**
+ * Makes workerd die with the Node process that starts it, even when that process is SIGKILLed (Linux:
+ * `setpriv --pdeathsig KILL`, through MINIFLARE_WORKERD_PATH). Otherwise a killed `npm start` leaves a
+ * runtime behind that still holds the ports and the state.
+ */
+function bindWorkerdToParent() {
+  if (process.platform !== "linux" || process.env.MINIFLARE_WORKERD_PATH || !existsSync("/usr/bin/setpriv")) return;
+  const fromMiniflare = createRequire(createRequire(import.meta.url).resolve("miniflare"));
+  const mod = fromMiniflare(fromMiniflare.resolve("workerd"));
+  const binary = mod.default?.default ?? mod.default ?? mod;
+  if (typeof binary !== "string") return;
+  const wrapper = join(tmpdir(), `edgeclick-workerd-${createHash("sha256").update(binary).digest("hex").slice(0, 12)}.sh`);
+  if (!existsSync(wrapper)) writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/setpriv --pdeathsig KILL -- '${binary}' "$@"\n`, { mode: 0o755 });
+  process.env.MINIFLARE_WORKERD_PATH = wrapper;
 }
 
 /** Applies D1 migrations on the stack's state with a socket-less runtime that has only the database. */
@@ -153,6 +172,7 @@ export async function startStack(opts = {}) {
     };
   });
 
+  bindWorkerdToParent();
   // D1 migrations first, through a runtime with no sockets: the stack accepts no request before its
   // tables exist (the first requests used to meet "no such table").
   const migrations = await migrateFirst(persistTo);
