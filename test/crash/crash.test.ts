@@ -1,7 +1,8 @@
 /**
  * Exactly once under crashes. The real stack runs as its own process group (`node scripts/start.mjs`,
  * own ports and state); /click and POST /v1/events load goes at an unsharded and a 4-shard campaign;
- * the whole runtime is SIGKILLed mid-load several times and restarted on the same state; every batch
+ * the runtime is SIGKILLed mid-load several times (the process group, or the Node process alone) and
+ * restarted on the same state; every batch
  * not acknowledged is sent again. Then the ledger of what was acknowledged is compared with real-time
  * counts, the Parquet archive (DuckDB) and billing after a rollup: nothing acknowledged lost, nothing
  * counted twice. A click whose request died in flight may count or not, but never twice.
@@ -58,14 +59,26 @@ async function startRuntime(): Promise<void> {
   });
 }
 
-/** SIGKILL to the whole process group: Node and workerd die at once, nothing is flushed. */
-async function killRuntime(): Promise<void> {
+/**
+ * SIGKILL, nothing flushed: to the whole process group (Node and workerd at once), or to the Node process
+ * alone (workerd must then die with it, not linger holding the ports and the state).
+ */
+async function killRuntime(nodeOnly = false): Promise<void> {
   const proc = child;
   if (!proc || proc.exitCode !== null) return;
   const exited = new Promise((r) => proc.once("exit", r));
-  process.kill(-proc.pid!, "SIGKILL");
+  process.kill(nodeOnly ? proc.pid! : -proc.pid!, "SIGKILL");
   await exited;
   child = null;
+  // The runtime is gone when its port no longer answers.
+  await waitFor("the runtime to be gone", async () => {
+    try {
+      await fetch(`${ingest()}/healthz`);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 15_000);
 }
 
 const ingest = () => `http://127.0.0.1:${ports.ingest}`;
@@ -191,7 +204,7 @@ describe("exactly once under crashes", () => {
       const running = load(() => stopped);
       // Kill at a different moment of the load each time.
       await new Promise((r) => setTimeout(r, 1500 + ((k * 737) % 1500)));
-      await killRuntime();
+      await killRuntime(k % 2 === 1);
       stopped = true;
       await running;
       await startRuntime();
