@@ -92,6 +92,8 @@ export const createCampaign = z.strictObject({
   shards: z.number().int().min(1).max(16).optional(),
 });
 export const updateCampaign = z.strictObject({ shards: z.number().int().min(1).max(16) });
+/** `GET /v1/ops?minutes=M`: the window the ingest figures cover. */
+export const opsQuery = z.strictObject({ minutes: z.coerce.number().int().min(1).max(1440).default(60) });
 /** `GET /v1/admin/buffers?colo=…`: a Cloudflare location's IATA code ("local" on a local stack). */
 export const buffersQuery = z.strictObject({ colo: z.string().regex(/^(?:[A-Z]{3}|local)$/, "an IATA code like FRA, or local").optional() });
 export const createAd = z.strictObject({ campaign_id: idParam, landing_url: landingUrl, ad_format: label.optional() });

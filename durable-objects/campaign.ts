@@ -79,6 +79,10 @@ export interface Backlog {
   unsealed: boolean;
   /** Admitted rows not yet forwarded to their counting shards. */
   unforwarded_rows: number;
+  /** Receive time of the oldest event still in the log (not yet confirmed in the archive), or null. */
+  oldest_unarchived_at: number | null;
+  /** Events this object absorbed per second over the last few seconds. */
+  events_per_second: number;
 }
 
 export interface StorageStats {
@@ -456,6 +460,8 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       unsent_messages: this.#archive.unsentMessages,
       unsealed: this.#log.countAfter(this.#archive.sealedThrough, [LogKind.judged, LogKind.counted]) > 0,
       unforwarded_rows: this.#log.countAfter(this.#forwarded, [LogKind.admitted]),
+      oldest_unarchived_at: this.#log.oldestReceivedAt(),
+      events_per_second: Math.round(this.#eventsPerSecond()),
     };
   }
 

@@ -88,6 +88,14 @@ export class Log {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM log WHERE seq > ? AND kind IN (${kinds.join(", ")})`, after).one().n;
   }
 
+  /** Receive time of the first event of the oldest row, or null when the log is empty. */
+  oldestReceivedAt(): number | null {
+    const row = this.sql.exec<{ body: string }>("SELECT body FROM log ORDER BY seq LIMIT 1").toArray()[0];
+    if (!row) return null;
+    const [first] = JSON.parse(row.body) as [ClickEvent, unknown][];
+    return first?.[0]?.received_at ?? null;
+  }
+
   count(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM log").one().n;
   }

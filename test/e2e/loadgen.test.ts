@@ -1,7 +1,7 @@
 /** `npm run loadgen` against the real local stack: every acknowledged event counted, per verdict, none twice. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isLoopback, runLoadgen } from "../../scripts/loadgen.mjs";
-import { ADMIN_TOKEN, removeDir, startTestStack, type TestStack } from "./harness";
+import { ADMIN_TOKEN, api, removeDir, startTestStack, type TestStack } from "./harness";
 
 let stack: TestStack;
 
@@ -25,6 +25,24 @@ describe("loadgen", () => {
     // Every kind of traffic was there.
     for (const v of ["clicks", "bot_ua", "blocklisted_ip", "ip_burst_second", "duplicates", "late_events"]) expect(byVerdict[v], v).toBeGreaterThan(0);
     expect(result.rows.filter((r: { ok: boolean }) => !r.ok)).toEqual([]);
+
+    // The ops view shows the same traffic, from the objects themselves (window wide enough for the late events).
+    const counted = Object.fromEntries(result.rows.map((r: { verdict: string; counted: number }) => [r.verdict, r.counted]));
+    const view = await api<{
+      ingest: { clicks: number; duplicates: number; late_events: number; invalid_by_reason: Record<string, number>; events: number };
+      fraud: { rate: number }; campaigns: { campaign_id: string; events_per_second: number }[]; alerts: { code: string }[];
+    }>(`${stack.queryUrl}/v1/ops?minutes=240`, { token: ADMIN_TOKEN });
+    expect(view.status).toBe(200);
+    expect(view.body.ingest).toMatchObject({
+      clicks: counted.clicks,
+      duplicates: counted.duplicates,
+      late_events: counted.late_events,
+      invalid_by_reason: { bot_ua: counted.bot_ua, blocklisted_ip: counted.blocklisted_ip, ip_burst_second: counted.ip_burst_second },
+    });
+    const invalid = counted.bot_ua + counted.blocklisted_ip + counted.ip_burst_second;
+    expect(view.body.fraud.rate).toBeCloseTo(invalid / (invalid + counted.clicks), 3);
+    expect(view.body.campaigns.map((c) => c.campaign_id)).toContain(result.campaign_id);
+    expect((await api(`${stack.queryUrl}/v1/ops`, { token: "wrong" })).status).toBe(401);
   });
 
   it("takes only this machine as a target unless told otherwise", () => {

@@ -9,6 +9,7 @@ import { INVALID_REASONS } from "../../domain/event";
 import * as S from "../../domain/schemas";
 import { GRANULARITIES } from "../../domain/time";
 import { admin } from "../../workers/query/admin";
+import { ops } from "../../workers/query/ops";
 import { reads } from "../../workers/query/reads";
 import { ADMIN, BROWSER, call, json, seedAd, waitFor } from "./helpers";
 
@@ -23,6 +24,7 @@ const CONTRACT = [
   "PATCH /v1/admin/campaigns/{id}",
   "GET /v1/admin/campaigns/{id}/objects",
   "GET /v1/admin/buffers",
+  "GET /v1/ops",
   "POST /v1/admin/ads",
   "POST /v1/admin/click-urls",
   "POST /v1/admin/blocklist",
@@ -153,6 +155,7 @@ describe("GET /openapi.json", () => {
     const routes = [
       ...admin.routes.map((r) => ({ ...r, path: `/v1/admin${r.path}` })),
       ...reads.routes.map((r) => ({ ...r, path: `/v1${r.path}` })),
+      ...ops.routes.map((r) => ({ ...r, path: "/v1/ops" })),
     ].filter((r) => r.method !== "ALL" && !r.path.endsWith("*"));
     expect(routes.length).toBeGreaterThan(10);
     for (const r of routes) expect(keys, `${r.method} ${r.path}`).toContain(`${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
@@ -177,7 +180,7 @@ describe("GET /openapi.json", () => {
         expect(r.content["application/json"].schema, `${key} ${s}`).toEqual({ $ref: "#/components/schemas/Error" });
       }
       const security = (op.security ?? doc.security ?? []).flatMap((req: Json) => Object.keys(req));
-      if (path.startsWith("/v1/admin/")) {
+      if (path.startsWith("/v1/admin/") || path === "/v1/ops") {
         expect(security, key).toEqual(["adminToken"]);
         expect(errors, key).toEqual(expect.arrayContaining(["400", "401", "403"]));
       } else if (key === "POST /v1/events") {

@@ -4,6 +4,7 @@ import { withJsonErrors } from "../http";
 import { admin } from "./admin";
 import { dashboardResponse } from "./dashboard";
 import { openApiResponse } from "./openapi";
+import { ops } from "./ops";
 import { reads } from "./reads";
 
 const app = withJsonErrors(new Hono<{ Bindings: QueryEnv }>());
@@ -11,6 +12,7 @@ const app = withJsonErrors(new Hono<{ Bindings: QueryEnv }>());
 app.get("/openapi.json", (c) => openApiResponse(c.req.raw, c.env));
 app.get("/dashboard", () => dashboardResponse());
 app.route("/v1/admin", admin);
+app.route("/v1/ops", ops);
 app.route("/v1", reads);
 app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
 // Ready when the registry answers: D1 reachable and migrated.

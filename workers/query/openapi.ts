@@ -152,6 +152,22 @@ const responseSchemas = (): Record<string, Schema> => ({
     items: { type: "array", prefixItems: [{ type: "integer" }, { type: "integer", minimum: 1 }], minItems: 2, maxItems: 2 },
   },
   CampaignUpdated: object({ campaign_id: str(), shard_plan: ref("ShardPlan") }),
+  Ops: {
+    type: "object",
+    required: ["as_of", "window_minutes", "ingest", "fraud", "archive", "rollups", "reconciliation", "campaigns", "alerts"],
+    properties: {
+      as_of: str(),
+      window_minutes: int(),
+      ingest: { type: "object", description: "Events, clicks, invalid (by reason), duplicates, suspicious and late events in the window, and events per second." },
+      fraud: { type: "object", description: "Invalid share of judged clicks, the band, and whether it is within it." },
+      archive: { type: "object", description: "Log rows not yet archived, open and unsent archive messages, age of the oldest unarchived event." },
+      rollups: { type: "object", description: "The latest billing rollup runs." },
+      reconciliation: { type: "array", items: { type: "object" }, description: "Real time against billing per campaign for today and yesterday." },
+      campaigns: { type: "array", items: { type: "object" }, description: "Per campaign: shard plan, events per second, log rows, messages, archive lag." },
+      campaigns_inspected: int(),
+      alerts: { type: "array", items: object({ code: str(), message: str() }) },
+    },
+  },
   EdgeBuffers: object({
     colo: str(),
     buffers: arrayOf(object({
@@ -431,6 +447,18 @@ function adminPaths(): Record<string, Schema> {
         parameters: [pathParam("id", "Campaign id.")],
         ok: { 200: ok("Per shard object", "CampaignObjects") },
         errors: [400, 401, 403, 404],
+      }),
+    },
+    "/v1/ops": {
+      get: op({
+        id: "ops",
+        tag: "admin",
+        summary: "Is edgeclick working: ingest rate, fraud rate against the 5–30 % band, object load, archive lag, rollups, reconciliation drift, alerts",
+        description: "Every figure is read from the campaign objects and D1. Alerts: fraud_rate_out_of_band, archive_lag (> 300 s), reconciliation_drift (> 5 %), rollup_stale (none in 24 h).",
+        security: "admin",
+        parameters: queryParams(S.opsQuery, { minutes: "Window of the ingest figures, 1–1440 minutes (default 60)." }),
+        ok: { 200: ok("The ops view", "Ops") },
+        errors: [400, 401, 403],
       }),
     },
     "/v1/admin/buffers": {
