@@ -51,3 +51,6 @@ export interface PendingMessage {
 }
 
 export type EventsMessage = ArchiveMessage | PendingMessage;
+
+/** Where the events queue puts a message that failed every retry (the aggregator drains it too). */
+export const DEAD_LETTER_QUEUE = "edgeclick-events-dlq";

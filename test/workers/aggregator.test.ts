@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import aggregator from "../../workers/aggregator/index";
-import { archiveKey } from "../../domain/archive-layout";
+import { archiveKey, spoolKey } from "../../domain/archive-layout";
 import { decodeArchive } from "../../domain/parquet";
 import type { RecordedEvent } from "../../domain/event";
 import { packEvents, type ArchiveMessage } from "../../domain/messages";
@@ -21,8 +21,8 @@ const message = (id: string, events: RecordedEvent[]): ArchiveMessage => ({
   v: 2, kind: "recorded", id, campaign_id: uniq("cmp"), shard: 0, jurisdiction: null, packed: packEvents(events),
 });
 
-async function deliver(messages: { id: string; body: unknown; attempts?: number }[]) {
-  const batch = createMessageBatch("edgeclick-events", messages.map((m) => ({ id: m.id, timestamp: Date.now(), attempts: m.attempts ?? 1, body: m.body })));
+async function deliver(messages: { id: string; body: unknown; attempts?: number }[], queue = "edgeclick-events") {
+  const batch = createMessageBatch(queue, messages.map((m) => ({ id: m.id, timestamp: Date.now(), attempts: m.attempts ?? 1, body: m.body })));
   const ctx = createExecutionContext();
   await aggregator.queue(batch as never, testEnv);
   return getQueueResult(batch, ctx);
@@ -62,5 +62,20 @@ describe("aggregator (queue consumer)", () => {
     expect(again.explicitAcks).toEqual(["q-1"]);
     const listed = await env.ARCHIVE.list({ prefix: "raw/" });
     expect(listed.objects.filter((o) => o.key.includes(id)).map((o) => o.key)).toEqual([archiveKey(id, hour)]);
+  });
+
+  it("drains the dead-letter queue: uncounted events go to the R2 spool, recorded ones are dropped (their objects resend them)", async () => {
+    const pendingEvent = makeEvent({ campaign_id: uniq("cmp") });
+    const pending = { v: 1, kind: "pending", plan: [[0, 1]], jurisdiction: null, events: [pendingEvent] };
+    const recordedId = uniq("msg");
+    const result = await deliver([
+      { id: "d-1", body: pending },
+      { id: "d-2", body: message(recordedId, [recorded({ event_id: uniq("e") }, 1)]) },
+    ], "edgeclick-events-dlq");
+    expect(result.explicitAcks.sort()).toEqual(["d-1", "d-2"]);
+    const spooled = await testEnv.ARCHIVE.get(spoolKey(pendingEvent.received_at, pendingEvent.uid));
+    expect(await spooled!.json()).toEqual(pending);
+    // Nothing was archived for the recorded one: its object keeps it and sends it again.
+    expect((await testEnv.ARCHIVE.list({ prefix: "raw/" })).objects.filter((o) => o.key.includes(recordedId))).toEqual([]);
   });
 });

@@ -2,9 +2,15 @@
  * edgeclick-aggregator: the queue consumer. Recorded events become Parquet files in R2 (one per message
  * and hour, named by the message's stable id, so a redelivered message overwrites its own files and
  * never makes a second copy). Events that reached the queue uncounted are handed to their campaign object.
+ *
+ * It also drains the dead-letter queue, so nothing waits there for a person: a recorded message is
+ * dropped (its campaign object keeps the events in its log and sends them again until the archive
+ * confirms), and uncounted events are written to the R2 spool, which the billing cron hands to their
+ * objects (receipts make every repeat harmless).
  */
+import { spoolKey } from "../../domain/archive-layout";
 import { archiveFor } from "../../domain/jurisdiction";
-import { unpackEvents, type EventsMessage } from "../../domain/messages";
+import { DEAD_LETTER_QUEUE, unpackEvents, type EventsMessage } from "../../domain/messages";
 import { campaignStub, recordEvents } from "../../durable-objects/client";
 import { archiveMessage } from "./archive";
 
@@ -23,8 +29,32 @@ export async function handleMessage(body: Body, env: AggregatorEnv): Promise<voi
   }
 }
 
+/** A message that failed every retry: what to do with it so that nothing is lost or counted twice. */
+export async function handleDeadLetter(body: Body, env: AggregatorEnv): Promise<"dropped" | "spooled"> {
+  if (body?.kind === "pending") {
+    const first = body.events[0];
+    if (!first) return "dropped";
+    await archiveFor(env, body.jurisdiction).put(spoolKey(first.received_at, first.uid), JSON.stringify(body), { httpMetadata: { contentType: "application/json" } });
+    return "spooled";
+  }
+  console.log(JSON.stringify({ msg: "dead letter dropped", kind: body?.kind ?? null, id: body?.kind === "recorded" ? body.id : null }));
+  return "dropped";
+}
+
 export default {
   async queue(batch, env) {
+    if (batch.queue === DEAD_LETTER_QUEUE) {
+      for (const msg of batch.messages) {
+        try {
+          await handleDeadLetter(msg.body, env);
+          msg.ack();
+        } catch (err) {
+          console.error("dead letter could not be handled; will retry", msg.id, err instanceof Error ? err.message : err);
+          msg.retry({ delaySeconds: 60 });
+        }
+      }
+      return;
+    }
     // One message at a time: encoding a message's Parquet is a few ms of CPU, and starting a whole batch's
     // at once would run them all in one uninterrupted turn, stalling everything else on the isolate's thread
     // (locally that includes /click) for hundreds of milliseconds.
