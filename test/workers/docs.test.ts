@@ -322,9 +322,9 @@ describe("GET /openapi.json", () => {
   });
 });
 
-describe("GET /dashboard", () => {
-  async function page() {
-    const res = await call("http://query.test/dashboard");
+describe("GET /dashboard and GET /ops", () => {
+  async function page(path = "/dashboard") {
+    const res = await call(`http://query.test${path}`);
     return { res, html: await res.text() };
   }
 
@@ -333,8 +333,8 @@ describe("GET /dashboard", () => {
     return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
   }
 
-  it("is an uncached HTML page, public, under a strict CSP that allows exactly its inline code", async () => {
-    const { res, html } = await page();
+  it.each(["/dashboard", "/ops"])("%s is an uncached HTML page, public, under a strict CSP that allows exactly its inline code", async (path) => {
+    const { res, html } = await page(path);
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
     expect(res.headers.get("Cache-Control")).toBe("no-store");
@@ -359,8 +359,8 @@ describe("GET /dashboard", () => {
     expect(csp["style-src"]).toEqual([await sha256(styles[0][2])]);
   });
 
-  it("is self-contained and uses nothing the CSP would block", async () => {
-    const { html } = await page();
+  it.each(["/dashboard", "/ops"])("%s is self-contained and uses nothing the CSP would block", async (path) => {
+    const { html } = await page(path);
     expect(html, "no external resources").not.toMatch(/\b(src|href)\s*=\s*["']?(https?:)?\/\//i);
     expect(html).not.toMatch(/@import|url\(\s*["']?https?:/i);
     expect(html, "no inline event handlers").not.toMatch(/<[^>]+\son[a-z]+\s*=/i);
@@ -398,6 +398,9 @@ describe("GET /dashboard", () => {
       expect(html, needle).toContain(needle);
     }
     expect(html).toContain('createElementNS("http://www.w3.org/2000/svg"');
+    // The ops page reads the admin view and shows the alerts first.
+    const ops = (await page("/ops")).html;
+    for (const needle of ['"/v1/ops?minutes=60"', "o.alerts", "fraud rate", "oldest unarchived", "sessionStorage"]) expect(ops, needle).toContain(needle);
     // A readable label for every invalid reason the counting rules can give.
     for (const reason of INVALID_REASONS) expect(html, reason).toMatch(new RegExp(`\\b${reason}: "[^"]+"`));
     expect(html).toMatch(/<html lang="en">/);

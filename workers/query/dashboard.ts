@@ -7,6 +7,7 @@
  * nothing else can run: no injected script, no inline handlers, no `style` attributes in markup (the
  * script sizes bars through CSSOM, which CSP permits). All API data is inserted as text, never as HTML.
  */
+import { pageHandler } from "./page";
 
 const STYLE = String.raw`
 :root { color-scheme: light dark; --bg: #f6f7f9; --panel: #fff; --text: #1b1f24; --muted: #5b6470; --line: #dde1e6;
@@ -504,52 +505,5 @@ const SCRIPT = String.raw`
 })();
 `;
 
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>edgeclick: advertiser dashboard</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}</style>
-</head>
-<body>${BODY}<script>${SCRIPT}</script>
-</body>
-</html>
-`;
-
-async function sha256(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
-}
-
-/** Only the page's own style and script, calls to this origin, and nothing framed or posted elsewhere. */
-async function contentSecurityPolicy(): Promise<string> {
-  return [
-    "default-src 'none'",
-    `script-src ${await sha256(SCRIPT)}`,
-    `style-src ${await sha256(STYLE)}`,
-    "connect-src 'self'",
-    "img-src data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
-
-let csp: Promise<string> | undefined;
-
-export async function dashboardResponse(): Promise<Response> {
-  csp ??= contentSecurityPolicy();
-  return new Response(PAGE, {
-    headers: {
-      "Content-Type": "text/html; charset=utf-8",
-      "Cache-Control": "no-store",
-      "Content-Security-Policy": await csp,
-      "X-Content-Type-Options": "nosniff",
-      "Referrer-Policy": "no-referrer",
-      "X-Frame-Options": "DENY",
-    },
-  });
-}
+/** `GET /dashboard`. */
+export const dashboardResponse = pageHandler({ title: "edgeclick: advertiser dashboard", style: STYLE, body: BODY, script: SCRIPT });

@@ -4,6 +4,7 @@ import { withJsonErrors } from "../http";
 import { admin } from "./admin";
 import { dashboardResponse } from "./dashboard";
 import { openApiResponse } from "./openapi";
+import { opsPageResponse } from "./ops-page";
 import { ops } from "./ops";
 import { reads } from "./reads";
 
@@ -11,6 +12,7 @@ const app = withJsonErrors(new Hono<{ Bindings: QueryEnv }>());
 // Public, no key: the API description and the dashboard page (which asks for the key itself).
 app.get("/openapi.json", (c) => openApiResponse(c.req.raw, c.env));
 app.get("/dashboard", () => dashboardResponse());
+app.get("/ops", () => opsPageResponse());
 app.route("/v1/admin", admin);
 app.route("/v1/ops", ops);
 app.route("/v1", reads);
