@@ -30,4 +30,5 @@ SELECT
   count(*) FILTER (WHERE is_repeat)                                              AS event_id_repeats
 FROM judged
 GROUP BY ALL
+HAVING clicks > 0 OR invalid_clicks > 0 OR late_events > 0   -- a group of duplicates only makes no row
 ORDER BY campaign_id, date, country, device_type;

@@ -123,8 +123,13 @@ export class BillingAccumulator {
     } else this.#repeat(e);
   }
 
+  /**
+   * The billing rows. A group with nothing billed or judged in it — only duplicates of events billed in
+   * other groups — makes no row: a row of zeros would read as a bill for nothing.
+   */
   rows(): BillingRow[] {
     return [...this.#groups.values()]
+      .filter((g) => g.clicks > 0 || g.invalid_clicks > 0 || g.late_events > 0)
       .map(({ users, ...row }) => ({ ...row, unique_users: users.size }))
       .sort((a, b) =>
         a.campaign_id.localeCompare(b.campaign_id) || a.date.localeCompare(b.date) ||

@@ -22,6 +22,13 @@ describe("billing", () => {
     }
   });
 
+  it("makes no row for a group of duplicates only (a row of zeros would read as a bill for nothing)", () => {
+    const acc = new BillingAccumulator();
+    acc.add(ev({ uid: "a", country: "US" }));
+    acc.add(ev({ uid: "b", country: "FR", verdict: "duplicate" }));
+    expect(acc.rows().map((r) => r.country)).toEqual(["US"]);
+  });
+
   it("leaves real time's own duplicates and other campaigns alone, and counts a copied receipt once", () => {
     const acc = new BillingAccumulator();
     const first = ev({ uid: "a" });
