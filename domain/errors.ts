@@ -1,8 +1,9 @@
 /**
- * Every error edgeclick answers is `{"error":{"code","message"}}` with a 4xx status (CONTRACT "Errors").
+ * Every error edgeclick answers is `{"error":{"code","message"}}` with a 4xx status (CONTRACT "Errors"),
+ * or 503 when the deployment itself is not ready (a missing setting): never for anything the caller sent.
  * Code that meets bad input throws ApiError; the Workers' error handlers turn it into that shape.
  */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 503;
 
 export class ApiError extends Error {
   constructor(

@@ -17,8 +17,19 @@ import { authenticate, requireAdmin } from "./auth";
 
 type Env = { Bindings: QueryEnv };
 
+/** The ingest Worker's base URL, as configured (null when it is not: a link to localhost would be worse). */
+export function configuredIngestBase(env: QueryEnv): string | null {
+  const base = String(env.INGEST_BASE_URL ?? "").replace(/\/+$/, "");
+  return base === "" ? null : base;
+}
+
+/** The base of click links; refuses to make links when it is not configured. */
 export function ingestBase(env: QueryEnv): string {
-  return (env.INGEST_BASE_URL || "http://127.0.0.1:8787").replace(/\/+$/, "");
+  const base = configuredIngestBase(env);
+  if (!base) {
+    throw new ApiError(503, "not_configured", "INGEST_BASE_URL is not set for the query Worker, so no click link can be made (see README, Deploy).");
+  }
+  return base;
 }
 
 export const admin = new Hono<Env>();

@@ -14,7 +14,7 @@ import * as S from "../../domain/schemas";
 import type { PopularAd } from "../../durable-objects/leaderboard";
 import type { RollupResult } from "../../domain/billing";
 import { LIMIT_PERIOD_S, MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
-import { ingestBase } from "./admin";
+import { configuredIngestBase } from "./admin";
 
 type Schema = Record<string, unknown>;
 
@@ -634,7 +634,7 @@ let cached: { key: string; body: string } | null = null;
 
 export function openApiResponse(req: Request, env: QueryEnv): Response {
   const queryUrl = new URL(req.url).origin;
-  const ingestUrl = ingestBase(env);
+  const ingestUrl = configuredIngestBase(env) ?? "https://ingest.invalid";
   const key = `${queryUrl} ${ingestUrl}`;
   if (cached?.key !== key) cached = { key, body: JSON.stringify(openApiDocument(queryUrl, ingestUrl)) };
   return new Response(cached.body, {
