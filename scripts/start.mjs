@@ -22,8 +22,21 @@ for (const [name, port] of Object.entries(ports)) {
     process.exit(1);
   }
 }
+// Registered before the stack starts: Miniflare's own exit hook, added when it starts, ends the process
+// at once on Ctrl+C (after stopping workerd), so ours must run first to say so.
+let stack = null;
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nedgeclick: stopping…");
+  await stack?.close();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
 console.log("edgeclick: bundling the Workers with wrangler and starting the local Workers runtime…");
-const stack = await startStack({
+stack = await startStack({
   ingestPort: ports.ingest,
   queryPort: ports.query,
   persistTo: env.EDGECLICK_STATE,
@@ -49,14 +62,3 @@ edgeclick is running (${((Date.now() - started) / 1000).toFixed(1)} s)
 ${stack.migrations.length ? `  D1 migrations applied:     ${stack.migrations.join(", ")}\n` : ""}
 Try: curl -s -X POST ${stack.queryUrl}/v1/admin/advertisers -H 'Authorization: Bearer ${token}' -d '{"name":"Acme"}'
 Press Ctrl+C to stop.`);
-
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  console.log("\nedgeclick: stopping…");
-  await stack.close();
-  process.exit(0);
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
