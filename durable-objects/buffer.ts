@@ -1,3 +1,4 @@
+import { logLine } from "../domain/log";
 import { DurableObject } from "cloudflare:workers";
 import type { ClickEvent } from "../domain/event";
 import type { BufferedBatch } from "../domain/buffer";
@@ -77,7 +78,7 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
     this.#forwarding ??= this.#forwardAll()
       .catch((err) => {
         this.#failures++;
-        console.error(JSON.stringify({ msg: "edge buffer forward failed; retrying", error: err instanceof Error ? err.message : String(err), failures: this.#failures }));
+        logLine("error", "edge buffer forward failed; retrying", { buffer: this.ctx.id.name ?? null, failures: this.#failures, error: err });
       })
       .finally(() => {
         this.#forwarding = null;

@@ -1,3 +1,4 @@
+import { logLine } from "../domain/log";
 import { DurableObject } from "cloudflare:workers";
 import type { CellPartial, CellQuery } from "../domain/cells";
 import type { ClickEvent, Outcome } from "../domain/event";
@@ -148,7 +149,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       ctx.storage.transactionSync(() => {
         const { events } = migrateV1(sql, { rules: this.#rules, cells: this.#cells, live: this.#live, log: this.#log, stateMs: HORIZONS.stateMs });
         this.#checkpoint();
-        console.log(JSON.stringify({ msg: "campaign object migrated to schema 2", object: this.#identity, outbox_events: events }));
+        logLine("info", "campaign object migrated to schema 2", { campaign_id: this.#identity?.campaign, shard: this.#identity?.shard, outbox_events: events });
       });
     } else this.#replay();
     if (this.#meta("schema") !== String(SCHEMA_VERSION)) this.#setMeta("schema", String(SCHEMA_VERSION));
@@ -371,7 +372,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
         await fn();
       } catch (err) {
         failed = true;
-        console.error(JSON.stringify({ msg: `campaign ${what} failed; retrying`, object: this.#identity, error: err instanceof Error ? err.message : String(err) }));
+        logLine("error", `campaign ${what} failed; retrying`, { campaign_id: this.#identity?.campaign, shard: this.#identity?.shard, error: err });
       }
     };
     await step("forward", () => this.#forward());
@@ -531,7 +532,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     if (rate <= threshold) return;
     this.#reshardCheckedAt = now;
     const plan = await reshardIfHot(this.env.DB, this.#identity.campaign, rate, threshold, now);
-    if (plan) console.log(JSON.stringify({ msg: "campaign resharded", campaign_id: this.#identity.campaign, events_per_second: Math.round(rate), plan }));
+    if (plan) logLine("info", "campaign resharded", { campaign_id: this.#identity.campaign, events_per_second: Math.round(rate), plan });
   }
 
   #armAlarm(delayMs: number): void {

@@ -2,6 +2,7 @@
  * How Workers reach the campaign objects: which object counts an event, and recording a batch, with the
  * queue as the durable fallback when an object cannot be reached.
  */
+import { logLine } from "../domain/log";
 import type { ClickEvent, Outcome } from "../domain/event";
 import { campaignObjectName, type PendingMessage } from "../domain/messages";
 import type { Dedup } from "../domain/rules";
@@ -157,14 +158,14 @@ export async function recordDurably(env: RecordEnv, route: CampaignRoute, events
     if (failure) throw failure;
     return await recordEvents(env.CAMPAIGN, plan, events, jurisdiction);
   } catch (err) {
-    console.error("campaign objects unavailable; queueing events for later counting:", err instanceof Error ? err.message : err);
+    logLine("warn", "campaign objects unavailable; queueing events for later counting", { campaign_id: events[0]?.campaign_id, events: events.length, error: err });
   }
   const body = (chunk: ClickEvent[]): PendingMessage => ({ v: 1, kind: "pending", plan, jurisdiction, events: chunk });
   try {
     for (const chunk of chunkBySize(events, PENDING_MESSAGE_BYTES)) await env.EVENTS.send(body(chunk), { contentType: "json" });
     return null;
   } catch (err) {
-    console.error("queue unavailable too; spooling events to R2:", err instanceof Error ? err.message : err);
+    logLine("warn", "queue unavailable too; spooling events to R2", { campaign_id: events[0]?.campaign_id, events: events.length, error: err });
   }
   await archiveFor(env, jurisdiction).put(spoolKey(events[0].received_at, events[0].uid), JSON.stringify(body(events)), {
     httpMetadata: { contentType: "application/json" },

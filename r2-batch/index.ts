@@ -2,6 +2,7 @@
  * edgeclick-batch: the cron Worker that turns the R2 archive into billing rows in D1. The query
  * Worker's `POST /v1/admin/rollup` calls `rollup()` over a service binding: the same code as the cron.
  */
+import { logLine } from "../domain/log";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { errorResponse } from "../domain/errors";
 import type { BatchRpc, RollupResult } from "../domain/billing";
@@ -33,9 +34,9 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
 
   override async scheduled(_controller: ScheduledController): Promise<void> {
     const spool = await this.sweep();
-    if (spool.swept || spool.failed) console.log("spool sweep", JSON.stringify(spool));
+    if (spool.swept || spool.failed) logLine("info", "spool sweep", spool);
     const { dates } = await this.rollup();
-    console.log("billing rollup", JSON.stringify(dates));
+    logLine("info", "billing rollup", { dates });
   }
 
   override async fetch(): Promise<Response> {

@@ -1,4 +1,5 @@
 /** Hands events that were spooled to R2 (objects and queue both down at the edge) to their campaign objects. */
+import { logLine } from "../domain/log";
 import type { PendingMessage } from "../domain/messages";
 import { SPOOL_PREFIX } from "../domain/archive-layout";
 import { recordEvents, type CampaignBinding } from "../durable-objects/client";
@@ -23,7 +24,7 @@ export async function sweepSpool(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket;
         swept++;
       } catch (err) {
         failed++;
-        console.error("spooled events could not be recorded yet; kept for the next run", key, err instanceof Error ? err.message : err);
+        logLine("warn", "spooled events could not be recorded yet; kept for the next run", { key, error: err });
       }
     }
   }

@@ -8,6 +8,7 @@
  * confirms), and uncounted events are written to the R2 spool, which the billing cron hands to their
  * objects (receipts make every repeat harmless).
  */
+import { logLine } from "../../domain/log";
 import { spoolKey } from "../../domain/archive-layout";
 import { archiveFor } from "../../domain/jurisdiction";
 import { DEAD_LETTER_QUEUE, unpackEvents, type EventsMessage } from "../../domain/messages";
@@ -37,7 +38,7 @@ export async function handleDeadLetter(body: Body, env: AggregatorEnv): Promise<
     await archiveFor(env, body.jurisdiction).put(spoolKey(first.received_at, first.uid), JSON.stringify(body), { httpMetadata: { contentType: "application/json" } });
     return "spooled";
   }
-  console.log(JSON.stringify({ msg: "dead letter dropped", kind: body?.kind ?? null, id: body?.kind === "recorded" ? body.id : null }));
+  logLine("info", "dead letter dropped", { kind: body?.kind ?? null, message_id: body?.kind === "recorded" ? body.id : null });
   return "dropped";
 }
 
@@ -49,7 +50,7 @@ export default {
           await handleDeadLetter(msg.body, env);
           msg.ack();
         } catch (err) {
-          console.error("dead letter could not be handled; will retry", msg.id, err instanceof Error ? err.message : err);
+          logLine("error", "dead letter could not be handled; will retry", { message_id: msg.id, error: err });
           msg.retry({ delaySeconds: 60 });
         }
       }
@@ -63,7 +64,7 @@ export default {
         await handleMessage(msg.body, env);
         msg.ack();
       } catch (err) {
-        console.error("queue message failed; will retry", msg.id, err instanceof Error ? err.message : err);
+        logLine("warn", "queue message failed; will retry", { message_id: msg.id, attempts: msg.attempts, error: err });
         msg.retry({ delaySeconds: Math.min(60, 2 ** msg.attempts) });
       }
     }

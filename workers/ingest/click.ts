@@ -1,4 +1,5 @@
 /** `GET /click`: record the click durably, then send the browser to the ad's registered landing page. */
+import { logLine } from "../../domain/log";
 import { hashIp, newId } from "../../domain/crypto";
 import { edgeContext } from "../../domain/edge";
 import { ApiError, errorResponse } from "../../domain/errors";
@@ -92,7 +93,7 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
       await recordClickDurably(env, ad, event);
     } catch (err) {
       // Nothing took the click. The person still gets where they were going.
-      console.error("click could not be recorded", event.event_id, err instanceof Error ? err.message : err);
+      logLine("error", "click could not be recorded", { campaign_id: event.campaign_id, event_id: event.event_id, error: err });
     }
   }
 

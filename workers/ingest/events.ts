@@ -1,4 +1,5 @@
 /** `POST /v1/events`: a publisher's batch of click events, JSON array or NDJSON. */
+import { logLine } from "../../domain/log";
 import { hashIp, newId } from "../../domain/crypto";
 import { edgeContext } from "../../domain/edge";
 import { ApiError } from "../../domain/errors";
@@ -130,7 +131,7 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
       accepted += events.length;
       for (const [campaignId] of mine) groups.delete(campaignId);
     } catch (err) {
-      console.error("edge buffer unavailable; recording through the fallbacks:", err instanceof Error ? err.message : err);
+      logLine("warn", "edge buffer unavailable; recording through the fallbacks", { publisher_id: publisherId, error: err });
     }
   }
   await Promise.all(
@@ -139,7 +140,7 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
         await recordDurably(env, g.ad, g.items.map((i) => i.event));
         accepted += g.items.length;
       } catch (err) {
-        console.error("events could not be recorded", err instanceof Error ? err.message : err);
+        logLine("error", "events could not be recorded", { campaign_id: g.ad.campaign_id, events: g.items.length, error: err });
         for (const { index } of g.items) {
           rejected.push({ index, code: "unavailable", message: "could not be recorded right now; send it again" });
         }

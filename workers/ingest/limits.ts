@@ -6,6 +6,7 @@
  * an exact meter. The counting rules (`ip_burst_second`, `ip_rate_minute`) stay the exact judge of what
  * gets billed.
  */
+import { logLine } from "../../domain/log";
 import { ApiError } from "../../domain/errors";
 import { LIMIT_PERIOD_S } from "../../domain/limits";
 
@@ -18,7 +19,7 @@ export async function withinLimit(limiter: RateLimit | undefined, key: string): 
   try {
     return (await limiter.limit({ key })).success;
   } catch (err) {
-    console.error("rate limiter unavailable; letting the request through:", err instanceof Error ? err.message : err);
+    logLine("warn", "rate limiter unavailable; letting the request through", { error: err });
     return true;
   }
 }
