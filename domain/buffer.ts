@@ -6,8 +6,18 @@ import type { ClickEvent } from "./event";
 import { murmur32 } from "./hash";
 import type { CampaignRoute } from "./jurisdiction";
 
-/** Buffer objects per Cloudflare location: a busy location is spread over this many. */
+/** Buffer objects per Cloudflare location by default: a busy location is spread over this many. */
 export const BUFFER_SLOTS = 4;
+
+/**
+ * Slots per location for this deployment: `EDGE_BUFFER_SLOTS` (1–64) where a location takes more clicks
+ * than 4 buffers handle (docs/SCALE.md), else BUFFER_SLOTS. Every Worker that names buffers reads the same
+ * setting, so raising it only spreads new batches wider; lowering it strands nothing (buffers drain on their own).
+ */
+export function bufferSlots(env: { EDGE_BUFFER_SLOTS?: string }): number {
+  const n = Number(env.EDGE_BUFFER_SLOTS);
+  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : BUFFER_SLOTS;
+}
 
 /** A batch as a buffer logs it: the events, and for each campaign the route the edge used (plan, jurisdiction). */
 export interface BufferedBatch {

@@ -7,7 +7,7 @@ import type { ClickEvent, Outcome } from "../domain/event";
 import { campaignObjectName, type PendingMessage } from "../domain/messages";
 import type { Dedup } from "../domain/rules";
 import { countShard, dedupShard, shardsAt, type ShardPlan } from "../domain/sharding";
-import { bufferName, isolateKey } from "../domain/buffer";
+import { bufferName, bufferSlots, isolateKey } from "../domain/buffer";
 import { spoolKey } from "../domain/archive-layout";
 import { archiveFor, stubIn, type CampaignRoute, type Jurisdiction } from "../domain/jurisdiction";
 import { batcherFor } from "./batcher";
@@ -112,6 +112,7 @@ export interface RecordEnv {
   EVENTS: Queue;
   ARCHIVE: R2Bucket;
   ARCHIVE_EU: R2Bucket;
+  EDGE_BUFFER_SLOTS?: string;
 }
 
 /**
@@ -128,7 +129,7 @@ export async function bufferEvents(env: RecordEnv, name: string, events: ClickEv
  * Falls back like recordDurably when the buffer cannot be reached.
  */
 export async function recordClickDurably(env: RecordEnv, route: CampaignRoute, event: ClickEvent): Promise<void> {
-  const name = bufferName(event.colo, isolateKey());
+  const name = bufferName(event.colo, isolateKey(), bufferSlots(env));
   const key = `buffer:${route.jurisdiction ?? ""}:${name}`;
   try {
     await batcherFor<{ event: ClickEvent; route: CampaignRoute }, number>(key).submit({ event, route }, async (items) => {

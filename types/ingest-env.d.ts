@@ -7,6 +7,7 @@ interface __BaseEnv_IngestEnv {
 	EVENTS: Queue;
 	CLICK_LIMITER: RateLimit;
 	EVENTS_LIMITER: RateLimit;
+	EDGE_BUFFER_SLOTS: "4";
 	ALLOWED_LATENESS_MS: "3600000";
 	AUTO_SHARD_EVENTS_PER_SECOND: "2000";
 	IP_HASH_KEY: string;
@@ -28,7 +29,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ALLOWED_LATENESS_MS" | "AUTO_SHARD_EVENTS_PER_SECOND" | "IP_HASH_KEY" | "CLICK_SIGNING_KEYS">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "EDGE_BUFFER_SLOTS" | "ALLOWED_LATENESS_MS" | "AUTO_SHARD_EVENTS_PER_SECOND" | "IP_HASH_KEY" | "CLICK_SIGNING_KEYS">> {}
 }
 declare module "*.txt" {
 	const value: string;

@@ -8,7 +8,7 @@ import { getAdsCached, principalForKey, type AdRecord } from "../../domain/regis
 import { describeIssues, postedEvent, type PostedEvent } from "../../domain/schemas";
 import { MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS } from "../../domain/time";
 import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
-import { bufferName } from "../../domain/buffer";
+import { bufferName, bufferSlots } from "../../domain/buffer";
 import { bufferEvents, recordDurably } from "../../durable-objects/client";
 import { bearer, readBody } from "../http";
 import { eventsLimitKey, eventsRateLimited, withinLimit } from "./limits";
@@ -127,7 +127,7 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
     try {
       const routes = Object.fromEntries(mine.map(([campaignId, g]) => [campaignId, { shard_plan: g.ad.shard_plan, jurisdiction }]));
       const events = mine.flatMap(([, g]) => g.items.map((i) => i.event));
-      await bufferEvents(env, bufferName(edge.colo, publisherId), events, routes, jurisdiction);
+      await bufferEvents(env, bufferName(edge.colo, publisherId, bufferSlots(env)), events, routes, jurisdiction);
       accepted += events.length;
       for (const [campaignId] of mine) groups.delete(campaignId);
     } catch (err) {

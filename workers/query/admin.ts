@@ -9,7 +9,7 @@ import { parseSigningKeys, signClick } from "../../domain/signing";
 import type { BatchRpc } from "../../domain/billing";
 import type { Blocklist } from "../../durable-objects/blocklist";
 import type { EdgeBuffer } from "../../durable-objects/buffer";
-import { BUFFER_SLOTS } from "../../domain/buffer";
+import { bufferSlots } from "../../domain/buffer";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
 import { objectsOf, shardStubs } from "./access";
 import { methodNotAllowed, readJson } from "../http";
@@ -78,7 +78,7 @@ admin.get("/buffers", async (c) => {
   const colo = parseOr400(buffersQuery, Object.fromEntries(new URL(c.req.url).searchParams)).colo ?? "local";
   const ns = objectsOf<EdgeBuffer>(c.env.BUFFER);
   const buffers = await Promise.all(
-    Array.from({ length: BUFFER_SLOTS }, async (_, slot) => {
+    Array.from({ length: bufferSlots(c.env) }, async (_, slot) => {
       const name = `${colo}:${slot}`;
       return { name, ...(await ns.getByName(name).stats()) };
     }),
