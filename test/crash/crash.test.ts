@@ -26,8 +26,22 @@ let ports: { ingest: number; query: number };
 let child: ChildProcess | null = null;
 let verify: TestStack | null = null;
 
-/** Starts `npm start`'s script in its own process group; resolves when it says it is running. */
+/**
+ * Starts `npm start`'s script in its own process group; resolves when it says it is running. A port
+ * taken meanwhile by another process (the start script says so and exits) means: other ports, again.
+ */
 async function startRuntime(): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRuntimeOnce();
+    } catch (err) {
+      if (attempt >= 4 || !/already in use/.test(String(err))) throw err;
+      ports = { ingest: await freePort(), query: await freePort() };
+    }
+  }
+}
+
+async function startRuntimeOnce(): Promise<void> {
   const proc = spawn(process.execPath, [join(ROOT, "scripts/start.mjs")], {
     cwd: ROOT,
     detached: true,
@@ -135,7 +149,7 @@ async function load(stop: () => boolean): Promise<void> {
       const user = `c${++seq}`;
       ledger.clicksInFlight.set(user, c.id);
       try {
-        const res = await fetch(`${c.click_url}&user_id=${user}`, {
+        const res = await fetch(`${ingest()}/click?ad_id=${c.ad_id}&user_id=${user}`, {
           redirect: "manual",
           headers: { "User-Agent": BROWSER, "CF-Connecting-IP": uniqueIp(), "CF-IPCountry": "NL" },
         });

@@ -37,17 +37,25 @@ export async function startTestStack(
 ): Promise<TestStack> {
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "edgeclick-e2e-state-"));
   const buildDir = opts.buildDir ?? mkdtempSync(join(tmpdir(), "edgeclick-e2e-build-"));
-  const stack = await startStack({
-    ingestPort: await freePort(),
-    queryPort: await freePort(),
-    persistTo,
-    buildDir,
-    build: opts.build ?? true,
-    crons: false,
-    vars: opts.vars,
-    objectRttMs: opts.objectRttMs,
-  });
-  return { ...stack, buildDir };
+  // A port found free can be taken by another process (another test project, a runtime's own sockets)
+  // before the stack binds it: then try again with other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const stack = await startStack({
+        ingestPort: await freePort(),
+        queryPort: await freePort(),
+        persistTo,
+        buildDir,
+        build: attempt === 1 ? (opts.build ?? true) : false,
+        crons: false,
+        vars: opts.vars,
+        objectRttMs: opts.objectRttMs,
+      });
+      return { ...stack, buildDir };
+    } catch (err) {
+      if (attempt >= 4 || !/ADDRESS_IN_USE|already in use/i.test(String((err as Error)?.message ?? err) + String((err as { code?: string })?.code ?? ""))) throw err;
+    }
+  }
 }
 
 export function removeDir(dir: string): void {
