@@ -148,6 +148,17 @@ export function billingStatus(date: string, now: number): "final" | "provisional
   return now >= start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + 3_600_000 ? "final" : "provisional";
 }
 
+/**
+ * Real time against billing for one campaign and date. Billing counts late clicks (real time keeps them out
+ * of its buckets) and takes back event_id repeats (real time dedups event_id per minute); what is left
+ * over is `unexplained`, and `drift` is it as a share of what billing should have found.
+ */
+export function reconcile(r: { realtime: number; late: number; billed: number; repeats: number }): { difference: number; unexplained: number; drift: number } {
+  const expected = r.realtime + r.late - r.repeats;
+  const unexplained = r.billed - expected;
+  return { difference: r.billed - r.realtime, unexplained, drift: expected === 0 ? 0 : Number((unexplained / expected).toFixed(4)) };
+}
+
 /** What a rollup of one date did (the r2-batch Worker computes it, the query Worker shows it). */
 export interface RollupResult {
   date: string;

@@ -306,8 +306,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     const identity = this.#identity;
     if (!identity) return;
     for (;;) {
+      // Rows in log order up to the first one still young (forwarding keeps the order).
       const young = Date.now() - FORWARD_AFTER_MS;
-      const rows = this.#log.rows(this.#forwarded, this.#log.last, [LogKind.admitted], 100).filter((r, i, all) => all.slice(0, i + 1).every((x) => (this.#admittedAt.get(x.seq) ?? 0) <= young));
+      const candidates = this.#log.rows(this.#forwarded, this.#log.last, [LogKind.admitted], 100);
+      const firstYoung = candidates.findIndex((r) => (this.#admittedAt.get(r.seq) ?? 0) > young);
+      const rows = firstYoung < 0 ? candidates : candidates.slice(0, firstYoung);
       if (rows.length === 0) return;
       const byShard = new Map<number, { event: ClickEvent; dedup: Dedup }[]>();
       let taken = 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BillingAccumulator, type BillingInput } from "../../domain/billing";
+import { BillingAccumulator, reconcile, type BillingInput } from "../../domain/billing";
 
 const T = Date.UTC(2026, 10, 20, 12, 0, 0);
 const ev = (over: Partial<BillingInput>): BillingInput => ({
@@ -39,5 +39,13 @@ describe("billing", () => {
     const rows = acc.rows();
     expect(rows.map((r) => [r.campaign_id, r.clicks, r.duplicates, r.event_id_repeats])).toEqual([["c", 1, 1, 0], ["other", 1, 0, 0]]);
     expect(acc.events).toBe(3);
+  });
+});
+
+describe("reconciliation", () => {
+  it("explains late clicks and event_id repeats, and calls the rest unexplained", () => {
+    expect(reconcile({ realtime: 100, late: 5, billed: 103, repeats: 2 })).toEqual({ difference: 3, unexplained: 0, drift: 0 });
+    expect(reconcile({ realtime: 100, late: 0, billed: 90, repeats: 0 })).toEqual({ difference: -10, unexplained: -10, drift: -0.1 });
+    expect(reconcile({ realtime: 0, late: 0, billed: 0, repeats: 0 }).drift).toBe(0);
   });
 });

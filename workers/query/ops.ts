@@ -4,6 +4,7 @@
  * are derived from those figures, never from a side channel.
  */
 import { Hono } from "hono";
+import { reconcile } from "../../domain/billing";
 import { mergePartials } from "../../domain/metrics";
 import { listCampaigns, type Principal } from "../../domain/registry";
 import { opsQuery, parseOr400 } from "../../domain/schemas";
@@ -71,9 +72,8 @@ ops.get("/", async (c) => {
       const date = utcDate(d.ts);
       const b = billedOf.get(`${k.campaign_id}|${date}`);
       if (!b) continue;
-      const realtime = d.clicks + d.late_clicks - (b.repeats ?? 0);
-      const diff = realtime === 0 ? 0 : (b.clicks - realtime) / realtime;
-      drift.push({ campaign_id: k.campaign_id, date, realtime_clicks: d.clicks, late_clicks: d.late_clicks, billed_clicks: b.clicks, drift: Number(diff.toFixed(4)) });
+      const { drift: share } = reconcile({ realtime: d.clicks, late: d.late_clicks, billed: b.clicks, repeats: b.repeats ?? 0 });
+      drift.push({ campaign_id: k.campaign_id, date, realtime_clicks: d.clicks, late_clicks: d.late_clicks, billed_clicks: b.clicks, drift: share });
     }
     const oldest = backlogs.map((b) => b.oldest_unarchived_at).filter((t): t is number => t !== null);
     perCampaign.push({

@@ -1,6 +1,7 @@
 /** Real-time and billing reads for advertisers (their own campaigns) and the admin (all). */
 import { Hono } from "hono";
 import { ApiError } from "../../domain/errors";
+import { reconcile } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
 import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
@@ -220,14 +221,15 @@ reads.get("/reconciliation", async (c) => {
           const billedClicks = b?.clicks ?? 0;
           // Repeats of an event_id from another minute: clicks in real time, duplicates in billing.
           const repeats = b?.repeats ?? 0;
+          const { difference, unexplained } = reconcile({ realtime, late, billed: billedClicks, repeats });
           return {
             campaign_id: k.campaign_id,
             realtime_clicks: realtime,
             billed_clicks: billedClicks,
-            difference: billedClicks - realtime,
+            difference,
             late_clicks: late,
             event_id_repeats: repeats,
-            unexplained: billedClicks - realtime - late + repeats,
+            unexplained,
             billing_status: b?.status ?? "not_rolled_up",
           };
         }),
