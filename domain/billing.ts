@@ -173,4 +173,12 @@ export interface RollupResult {
 export interface BatchRpc {
   rollup(date?: string): Promise<{ rows: number; dates: RollupResult[] }>;
   sweep(): Promise<{ swept: number; events: number; failed: number }>;
+  spool(): Promise<SpoolBacklog>;
+}
+
+/** Spooled files waiting to be handed to their objects (`more`: there are more than were listed). */
+export interface SpoolBacklog {
+  files: number;
+  more: boolean;
+  oldest_received_at: number | null;
 }

@@ -84,19 +84,36 @@ export const landingUrl = z.string().trim().max(2048, "must be at most 2048 char
 
 export const createNamed = z.strictObject({ name });
 /** `POST /v1/admin/advertisers`: a name, and where the advertiser's data must live (default: anywhere). */
-export const createAdvertiser = z.strictObject({ name, jurisdiction: z.enum(JURISDICTIONS).nullish() });
+export const createAdvertiser = z.strictObject({
+  name,
+  jurisdiction: z.enum(JURISDICTIONS).nullish().describe(
+    "Where the advertiser's data must live: \"eu\" creates its campaign objects and the edge buffers holding its events in Cloudflare's " +
+      "EU jurisdiction and archives its events in the EU R2 bucket. Set once; default: anywhere.",
+  ),
+});
 export const createCampaign = z.strictObject({
   advertiser_id: idParam,
   name,
-  cost_per_click: costPerClick,
-  shards: z.number().int().min(1).max(16).optional(),
+  cost_per_click: costPerClick.describe("Amount per billed click, 0 to 1000, at most 6 decimals."),
+  shards: z.number().int().min(1).max(16).optional().describe("Durable Object shards for a hot campaign (default 1)."),
 });
-export const updateCampaign = z.strictObject({ shards: z.number().int().min(1).max(16) });
+export const updateCampaign = z.strictObject({
+  shards: z.number().int().min(1).max(16).describe("New shard count; takes effect at a minute boundary a few minutes ahead, never mid-minute."),
+});
 /** `GET /v1/ops?minutes=M`: the window the ingest figures cover. */
-export const opsQuery = z.strictObject({ minutes: z.coerce.number().int().min(1).max(1440).default(60) });
+export const opsQuery = z.strictObject({
+  minutes: z.coerce.number().int().min(1).max(1440).default(60).describe("Window of the ingest figures, 1–1440 minutes (default 60)."),
+});
 /** `GET /v1/admin/buffers?colo=…`: a Cloudflare location's IATA code ("local" on a local stack). */
-export const buffersQuery = z.strictObject({ colo: z.string().regex(/^(?:[A-Z]{3}|local)$/, "an IATA code like FRA, or local").optional() });
-export const createAd = z.strictObject({ campaign_id: idParam, landing_url: landingUrl, ad_format: label.optional() });
+export const buffersQuery = z.strictObject({
+  colo: z.string().regex(/^(?:[A-Z]{3}|local)$/, "an IATA code like FRA, or local").optional()
+    .describe("IATA code of the Cloudflare location (default: local)."),
+});
+export const createAd = z.strictObject({
+  campaign_id: idParam,
+  landing_url: landingUrl.describe("Absolute http(s) URL without credentials. Clicks redirect only here."),
+  ad_format: label.optional(),
+});
 export const createClickUrl = z.strictObject({ ad_id: idParam, publisher_id: idParam });
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -113,10 +130,12 @@ export const ipAddress = z.string().trim().max(45).refine(isIp, "must be an IPv4
 
 export const blocklistBody = z
   .strictObject({
-    ips: z.array(ipAddress).max(10_000, "at most 10,000 per request").optional(),
-    user_agents: z.array(z.string().trim().min(1).max(1024).refine(isCleanText, CLEAN_TEXT)).max(10_000, "at most 10,000 per request").optional(),
+    ips: z.array(ipAddress).max(10_000, "at most 10,000 per request").optional().describe("IPv4 or IPv6 addresses (stored hashed)."),
+    user_agents: z.array(z.string().trim().min(1).max(1024).refine(isCleanText, CLEAN_TEXT)).max(10_000, "at most 10,000 per request").optional()
+      .describe("Exact User-Agent strings."),
   })
-  .refine((b) => (b.ips?.length ?? 0) + (b.user_agents?.length ?? 0) > 0, "give at least one of ips or user_agents");
+  .refine((b) => (b.ips?.length ?? 0) + (b.user_agents?.length ?? 0) > 0, "give at least one of ips or user_agents")
+  .describe("Give at least one of `ips` or `user_agents`.");
 
 /** The last instant every part of edgeclick can print (a Date holds more, but not as `YYYY-…`). */
 export const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
@@ -133,7 +152,11 @@ export function parseInstant(input: string | number): number | null {
 
 export const dateString = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
   .refine((s) => parseInstant(s) !== null, "must be a real calendar date from 1970 on");
-export const rollupBody = z.strictObject({ date: dateString.optional() });
+/** A body with nothing in it (an empty object, or no body). */
+export const emptyBody = z.strictObject({});
+export const rollupBody = z.strictObject({
+  date: dateString.optional().describe("UTC date YYYY-MM-DD; default: today and yesterday (and dates with late events)."),
+});
 
 /** ISO-8601 or epoch ms, as a number. */
 export const instant = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -149,18 +172,19 @@ const optionalText = (max: number) => text(max).nullish().transform((s) => (s ? 
 
 /** One event of `POST /v1/events`. Campaign and advertiser are never taken from here. */
 export const postedEvent = z.object({
-  event_id: token(128),
-  timestamp: instant,
-  ad_id: idParam,
+  event_id: token(128).describe("Publisher's unique id of the event; a repeat is counted as a duplicate."),
+  timestamp: instant.describe("ISO-8601 time (UTC when no offset) or epoch milliseconds. Must lie within [now − 7 days, now + 5 minutes]."),
+  ad_id: idParam.describe("An ad of the registry; campaign and advertiser come from it."),
   user_id: optionalText(128),
-  ip_address: ipAddress.nullish(),
+  ip_address: ipAddress.nullish().describe("IPv4 or IPv6 address of the clicker; default: the connecting IP."),
   user_agent: optionalText(1024),
   referer: optionalText(2048),
-  device_type: z.string().trim().toLowerCase().pipe(z.enum(["desktop", "mobile", "tablet", "bot", "unknown"])).nullish(),
+  device_type: z.string().trim().toLowerCase().pipe(z.enum(["desktop", "mobile", "tablet", "bot", "unknown"])).nullish()
+    .describe("desktop, mobile, tablet, bot or unknown (any case); default: from user_agent."),
   os: optionalText(32),
-  country: countryCode.nullish(),
+  country: countryCode.nullish().describe("ISO 3166-1 alpha-2 (any case), XX for unknown; default: the edge's country."),
   city: optionalText(128),
-  cost_per_click: costPerClick.nullish(),
+  cost_per_click: costPerClick.nullish().describe("Overrides the campaign's cost per click for this event."),
   ad_format: label.nullish(),
 });
 export type PostedEvent = z.infer<typeof postedEvent>;
@@ -168,9 +192,9 @@ export type PostedEvent = z.infer<typeof postedEvent>;
 /** `GET /click` parameters. */
 export const clickParams = z.object({
   ad_id: idParam,
-  user_id: optionalText(128),
-  pub: idParam.optional(),
-  sig: z.string().max(128).optional(),
+  user_id: optionalText(128).describe("The clicker; without it a first-party cookie identifies the browser."),
+  pub: idParam.optional().describe("Publisher id of a signed link."),
+  sig: z.string().max(128).optional().describe("Signature of a link made by POST /v1/admin/click-urls."),
   ad_format: label.optional(),
   variant: label.optional(),
   x: z.coerce.number().int().min(-100_000).max(100_000).optional(),
@@ -244,24 +268,39 @@ export const filterParam = z.string().max(200).transform((s, ctx) => {
 });
 export type Filter = z.infer<typeof filterParam>;
 
-export const aggregatedCountQuery = z.object({ from: instant, to: instant, filter: filterParam.optional() });
+const TIME = "ISO-8601 time (UTC when no offset) or epoch milliseconds.";
+const FILTER = `\`dimension:value\`, dimension one of ${DIMENSIONS.join(", ")}; e.g. \`country:US\`.`;
+const minutes = (fallback: number, description: string) => z.coerce.number().int().min(1).max(1440).default(fallback).describe(description);
+
+export const aggregatedCountQuery = z.object({
+  from: instant.describe(`Inclusive. ${TIME}`),
+  to: instant.describe(`Exclusive. ${TIME}`),
+  filter: filterParam.optional().describe(FILTER),
+});
 export const popularQuery = z.object({
-  window: z.coerce.number().int().min(1).max(1440).default(60),
-  top_n: z.coerce.number().int().min(1).max(100).default(10),
+  window: minutes(60, "Minutes back from now."),
+  top_n: z.coerce.number().int().min(1).max(100).default(10).describe("How many ads."),
 });
 export const metricsQuery = z.object({
-  ad_id: idParam.optional(),
-  campaign_id: idParam.optional(),
-  start: instant,
-  end: instant,
+  ad_id: idParam.optional().describe("One ad; or give campaign_id."),
+  campaign_id: idParam.optional().describe("A whole campaign; or give ad_id."),
+  start: instant.describe(`Inclusive. ${TIME}`),
+  end: instant.describe(`Exclusive. ${TIME}`),
   granularity: z.enum(GRANULARITIES as [string, ...string[]]).default("minute"),
   group_by: z.enum(GROUPINGS).optional(),
-  filter: filterParam.optional(),
+  filter: filterParam.optional().describe(FILTER),
 });
-export const liveQuery = z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(5) });
+export const liveQuery = z.object({ minutes: minutes(5, "Minutes back from now.") });
 const dateOrInstant = z.string().refine((s) => parseInstant(s) !== null, "must be a date YYYY-MM-DD, an ISO-8601 time or epoch milliseconds");
-export const billingQuery = z.object({ campaign_id: idParam, from: dateOrInstant, to: dateOrInstant });
-export const reconciliationQuery = z.object({ date: dateString });
+export const billingQuery = z.object({
+  campaign_id: idParam,
+  from: dateOrInstant.describe(`Inclusive. Date YYYY-MM-DD or ${TIME}`),
+  to: dateOrInstant.describe(`Exclusive. Date YYYY-MM-DD or ${TIME} At most 400 days after from.`),
+});
+export const reconciliationQuery = z.object({ date: dateString.describe("UTC date YYYY-MM-DD.") });
+/** Path parameters: the id of a campaign or an ad. Any text: an id that is not ours is a 404, like a missing one. */
+export const campaignPath = z.object({ id: z.string().describe("Campaign id.") });
+export const adPath = z.object({ ad_id: z.string().describe("Ad id.") });
 
 /** Describes the first problem zod found, naming the field: "cost_per_click: must not be negative". */
 export function describeIssues(error: z.ZodError, field?: string, input?: unknown): string {

@@ -5,9 +5,9 @@
 import { logLine } from "../domain/log";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { errorResponse } from "../domain/errors";
-import type { BatchRpc, RollupResult } from "../domain/billing";
+import type { BatchRpc, RollupResult, SpoolBacklog } from "../domain/billing";
 import { datesToRoll, rollupDate } from "./rollup";
-import { sweepSpool } from "./spool";
+import { spoolBacklog, sweepSpool } from "./spool";
 
 export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRpc {
   /** Rolls up one date, or by default today, yesterday and any older date that received late events. */
@@ -30,6 +30,11 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
   /** Counts events that were spooled to R2 while the campaign objects and the queue were both down. */
   async sweep(): Promise<{ swept: number; events: number; failed: number }> {
     return sweepSpool(this.env);
+  }
+
+  /** What waits in the spool, for the ops view. */
+  async spool(): Promise<SpoolBacklog> {
+    return spoolBacklog(this.env);
   }
 
   override async scheduled(_controller: ScheduledController): Promise<void> {

@@ -1,7 +1,8 @@
 /** Hands events that were spooled to R2 (objects and queue both down at the edge) to their campaign objects. */
 import { logLine } from "../domain/log";
 import type { PendingMessage } from "../domain/messages";
-import { SPOOL_PREFIX } from "../domain/archive-layout";
+import { SPOOL_PREFIX, spooledAt } from "../domain/archive-layout";
+import type { SpoolBacklog } from "../domain/billing";
 import { recordEvents, type CampaignBinding } from "../durable-objects/client";
 
 export async function sweepSpool(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; CAMPAIGN: CampaignBinding }, limit = 500): Promise<{ swept: number; events: number; failed: number }> {
@@ -29,4 +30,21 @@ export async function sweepSpool(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket;
     }
   }
   return { swept, events, failed };
+}
+
+/** What waits in the spool (both jurisdictions): files, and the receive time of the oldest one. */
+export async function spoolBacklog(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket }, limit = 1000): Promise<SpoolBacklog> {
+  let files = 0;
+  let oldest: number | null = null;
+  let more = false;
+  for (const bucket of [env.ARCHIVE, env.ARCHIVE_EU]) {
+    const page = await bucket.list({ prefix: SPOOL_PREFIX, limit });
+    files += page.objects.length;
+    more ||= page.truncated;
+    for (const { key } of page.objects) {
+      const at = spooledAt(key);
+      if (at !== null && (oldest === null || at < oldest)) oldest = at;
+    }
+  }
+  return { files, more, oldest_received_at: oldest };
 }

@@ -14,6 +14,24 @@ export const methodNotAllowed = (allowed: string) => (): Response => {
   throw notAllowed(allowed);
 };
 
+/**
+ * Answers every other method on each routed path with 405 and `Allow` (GET implies HEAD). Called once all
+ * routes are in, so the list is read from the router itself.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function closeMethods<T extends Hono<any>>(app: T): T {
+  const methods = new Map<string, Set<string>>();
+  for (const r of app.routes) {
+    if (r.method === "ALL") continue;
+    methods.set(r.path, (methods.get(r.path) ?? new Set()).add(r.method));
+  }
+  for (const [path, set] of methods) {
+    const allowed = [...set].flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]));
+    app.all(path, methodNotAllowed(allowed.join(", ")));
+  }
+  return app;
+}
+
 /** Reads at most `max` bytes of body as UTF-8, or answers 413/400. */
 export async function readBody(req: Request, max: number): Promise<string> {
   const declared = Number(req.headers.get("Content-Length"));

@@ -1,20 +1,26 @@
 /** edgeclick-ingest: the public door for clicks. Routes only; the rules live in domain/ and durable-objects/. */
-import { Hono } from "hono";
+import { Hono, type Handler } from "hono";
+import { routingPath, type Endpoint } from "../../domain/api/define";
+import { click, health, postEvents } from "../../domain/api/routes";
 import { handleClick } from "./click";
 import { handlePostEvents } from "./events";
-import { methodNotAllowed, withJsonErrors } from "../http";
+import { closeMethods, withJsonErrors } from "../http";
 
 export { CampaignCounter } from "../../durable-objects/campaign";
 export { Blocklist } from "../../durable-objects/blocklist";
 export { Leaderboard } from "../../durable-objects/leaderboard";
 export { EdgeBuffer } from "../../durable-objects/buffer";
 
-const app = withJsonErrors(new Hono<{ Bindings: IngestEnv }>());
-app.get("/click", (c) => handleClick(c.req.raw, c.env));
-app.all("/click", methodNotAllowed("GET, HEAD"));
-app.post("/v1/events", (c) => handlePostEvents(c.req.raw, c.env));
-app.all("/v1/events", methodNotAllowed("POST"));
+type Vars = { Bindings: IngestEnv };
+const app = withJsonErrors(new Hono<Vars>());
+
+// Routed from the shared definitions (domain/api) that the query Worker publishes as OpenAPI. Both handlers
+// read their own input: /click leniently (a bad optional field is dropped), events one by one.
+const serve = (e: Endpoint, handler: Handler<Vars>) => app.on(e.route.method.toUpperCase(), routingPath(e.route.path), handler);
+serve(click, (c) => handleClick(c.req.raw, c.env));
+serve(postEvents, (c) => handlePostEvents(c.req.raw, c.env));
+serve(health, (c) => c.json({ ok: true, service: "edgeclick-ingest" }));
 app.get("/", (c) => c.json({ service: "edgeclick-ingest", endpoints: ["GET /click", "POST /v1/events"] }));
-app.get("/healthz", (c) => c.json({ ok: true, service: "edgeclick-ingest" }));
+closeMethods(app);
 
 export default { fetch: app.fetch } satisfies ExportedHandler<IngestEnv>;

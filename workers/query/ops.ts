@@ -3,17 +3,13 @@
  * objects (load, log backlog, archive lag, real-time counts), D1 (rollup runs, billing) — and the alerts
  * are derived from those figures, never from a side channel.
  */
-import { Hono } from "hono";
-import { reconcile } from "../../domain/billing";
+import * as api from "../../domain/api/routes";
+import { reconcile, type BatchRpc } from "../../domain/billing";
 import { mergePartials } from "../../domain/metrics";
-import { listCampaigns, type Principal } from "../../domain/registry";
-import { opsQuery, parseOr400 } from "../../domain/schemas";
+import { listCampaigns } from "../../domain/registry";
 import { DAY, MINUTE, floorTo, utcDate } from "../../domain/time";
-import { methodNotAllowed } from "../http";
 import { shardStubs } from "./access";
-import { authenticate, requireAdmin } from "./auth";
-
-type Env = { Bindings: QueryEnv; Variables: { principal: Principal } };
+import { mount, type QueryApp } from "./mount";
 
 /** Seed 000 §10.1: an invalid-click rate outside 5–30 % of all judged clicks is worth a look. */
 export const FRAUD_BAND = [0.05, 0.3] as const;
@@ -26,15 +22,10 @@ const MAX_CAMPAIGNS = 200;
 /** Below this many events in the window, rates are not judged. */
 const MIN_VOLUME = 100;
 
-export const ops = new Hono<Env>();
+/** Spooled events (dead letters and edge fallbacks) older than this have missed a sweep: worth a look. */
+export const SPOOL_AGE_LIMIT_S = 1800;
 
-ops.use("*", async (c, next) => {
-  requireAdmin(await authenticate(c.req.raw, c.env));
-  await next();
-});
-
-ops.get("/", async (c) => {
-  const q = parseOr400(opsQuery, Object.fromEntries(new URL(c.req.url).searchParams));
+export const opsRoutes = (app: QueryApp) => mount(app, api.opsView, async (c, { query: q }) => {
   const now = Date.now();
   const from = floorTo(now - q.minutes * MINUTE, MINUTE);
   const to = floorTo(now, MINUTE) + MINUTE;
@@ -87,6 +78,8 @@ ops.get("/", async (c) => {
     });
   }
 
+  const spool = await (c.env.BATCH as Fetcher & BatchRpc).spool();
+  const spoolAge = spool.oldest_received_at === null ? 0 : Math.round((now - spool.oldest_received_at) / 1000);
   const { results: runs } = await c.env.DB.prepare("SELECT date, files, events, rows, computed_at FROM rollup_runs ORDER BY computed_at DESC LIMIT 7").all<{
     date: string; files: number; events: number; rows: number; computed_at: number;
   }>();
@@ -104,6 +97,9 @@ ops.get("/", async (c) => {
       alerts.push({ code: "reconciliation_drift", message: `${d.campaign_id} on ${d.date}: billing and real time differ by ${(d.drift * 100).toFixed(1)} %.` });
     }
   }
+  if (spoolAge > SPOOL_AGE_LIMIT_S) {
+    alerts.push({ code: "dead_letters", message: `${spool.files}${spool.more ? "+" : ""} spooled event files wait for replay; the oldest arrived ${spoolAge} s ago.` });
+  }
   if (totals.events > 0 && (!runs[0] || now - runs[0].computed_at > DAY)) alerts.push({ code: "rollup_stale", message: "No billing rollup has run in the last 24 hours." });
 
   return c.json({
@@ -117,6 +113,7 @@ ops.get("/", async (c) => {
       unsent_messages: perCampaign.reduce((n, p) => n + p.unsent_messages, 0),
       oldest_unarchived_age_s: lag,
     },
+    queues: { spooled_files: spool.files, spooled_files_more: spool.more, oldest_spooled_age_s: spoolAge },
     rollups: { recent: runs, last_run_at: runs[0] ? new Date(runs[0].computed_at).toISOString() : null },
     reconciliation: drift,
     campaigns: perCampaign,
@@ -124,5 +121,3 @@ ops.get("/", async (c) => {
     alerts,
   });
 });
-
-ops.all("/", methodNotAllowed("GET, HEAD"));

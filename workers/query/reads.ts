@@ -1,41 +1,27 @@
 /** Real-time and billing reads for advertisers (their own campaigns) and the admin (all). */
-import { Hono } from "hono";
 import { ApiError } from "../../domain/errors";
 import { reconcile } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
 import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
-import { listAds, listCampaigns, type Principal } from "../../domain/registry";
-import { aggregatedCountQuery, billingQuery, liveQuery, metricsQuery, parseInstant, parseOr400, popularQuery, reconciliationQuery } from "../../domain/schemas";
+import { listAds, listCampaigns } from "../../domain/registry";
+import * as api from "../../domain/api/routes";
+import { parseInstant } from "../../domain/schemas";
 import { shardsAt } from "../../domain/sharding";
 import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, utcDate, type Granularity } from "../../domain/time";
 import type { CellQuery } from "../../domain/cells";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
-import { methodNotAllowed } from "../http";
 import { adFor, campaignFor, objectsOf, shardStubs } from "./access";
-import { authenticate, requireReader, tenantOf } from "./auth";
-
-type Env = { Bindings: QueryEnv; Variables: { principal: Principal } };
-
-export const reads = new Hono<Env>();
-
-reads.use("*", async (c, next) => {
-  const p = await authenticate(c.req.raw, c.env);
-  requireReader(p);
-  c.set("principal", p);
-  await next();
-});
-
-const query = (url: string) => Object.fromEntries(new URL(url).searchParams);
+import { tenantOf } from "./auth";
+import { mount, type QueryApp } from "./mount";
 
 function checkRange(from: number, to: number): void {
   if (to <= from) throw new ApiError(400, "invalid_range", "`to` must be after `from`.");
 }
 
-reads.get("/ads/:ad_id/aggregated_count", async (c) => {
-  const q = parseOr400(aggregatedCountQuery, query(c.req.url));
+const aggregatedCount = (app: QueryApp) => mount(app, api.aggregatedCount, async (c, { query: q, params }) => {
   checkRange(q.from, q.to);
-  const ad = await adFor(c.env, c.get("principal"), c.req.param("ad_id"));
+  const ad = await adFor(c.env, c.get("principal"), params.ad_id);
   const questions = segments(q.from, q.to).map((s) => ({ ...s, ad_ids: [ad.ad_id], filter: q.filter }));
   const answers = await Promise.all(shardStubs(c.env, ad).map((stub) => stub.cellsMany(questions)));
   let count = 0;
@@ -55,8 +41,7 @@ function dateBound(input: string, name: string): number {
   return t;
 }
 
-reads.get("/billing", async (c) => {
-  const q = parseOr400(billingQuery, query(c.req.url));
+const billing = (app: QueryApp) => mount(app, api.billing, async (c, { query: q }) => {
   const from = dateBound(q.from, "from");
   const to = dateBound(q.to, "to");
   checkRange(from, to);
@@ -95,8 +80,7 @@ reads.get("/billing", async (c) => {
 const MAX_BUCKETS = 10_000;
 const MAX_ENTRIES = 100_000;
 
-reads.get("/metrics", async (c) => {
-  const q = parseOr400(metricsQuery, query(c.req.url));
+const metrics = (app: QueryApp) => mount(app, api.metrics, async (c, { query: q }) => {
   if (!q.ad_id === !q.campaign_id) throw new ApiError(400, "invalid_request", "Give exactly one of ad_id or campaign_id.");
   checkRange(q.start, q.end);
   const granularity = q.granularity as Granularity;
@@ -139,9 +123,8 @@ reads.get("/metrics", async (c) => {
   });
 });
 
-reads.get("/campaigns/:id/live", async (c) => {
-  const q = parseOr400(liveQuery, query(c.req.url));
-  const campaign = await campaignFor(c.env, c.get("principal"), c.req.param("id"));
+const live = (app: QueryApp) => mount(app, api.live, async (c, { query: q, params }) => {
+  const campaign = await campaignFor(c.env, c.get("principal"), params.id);
   const now = Date.now();
   const from = floorTo(now - q.minutes * MINUTE, MINUTE);
   const to = floorTo(now, MINUTE) + MINUTE;
@@ -170,8 +153,7 @@ reads.get("/campaigns/:id/live", async (c) => {
   });
 });
 
-reads.get("/ads/popular", async (c) => {
-  const q = parseOr400(popularQuery, query(c.req.url));
+const popular = (app: QueryApp) => mount(app, api.popularAds, async (c, { query: q }) => {
   const p = c.get("principal");
   const ns = objectsOf<Leaderboard>(c.env.LEADERBOARD);
   const name = p.role === "advertiser" ? advertiserLeaderboard(p.advertiser_id) : GLOBAL_LEADERBOARD;
@@ -179,7 +161,7 @@ reads.get("/ads/popular", async (c) => {
   return c.json({ window: q.window, top_n: q.top_n, ads });
 });
 
-reads.get("/campaigns", async (c) => {
+const campaigns = (app: QueryApp) => mount(app, api.listCampaigns, async (c) => {
   const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
   const now = Date.now();
   return c.json({
@@ -197,8 +179,7 @@ reads.get("/campaigns", async (c) => {
   });
 });
 
-reads.get("/reconciliation", async (c) => {
-  const { date } = parseOr400(reconciliationQuery, query(c.req.url));
+const reconciliation = (app: QueryApp) => mount(app, api.reconciliation, async (c, { query: { date } }) => {
   const start = dateStart(date)!;
   const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
   const { results } = await c.env.DB.prepare(
@@ -239,7 +220,7 @@ reads.get("/reconciliation", async (c) => {
   return c.json({ date, campaigns: rows });
 });
 
-// Every read is a GET: another method on a known path is a 405, not a "no such route".
-for (const path of ["/ads/:ad_id/aggregated_count", "/billing", "/metrics", "/campaigns/:id/live", "/ads/popular", "/campaigns", "/reconciliation"]) {
-  reads.all(path, methodNotAllowed("GET, HEAD"));
+/** Real-time and billing reads, in the order their paths must be matched (`/ads/popular` before `/ads/{ad_id}/…`). */
+export function readRoutes(app: QueryApp): void {
+  for (const add of [popular, aggregatedCount, metrics, campaigns, live, billing, reconciliation]) add(app);
 }

@@ -1,0 +1,313 @@
+/**
+ * What edgeclick answers, as zod schemas: the OpenAPI document's response schemas come from here, and the
+ * docs test checks real answers against that document. Where a TypeScript type of the answer exists, the
+ * schema is checked against it at compile time (`satisfies`).
+ */
+import { z } from "zod";
+import type { RollupResult } from "../billing";
+import { INVALID_REASONS } from "../event";
+import type { MetricBucket } from "../metrics";
+
+const count = (description?: string) => (description ? z.number().int().min(0).describe(description) : z.number().int().min(0));
+const text = (description?: string) => (description ? z.string().describe(description) : z.string());
+/** SQLite rows written and read per kind of statement since the object started (what the bill counts). */
+const statements = z
+  .record(z.string(), z.object({ calls: count(), rows_written: count(), rows_read: count() }))
+  .describe("SQLite calls, rows written and rows read per kind of statement since the object started.");
+const storage = z.object({
+  statements,
+  rows: z.record(z.string(), count()).describe("Rows stored per table."),
+  rows_to_expire: count().optional(),
+  database_bytes: count().optional(),
+});
+
+export const shardPlan = z
+  .array(z.tuple([z.number().int(), z.number().int().min(1)]))
+  .meta({ id: "ShardPlan", description: "Shard counts over time: [[from epoch ms, shards], …], oldest first." });
+
+const byReason = z
+  .partialRecord(z.enum(INVALID_REASONS), count())
+  .describe("Invalid (fraud, not billed) clicks by reason code, in the order the rules check them; absent reasons are 0.");
+
+/** The counters a metrics bucket and the live view share. */
+const counters = {
+  clicks: count("Clean + suspicious (billed)."),
+  unique_users: count("HyperLogLog estimate, never above clicks."),
+  cost: z.number(),
+  invalid_clicks: count(),
+  invalid_by_reason: byReason,
+  suspicious_clicks: count(),
+  duplicates: count(),
+};
+
+const created = (id: string) => z.object({ [id]: z.string(), api_key: text("Shown once; stored only hashed.") });
+
+export const advertiserCreated = created("advertiser_id")
+  .extend({ jurisdiction: z.enum(["eu"]).nullable() })
+  .meta({ id: "AdvertiserCreated" });
+export const publisherCreated = created("publisher_id").meta({ id: "PublisherCreated" });
+export const campaignCreated = z.object({ campaign_id: z.string() }).meta({ id: "CampaignCreated" });
+export const campaignUpdated = z.object({ campaign_id: z.string(), shard_plan: shardPlan }).meta({ id: "CampaignUpdated" });
+export const adCreated = z
+  .object({ ad_id: z.string(), click_url: text("Ready link on the ingest base URL; append `&user_id=…`.") })
+  .meta({ id: "AdCreated" });
+export const clickUrl = z.object({ click_url: text("Link signed for this ad and publisher.") }).meta({ id: "ClickUrl" });
+export const blocklistResult = z
+  .object({
+    ips: count("IPs in the request."),
+    user_agents: count("User-Agents in the request."),
+    added: count("Entries that were new."),
+    version: count("Blocklist version after the change."),
+  })
+  .meta({ id: "BlocklistResult" });
+
+const rollupDate = z.object({
+  date: z.string(),
+  files: count("Parquet files read."),
+  events: count(),
+  rows: count(),
+  rows_written: count("D1 rows written, deletes of the old rows included."),
+}) satisfies z.ZodType<RollupResult>;
+export const rollupResult = z.object({ rows: count("Billing rows written."), dates: z.array(rollupDate) }).meta({ id: "RollupResult" });
+
+export const replayResult = z
+  .object({
+    swept: count("Spool files handed to their objects and removed."),
+    events: count("Events in them (repeats of recorded events count nothing)."),
+    failed: count("Files kept for the next try."),
+  })
+  .meta({ id: "ReplayResult" });
+
+export const edgeBuffers = z
+  .object({
+    colo: z.string(),
+    buffers: z.array(
+      z.object({
+        name: text("<colo>:<slot>"),
+        waiting_rows: count("Batches not yet confirmed by their campaign objects."),
+        delivered: count("Events forwarded since the object started."),
+        failures: count("Forward attempts failed in a row."),
+        statements,
+      }),
+    ),
+  })
+  .meta({ id: "EdgeBuffers" });
+
+export const campaignObjects = z
+  .object({
+    campaign_id: z.string(),
+    shards: z.array(
+      z.object({
+        shard: count(),
+        backlog: z.object({
+          log_rows: count(),
+          last_seq: count(),
+          checkpoint_seq: count(),
+          open_messages: count("Archive messages cut but not yet confirmed in R2."),
+          unsent_messages: count("Of those, never sent."),
+          unsealed: z.boolean().describe("Log rows not yet cut into archive messages."),
+          unforwarded_rows: count("Admitted rows not yet forwarded to their counting shards."),
+          oldest_unarchived_at: z.number().int().nullable().describe("Receive time of the oldest event still in the log."),
+          events_per_second: z.number(),
+        }),
+        memory: z.object({ rule_minutes: count(), rule_entries: count(), rule_bytes: count(), cell_partitions: count(), cells: count() }),
+        storage,
+      }),
+    ),
+    leaderboards: z.object({ global: storage, advertiser: storage }).describe("The same storage figures for the leaderboards."),
+  })
+  .meta({ id: "CampaignObjects" });
+
+export const ops = z
+  .object({
+    as_of: z.string(),
+    window_minutes: count(),
+    ingest: z
+      .object({
+        events: count("Events judged in the window (clicks + invalid + duplicates + late)."),
+        clicks: count(),
+        invalid: count(),
+        duplicates: count(),
+        suspicious: count(),
+        late_events: count(),
+        invalid_by_reason: byReason,
+        events_per_second: z.number(),
+      })
+      .describe("What the campaign objects judged in the window."),
+    fraud: z
+      .object({
+        rate: z.number().describe("Invalid share of judged clicks."),
+        band: z.tuple([z.number(), z.number()]),
+        within_band: z.boolean().describe("Also true below 100 judged clicks, where a rate means little."),
+      }),
+    archive: z.object({
+      log_rows: count("Log rows not yet archived."),
+      open_messages: count("Archive messages sent and not yet confirmed."),
+      unsent_messages: count(),
+      oldest_unarchived_age_s: count("Age of the oldest event not yet confirmed in the archive."),
+    }),
+    queues: z
+      .object({
+        spooled_files: count("Files of events waiting in the R2 spool: dead letters and edge fallbacks, replayed by the cron or POST /v1/admin/replay."),
+        spooled_files_more: z.boolean().describe("More files wait than were counted."),
+        oldest_spooled_age_s: count(),
+      })
+      .describe("The dead-letter queue drains into the spool, so what waits there is the dead-letter count."),
+    rollups: z.object({
+      recent: z.array(z.object({ date: z.string(), files: count(), events: count(), rows: count(), computed_at: z.number().int() })),
+      last_run_at: z.string().nullable(),
+    }),
+    reconciliation: z
+      .array(
+        z.object({
+          campaign_id: z.string(),
+          date: z.string(),
+          realtime_clicks: count(),
+          late_clicks: count(),
+          billed_clicks: count(),
+          drift: z.number().describe("Unexplained difference as a share of what real time saw."),
+        }),
+      )
+      .describe("Real time against billing per campaign for today and yesterday."),
+    campaigns: z.array(
+      z.object({
+        campaign_id: z.string(),
+        shard_plan: shardPlan,
+        events_per_second: z.number(),
+        log_rows: count(),
+        open_messages: count(),
+        unsent_messages: count(),
+        archive_lag_s: count(),
+      }),
+    ),
+    campaigns_inspected: count(),
+    alerts: z.array(z.object({ code: z.string(), message: z.string() })),
+  })
+  .meta({ id: "Ops" });
+
+export const eventsResult = z
+  .object({
+    accepted: count("Events durably recorded."),
+    rejected: z.array(z.object({ index: count("Position in the request."), code: z.string(), message: z.string() })),
+  })
+  .meta({ id: "EventsResult" });
+
+export const aggregatedCount = z
+  .object({
+    ad_id: z.string(),
+    from: z.string(),
+    to: z.string(),
+    filter: z.string().nullable(),
+    count: count("Clicks (clean + suspicious) in [from, to)."),
+  })
+  .meta({ id: "AggregatedCount" });
+
+export const popularAds = z
+  .object({
+    window: count("Minutes."),
+    top_n: count(),
+    ads: z.array(z.object({ ad_id: z.string(), campaign_id: z.string(), count: count("Clicks in the window.") })),
+  })
+  .meta({ id: "PopularAds" });
+
+export const metricBucket = z
+  .object({
+    timestamp: text("Bucket start, UTC."),
+    ...counters,
+    late_events: count("Late events dated in this bucket (kept out of the counts above, billed)."),
+    group: z.string().nullable().optional().describe("Value of the group_by dimension; for the pair country,device_type both, e.g. \"US,mobile\"."),
+  })
+  .meta({ id: "MetricBucket" }) satisfies z.ZodType<MetricBucket>;
+
+export const metrics = z
+  .object({
+    ad_id: z.string().optional(),
+    campaign_id: z.string(),
+    start: z.string(),
+    end: z.string(),
+    granularity: z.enum(["minute", "hour", "day"]),
+    group_by: z.string().nullable(),
+    filter: z.string().nullable(),
+    metrics: z.array(metricBucket),
+  })
+  .meta({ id: "Metrics", description: "Empty buckets are included as zeros; with group_by, one entry per bucket and group." });
+
+export const live = z
+  .object({
+    campaign_id: z.string(),
+    minutes: count(),
+    ...counters,
+    late_events: count("Late events that arrived in the window (they belong to older buckets and are billed)."),
+    from: text("Start of the window (a minute boundary)."),
+    as_of: text("When the counters were read."),
+  })
+  .meta({ id: "Live" });
+
+export const campaigns = z
+  .object({
+    campaigns: z.array(
+      z.object({
+        campaign_id: z.string(),
+        advertiser_id: z.string(),
+        name: z.string(),
+        cost_per_click: z.number(),
+        shards: count("Shards now."),
+        shard_plan: shardPlan,
+        ads: z.array(z.object({ ad_id: z.string(), landing_url: z.string(), ad_format: z.string().nullable() })),
+      }),
+    ),
+  })
+  .meta({ id: "Campaigns" });
+
+export const billing = z
+  .object({
+    campaign_id: z.string(),
+    from: z.string(),
+    to: z.string(),
+    rows: z.array(
+      z.object({
+        date: z.string(),
+        country: z.string(),
+        device_type: z.string(),
+        clicks: count(),
+        unique_users: count("Exact."),
+        cost: z.number(),
+        invalid_clicks: count(),
+        status: z.enum(["final", "provisional"]).describe("provisional until 7 days after the date ends."),
+        suspicious_clicks: count(),
+        duplicates: count(),
+        late_events: count(),
+        event_id_repeats: count(
+          "Events billed as duplicates because their event_id came earlier that day in another minute (real time dedups event_id per minute).",
+        ),
+      }),
+    ),
+  })
+  .meta({ id: "Billing" });
+
+export const reconciliation = z
+  .object({
+    date: z.string(),
+    campaigns: z.array(
+      z.object({
+        campaign_id: z.string(),
+        realtime_clicks: count(),
+        billed_clicks: count(),
+        difference: z.number().int().describe("billed_clicks − realtime_clicks."),
+        late_clicks: count("Clicks billed but kept out of real-time buckets as late."),
+        event_id_repeats: count("Clicks in real time that billing counts as duplicates: their event_id came earlier that day in another minute."),
+        unexplained: z.number().int().describe("difference − late_clicks + event_id_repeats; 0 when the two agree."),
+        billing_status: z.enum(["final", "provisional", "not_rolled_up"]),
+      }),
+    ),
+  })
+  .meta({ id: "Reconciliation" });
+
+export const health = z
+  .object({
+    ok: z.boolean(),
+    service: z.string(),
+    migrations: count("D1 migrations applied.").optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  })
+  .meta({ id: "Health" });

@@ -1,0 +1,368 @@
+/**
+ * Every endpoint of edgeclick, defined once (see define.ts). The ingest Worker routes the `ingest` ones;
+ * the query Worker routes the others and publishes all of them as its OpenAPI document.
+ */
+import { z } from "zod";
+import { MAX_BODY_BYTES, MAX_EVENTS } from "../limits";
+import * as S from "../schemas";
+import { documentedQuery, endpoint, inputSchema, jsonAnswer } from "./define";
+import * as R from "./responses";
+
+const MiB = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------------
+// Ingest (on the ingest base URL)
+
+export const click = endpoint({
+  method: "get",
+  path: "/click",
+  id: "click",
+  tag: "ingest",
+  summary: "Follow an ad link: record the click, then redirect to the ad's landing page",
+  description:
+    "Event time is the receive time. Client IP from `CF-Connecting-IP`; country from the edge, else `CF-IPCountry`, else XX; " +
+    "device type and OS from the User-Agent. Only a missing or malformed `ad_id` is refused (400); a malformed optional " +
+    "field is dropped and the click still goes through. A signed link whose `sig` does not match its ad and publisher is " +
+    "recorded as `bad_signature` and answered 403 without a redirect. Over the per-IP edge limit the person is still " +
+    "redirected and the click is recorded as invalid (`rate_limited`). HEAD answers the same without recording a click.",
+  auth: "none",
+  // Read leniently by the handler (a bad optional field is dropped, not refused), so documented only.
+  parameters: documentedQuery(S.clickParams),
+  responses: {
+    302: {
+      description: "Recorded durably; redirect to the registered landing_url (never to a URL from the request).",
+      headers: {
+        Location: { schema: { type: "string" }, description: "The ad's landing_url." },
+        "Cache-Control": { schema: { type: "string", const: "no-store" } },
+      },
+    },
+  },
+  errors: [400, 403, 404],
+});
+
+export const postEvents = endpoint({
+  method: "post",
+  path: "/v1/events",
+  id: "postEvents",
+  tag: "ingest",
+  summary: "Post a batch of click events (publisher)",
+  description: `At most ${MAX_EVENTS} events and ${MAX_BODY_BYTES / MiB} MiB a request. Each event is accepted or rejected on its own.`,
+  auth: "publisher",
+  // JSON or NDJSON, read by the handler so that one broken event rejects only itself.
+  content: {
+    required: true,
+    content: {
+      "application/json": {
+        schema: { type: "array", maxItems: MAX_EVENTS, items: { $ref: "#/components/schemas/PostedEvent" } },
+        example: [{ event_id: "e-1", timestamp: "2026-01-01T12:00:00Z", ad_id: "ad_7Hq2mK9x", user_id: "u1", country: "DE" }],
+      },
+      "application/x-ndjson": {
+        schema: { type: "string", description: "One PostedEvent JSON object per line; a broken line rejects only that event." },
+      },
+    },
+  },
+  responses: jsonAnswer(202, "Every accepted event is durably recorded; rejected ones are listed with their index.", R.eventsResult),
+  errors: [400, 401, 403, 413, 429],
+});
+
+/** Schemas the document names that no route's own schema reaches. */
+export const namedSchemas = { PostedEvent: inputSchema(S.postedEvent) };
+
+
+// ---------------------------------------------------------------------------------------------------
+// Admin (admin token)
+
+const ADMIN_WRITE = [400, 401, 403, 413] as const;
+
+export const createAdvertiser = endpoint({
+  method: "post",
+  path: "/v1/admin/advertisers",
+  id: "createAdvertiser",
+  tag: "admin",
+  summary: "Create an advertiser and its API key",
+  auth: "admin",
+  body: { schema: S.createAdvertiser, example: { name: "Acme" } },
+  responses: jsonAnswer(201, "The advertiser and its key", R.advertiserCreated),
+  errors: [...ADMIN_WRITE],
+});
+
+export const createPublisher = endpoint({
+  method: "post",
+  path: "/v1/admin/publishers",
+  id: "createPublisher",
+  tag: "admin",
+  summary: "Create a publisher and its API key",
+  auth: "admin",
+  body: { schema: S.createNamed, example: { name: "News" } },
+  responses: jsonAnswer(201, "The publisher and its key", R.publisherCreated),
+  errors: [...ADMIN_WRITE],
+});
+
+export const createCampaign = endpoint({
+  method: "post",
+  path: "/v1/admin/campaigns",
+  id: "createCampaign",
+  tag: "admin",
+  summary: "Create a campaign",
+  auth: "admin",
+  body: { schema: S.createCampaign, example: { advertiser_id: "adv_4Tz8wQ1c", name: "Spring sale", cost_per_click: 0.25 } },
+  responses: jsonAnswer(201, "The campaign", R.campaignCreated),
+  errors: [...ADMIN_WRITE, 404],
+});
+
+export const updateCampaign = endpoint({
+  method: "patch",
+  path: "/v1/admin/campaigns/{id}",
+  id: "updateCampaign",
+  tag: "admin",
+  summary: "Change a campaign's number of shards",
+  auth: "admin",
+  params: S.campaignPath,
+  body: { schema: S.updateCampaign, example: { shards: 4 } },
+  responses: jsonAnswer(200, "The new shard plan", R.campaignUpdated),
+  errors: [...ADMIN_WRITE, 404],
+});
+
+export const campaignObjects = endpoint({
+  method: "get",
+  path: "/v1/admin/campaigns/{id}/objects",
+  id: "campaignObjects",
+  tag: "admin",
+  summary: "A campaign's Durable Objects: log backlog, memory and SQLite rows written and read",
+  auth: "admin",
+  params: S.campaignPath,
+  responses: jsonAnswer(200, "Per shard object", R.campaignObjects),
+  errors: [400, 401, 403, 404],
+});
+
+export const edgeBuffers = endpoint({
+  method: "get",
+  path: "/v1/admin/buffers",
+  id: "edgeBuffers",
+  tag: "admin",
+  summary: "The edge buffers of one location: rows waiting to be forwarded, events delivered, SQLite rows per statement",
+  auth: "admin",
+  query: S.buffersQuery,
+  responses: jsonAnswer(200, "Per buffer slot", R.edgeBuffers),
+  errors: [400, 401, 403],
+});
+
+export const createAd = endpoint({
+  method: "post",
+  path: "/v1/admin/ads",
+  id: "createAd",
+  tag: "admin",
+  summary: "Create an ad; answers its click link",
+  auth: "admin",
+  body: { schema: S.createAd, example: { campaign_id: "cmp_9Rk3vB6n", landing_url: "https://example.com/spring" } },
+  responses: jsonAnswer(201, "The ad and its link", R.adCreated),
+  errors: [...ADMIN_WRITE, 404],
+});
+
+export const createClickUrl = endpoint({
+  method: "post",
+  path: "/v1/admin/click-urls",
+  id: "createClickUrl",
+  tag: "admin",
+  summary: "Sign a click link for an ad and a publisher",
+  auth: "admin",
+  body: { schema: S.createClickUrl },
+  responses: jsonAnswer(201, "The signed link", R.clickUrl),
+  errors: [...ADMIN_WRITE, 404],
+});
+
+export const addToBlocklist = endpoint({
+  method: "post",
+  path: "/v1/admin/blocklist",
+  id: "addToBlocklist",
+  tag: "admin",
+  summary: "Add known bad IPs and User-Agents",
+  auth: "admin",
+  body: { schema: S.blocklistBody, maxBytes: 2 * MiB, example: { ips: ["198.51.100.9"] } },
+  responses: jsonAnswer(200, "What was added", R.blocklistResult),
+  errors: [...ADMIN_WRITE],
+});
+
+export const rollup = endpoint({
+  method: "post",
+  path: "/v1/admin/rollup",
+  id: "rollup",
+  tag: "admin",
+  summary: "Run the billing rollup now (the cron's code)",
+  auth: "admin",
+  body: { schema: S.rollupBody, optional: true },
+  responses: jsonAnswer(200, "Rows written per date", R.rollupResult),
+  errors: [...ADMIN_WRITE],
+});
+
+export const replay = endpoint({
+  method: "post",
+  path: "/v1/admin/replay",
+  id: "replay",
+  tag: "admin",
+  summary: "Replay the spool now: hand spooled events (dead letters, edge fallbacks) to their campaign objects",
+  description: "The billing cron does this on every tick; receipts make a repeat count nothing twice.",
+  auth: "admin",
+  body: { schema: S.emptyBody, optional: true },
+  responses: jsonAnswer(200, "What was replayed", R.replayResult),
+  errors: [...ADMIN_WRITE],
+});
+
+export const opsView = endpoint({
+  method: "get",
+  path: "/v1/ops",
+  id: "ops",
+  tag: "admin",
+  summary: "Is edgeclick working: ingest rate, fraud rate against the 5–30 % band, object load, archive lag, dead letters, rollups, drift, alerts",
+  description:
+    "Every figure is read from the campaign objects, R2 and D1. Alerts: fraud_rate_out_of_band, archive_lag (> 300 s), " +
+    "dead_letters (events waiting for replay), reconciliation_drift (> 5 %), rollup_stale (none in 24 h).",
+  auth: "admin",
+  query: S.opsQuery,
+  responses: jsonAnswer(200, "The ops view", R.ops),
+  errors: [400, 401, 403],
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Reads (advertiser key: its own campaigns; admin token: all)
+
+export const aggregatedCount = endpoint({
+  method: "get",
+  path: "/v1/ads/{ad_id}/aggregated_count",
+  id: "aggregatedCount",
+  tag: "query",
+  summary: "Clicks of one ad in a time range",
+  auth: "reader",
+  params: S.adPath,
+  query: S.aggregatedCountQuery,
+  responses: jsonAnswer(200, "The count", R.aggregatedCount),
+  errors: [400, 401, 403, 404],
+});
+
+export const popularAds = endpoint({
+  method: "get",
+  path: "/v1/ads/popular",
+  id: "popularAds",
+  tag: "query",
+  summary: "Top ads by clicks over the last minutes (the caller's ads; admin: all)",
+  auth: "reader",
+  query: S.popularQuery,
+  responses: jsonAnswer(200, "The top ads", R.popularAds),
+  errors: [400, 401, 403],
+});
+
+export const metrics = endpoint({
+  method: "get",
+  path: "/v1/metrics",
+  id: "metrics",
+  tag: "query",
+  summary: "Time series of an ad or a campaign",
+  description: "Give exactly one of ad_id or campaign_id. Buckets are UTC.",
+  auth: "reader",
+  query: S.metricsQuery,
+  responses: jsonAnswer(200, "The buckets", R.metrics),
+  errors: [400, 401, 403, 404],
+});
+
+export const listCampaigns = endpoint({
+  method: "get",
+  path: "/v1/campaigns",
+  id: "listCampaigns",
+  tag: "query",
+  summary: "The caller's campaigns and their ads (admin: all)",
+  auth: "reader",
+  responses: jsonAnswer(200, "The campaigns", R.campaigns),
+  errors: [401, 403],
+});
+
+export const live = endpoint({
+  method: "get",
+  path: "/v1/campaigns/{id}/live",
+  id: "live",
+  tag: "query",
+  summary: "Real-time counters of a campaign over the last minutes (fresh within 1 s)",
+  auth: "reader",
+  params: S.campaignPath,
+  query: S.liveQuery,
+  responses: jsonAnswer(200, "The counters", R.live),
+  errors: [400, 401, 403, 404],
+});
+
+export const billing = endpoint({
+  method: "get",
+  path: "/v1/billing",
+  id: "billing",
+  tag: "query",
+  summary: "Billing rows (campaign × UTC date × country × device type) from the billing database",
+  auth: "reader",
+  query: S.billingQuery,
+  responses: jsonAnswer(200, "The rows", R.billing),
+  errors: [400, 401, 403, 404],
+});
+
+export const reconciliation = endpoint({
+  method: "get",
+  path: "/v1/reconciliation",
+  id: "reconciliation",
+  tag: "query",
+  summary: "Real-time against billed clicks for one UTC date, per campaign of the caller",
+  auth: "reader",
+  query: S.reconciliationQuery,
+  responses: jsonAnswer(200, "Per campaign", R.reconciliation),
+  errors: [400, 401, 403],
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Public pages and this document
+
+const page = (description: string) => ({ 200: { description, content: { "text/html": { schema: z.string() } } } });
+
+export const openapi = endpoint({
+  method: "get",
+  path: "/openapi.json",
+  id: "openapi",
+  tag: "docs",
+  summary: "This document",
+  auth: "none",
+  responses: { 200: { description: "OpenAPI 3.1", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } } },
+  errors: [],
+});
+
+export const dashboard = endpoint({
+  method: "get",
+  path: "/dashboard",
+  id: "dashboard",
+  tag: "docs",
+  summary: "The advertiser dashboard (HTML; paste an API key)",
+  auth: "none",
+  responses: page("HTML page"),
+  errors: [],
+});
+
+export const opsPage = endpoint({
+  method: "get",
+  path: "/ops",
+  id: "opsPage",
+  tag: "docs",
+  summary: "The ops page (HTML; paste the admin token)",
+  auth: "none",
+  responses: page("HTML page"),
+  errors: [],
+});
+
+export const health = endpoint({
+  method: "get",
+  path: "/healthz",
+  id: "health",
+  tag: "docs",
+  summary: "Readiness: both Workers answer it (the query Worker once its registry database answers and is migrated)",
+  auth: "none",
+  responses: {
+    ...jsonAnswer(200, "Ready", R.health),
+    503: { description: "Not ready yet", content: { "application/json": { schema: R.health } } },
+  },
+  errors: [],
+});
+
+/** The ingest Worker's endpoints (on the ingest base URL). */
+export const INGEST = [click, postEvents, health];
