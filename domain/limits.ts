@@ -7,5 +7,40 @@ export const MAX_BODY_BYTES = 1 << 20;
 /** An edge isolate keeps a registry entry (ad, campaign, shard plan) this long: a change is seen by every click within it. */
 export const REGISTRY_TTL_MS = 30_000;
 
-/** The period of the edge rate limits, in seconds (wrangler.toml `[[ratelimits]] simple.period`). */
+/** The period of the edge rate limit of `/click` per IP, in seconds (wrangler.toml `[[ratelimits]] simple.period`). */
 export const LIMIT_PERIOD_S = 60;
+
+/** What one publisher key may post; each is a setting of the publisher (admin API), these are the defaults. */
+export interface PublisherLimits {
+  requests_per_minute: number;
+  events_per_second: number;
+}
+/** 600 requests a minute and, at 500-event batches, 5,000 events a second: the limits before they were settings. */
+export const DEFAULT_PUBLISHER_LIMITS: PublisherLimits = { requests_per_minute: 600, events_per_second: 5_000 };
+/** The events bucket holds this many seconds of a publisher's rate, and never less than one full batch. */
+export const EVENT_BURST_S = 10;
+
+/**
+ * A token bucket: `tokens` refill at `rate` a second up to `capacity`. Pure, so the gate object and the
+ * tests share one rule.
+ */
+export interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export function refill(b: Bucket, rate: number, capacity: number, now: number): Bucket {
+  return { tokens: Math.min(capacity, b.tokens + (Math.max(0, now - b.at) / 1000) * rate), at: now };
+}
+
+/** Takes `n` tokens, or says how many ms until there will be enough (a request larger than capacity waits for a full bucket). */
+export function take(b: Bucket, n: number, rate: number, capacity: number, now: number): { bucket: Bucket; wait_ms: number } {
+  const full = refill(b, rate, capacity, now);
+  const need = Math.min(n, capacity);
+  if (full.tokens >= need) return { bucket: { ...full, tokens: full.tokens - n }, wait_ms: 0 };
+  return { bucket: full, wait_ms: Math.ceil(((need - full.tokens) / rate) * 1000) };
+}
+
+export function eventCapacity(limits: PublisherLimits): number {
+  return Math.max(limits.events_per_second * EVENT_BURST_S, MAX_EVENTS);
+}

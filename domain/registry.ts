@@ -4,7 +4,7 @@
  * ad was not looked up in the last 30 seconds.
  */
 import type { Jurisdiction } from "./jurisdiction";
-import { REGISTRY_TTL_MS } from "./limits";
+import { DEFAULT_PUBLISHER_LIMITS, REGISTRY_TTL_MS, type PublisherLimits } from "./limits";
 import { newApiKey, newId, sha256Hex } from "./crypto";
 import { fromMicros, toMicros } from "./event";
 import { parsePlan, singlePlan, withShards, type ShardPlan } from "./sharding";
@@ -35,7 +35,7 @@ export interface CampaignRecord {
 export type Principal =
   | { role: "admin" }
   | { role: "advertiser"; advertiser_id: string }
-  | { role: "publisher"; publisher_id: string };
+  | { role: "publisher"; publisher_id: string; limits: PublisherLimits };
 
 const NEGATIVE_TTL_MS = 5_000;
 const CACHE_MAX = 20_000;
@@ -207,14 +207,39 @@ export async function createAdvertiser(db: D1Database, name: string, jurisdictio
   return { advertiser_id, api_key, jurisdiction };
 }
 
-export async function createPublisher(db: D1Database, name: string) {
+/** A publisher's limits as set (null: the default), and as they apply. */
+export type LimitSettings = { [K in keyof PublisherLimits]?: number | null };
+
+function limitsOf(row: { requests_per_minute: number | null; events_per_second: number | null }): PublisherLimits {
+  return {
+    requests_per_minute: row.requests_per_minute ?? DEFAULT_PUBLISHER_LIMITS.requests_per_minute,
+    events_per_second: row.events_per_second ?? DEFAULT_PUBLISHER_LIMITS.events_per_second,
+  };
+}
+
+export async function createPublisher(db: D1Database, name: string, limits: LimitSettings = {}) {
   const publisher_id = newId("pub");
   const api_key = newApiKey("pub");
+  const row = { requests_per_minute: limits.requests_per_minute ?? null, events_per_second: limits.events_per_second ?? null };
   await db
-    .prepare(`INSERT INTO publishers (publisher_id, name, api_key_hash, created_at) VALUES (?, ?, ?, ?)`)
-    .bind(publisher_id, name, await sha256Hex(api_key), Date.now())
+    .prepare(`INSERT INTO publishers (publisher_id, name, api_key_hash, created_at, requests_per_minute, events_per_second) VALUES (?, ?, ?, ?, ?, ?)`)
+    .bind(publisher_id, name, await sha256Hex(api_key), Date.now(), row.requests_per_minute, row.events_per_second)
     .run();
-  return { publisher_id, api_key };
+  return { publisher_id, api_key, limits: limitsOf(row) };
+}
+
+/** Changes the given limits (null restores the default); answers the limits that now apply, or null for an unknown publisher. */
+export async function setPublisherLimits(db: D1Database, id: string, patch: LimitSettings): Promise<PublisherLimits | null> {
+  const row = await db
+    .prepare(
+      `UPDATE publishers SET
+         requests_per_minute = CASE WHEN ?2 THEN ?3 ELSE requests_per_minute END,
+         events_per_second = CASE WHEN ?4 THEN ?5 ELSE events_per_second END
+       WHERE publisher_id = ?1 RETURNING requests_per_minute, events_per_second`,
+    )
+    .bind(id, "requests_per_minute" in patch ? 1 : 0, patch.requests_per_minute ?? null, "events_per_second" in patch ? 1 : 0, patch.events_per_second ?? null)
+    .first<{ requests_per_minute: number | null; events_per_second: number | null }>();
+  return row ? limitsOf(row) : null;
 }
 
 export async function advertiserExists(db: D1Database, id: string): Promise<boolean> {
@@ -253,16 +278,18 @@ export async function principalForKey(db: D1Database, key: string): Promise<Prin
   if (hit !== undefined) return hit;
   const row = await db
     .prepare(
-      `SELECT 'advertiser' AS role, advertiser_id AS id FROM advertisers WHERE api_key_hash = ?1
-       UNION ALL SELECT 'publisher' AS role, publisher_id AS id FROM publishers WHERE api_key_hash = ?1 LIMIT 1`,
+      `SELECT 'advertiser' AS role, advertiser_id AS id, NULL AS requests_per_minute, NULL AS events_per_second
+         FROM advertisers WHERE api_key_hash = ?1
+       UNION ALL SELECT 'publisher' AS role, publisher_id AS id, requests_per_minute, events_per_second
+         FROM publishers WHERE api_key_hash = ?1 LIMIT 1`,
     )
     .bind(hash)
-    .first<{ role: "advertiser" | "publisher"; id: string }>();
+    .first<{ role: "advertiser" | "publisher"; id: string; requests_per_minute: number | null; events_per_second: number | null }>();
   const p: Principal | null = !row
     ? null
     : row.role === "advertiser"
       ? { role: "advertiser", advertiser_id: row.id }
-      : { role: "publisher", publisher_id: row.id };
+      : { role: "publisher", publisher_id: row.id, limits: limitsOf(row) };
   principalCache.set(hash, p, p ? 60_000 : NEGATIVE_TTL_MS);
   return p;
 }

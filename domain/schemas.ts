@@ -83,6 +83,20 @@ export const landingUrl = z.string().trim().max(2048, "must be at most 2048 char
 });
 
 export const createNamed = z.strictObject({ name });
+const limitSettings = {
+  requests_per_minute: z.number().int().min(1).max(1_000_000).nullable().optional()
+    .describe("Requests a minute this publisher key may make to POST /v1/events (default 600; null: the default)."),
+  events_per_second: z.number().int().min(1).max(10_000_000).nullable().optional()
+    .describe("Events a second it may post, averaged over 10 s bursts (default 5,000; null: the default)."),
+};
+/** `POST /v1/admin/publishers`: a name, and limits when the defaults do not fit. */
+export const createPublisher = z.strictObject({ name, ...limitSettings });
+/** `PATCH /v1/admin/publishers/{id}`: change a publisher's limits. */
+export const updatePublisher = z
+  .strictObject(limitSettings)
+  .refine((b) => Object.keys(b).length > 0, "give requests_per_minute or events_per_second")
+  .describe("Give requests_per_minute, events_per_second or both; null restores the default.");
+export const publisherPath = z.object({ id: z.string().describe("Publisher id.") });
 /** `POST /v1/admin/advertisers`: a name, and where the advertiser's data must live (default: anywhere). */
 export const createAdvertiser = z.strictObject({
   name,

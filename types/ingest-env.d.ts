@@ -6,7 +6,6 @@ interface __BaseEnv_IngestEnv {
 	DB: D1Database;
 	EVENTS: Queue;
 	CLICK_LIMITER: RateLimit;
-	EVENTS_LIMITER: RateLimit;
 	EDGE_BUFFER_SLOTS: "4";
 	ALLOWED_LATENESS_MS: "3600000";
 	AUTO_SHARD_EVENTS_PER_SECOND: "2000";
@@ -16,11 +15,12 @@ interface __BaseEnv_IngestEnv {
 	BLOCKLIST: DurableObjectNamespace<import("../workers/ingest/index").Blocklist>;
 	LEADERBOARD: DurableObjectNamespace<import("../workers/ingest/index").Leaderboard>;
 	BUFFER: DurableObjectNamespace<import("../workers/ingest/index").EdgeBuffer>;
+	PUBLISHER_GATE: DurableObjectNamespace<import("../workers/ingest/index").PublisherGate>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("../workers/ingest/index");
-		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer";
+		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer" | "PublisherGate";
 	}
 	interface Env extends __BaseEnv_IngestEnv {}
 }

@@ -45,7 +45,11 @@ const created = (id: string) => z.object({ [id]: z.string(), api_key: text("Show
 export const advertiserCreated = created("advertiser_id")
   .extend({ jurisdiction: z.enum(["eu"]).nullable() })
   .meta({ id: "AdvertiserCreated" });
-export const publisherCreated = created("publisher_id").meta({ id: "PublisherCreated" });
+const publisherLimits = z
+  .object({ requests_per_minute: count(), events_per_second: count() })
+  .describe("The limits that apply to the publisher's key on POST /v1/events.");
+export const publisherCreated = created("publisher_id").extend({ limits: publisherLimits }).meta({ id: "PublisherCreated" });
+export const publisherUpdated = z.object({ publisher_id: z.string(), limits: publisherLimits }).meta({ id: "PublisherUpdated" });
 export const campaignCreated = z.object({ campaign_id: z.string() }).meta({ id: "CampaignCreated" });
 export const campaignUpdated = z.object({ campaign_id: z.string(), shard_plan: shardPlan }).meta({ id: "CampaignUpdated" });
 export const adCreated = z

@@ -93,9 +93,23 @@ export const createPublisher = endpoint({
   tag: "admin",
   summary: "Create a publisher and its API key",
   auth: "admin",
-  body: { schema: S.createNamed, example: { name: "News" } },
-  responses: jsonAnswer(201, "The publisher and its key", R.publisherCreated),
+  body: { schema: S.createPublisher, example: { name: "News" } },
+  responses: jsonAnswer(201, "The publisher, its key and its limits", R.publisherCreated),
   errors: [...ADMIN_WRITE],
+});
+
+export const updatePublisher = endpoint({
+  method: "patch",
+  path: "/v1/admin/publishers/{id}",
+  id: "updatePublisher",
+  tag: "admin",
+  summary: "Change a publisher's limits on POST /v1/events (requests a minute, events a second)",
+  description: "Edges apply the change within the registry cache's staleness (60 s).",
+  auth: "admin",
+  params: S.publisherPath,
+  body: { schema: S.updatePublisher, example: { requests_per_minute: 6000, events_per_second: 50000 } },
+  responses: jsonAnswer(200, "The limits that now apply", R.publisherUpdated),
+  errors: [...ADMIN_WRITE, 404],
 });
 
 export const createCampaign = endpoint({

@@ -41,6 +41,7 @@ const CONTRACT = [
   "GET /ops",
   "GET /healthz",
   "POST /v1/admin/replay",
+  "PATCH /v1/admin/publishers/{id}",
 ];
 const INGEST = ["GET /click", "POST /v1/events"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
@@ -228,7 +229,8 @@ describe("GET /openapi.json", () => {
     // Request bodies: the documented fields are the zod schema's, and documented examples pass validation.
     const bodies: [string, z.ZodObject, string][] = [
       ["POST /v1/admin/advertisers", S.createAdvertiser, "application/json"],
-      ["POST /v1/admin/publishers", S.createNamed, "application/json"],
+      ["POST /v1/admin/publishers", S.createPublisher, "application/json"],
+      ["PATCH /v1/admin/publishers/{id}", S.updatePublisher, "application/json"],
       ["POST /v1/admin/campaigns", S.createCampaign, "application/json"],
       ["PATCH /v1/admin/campaigns/{id}", S.updateCampaign, "application/json"],
       ["POST /v1/admin/ads", S.createAd, "application/json"],
@@ -262,6 +264,7 @@ describe("GET /openapi.json", () => {
     const pub = await conforms(doc, "POST /v1/admin/publishers", `${Q}/v1/admin/publishers`, post({ name: "Docs news" }));
     const { campaign_id } = await conforms(doc, "POST /v1/admin/campaigns", `${Q}/v1/admin/campaigns`, post({ advertiser_id: adv.advertiser_id, name: "C", cost_per_click: 0.5 }));
     const { ad_id, click_url } = await conforms(doc, "POST /v1/admin/ads", `${Q}/v1/admin/ads`, post({ campaign_id, landing_url: "https://example.com/" }));
+    await conforms(doc, "PATCH /v1/admin/publishers/{id}", `${Q}/v1/admin/publishers/${pub.publisher_id}`, { ...post({ events_per_second: 9000 }), method: "PATCH" });
     await conforms(doc, "POST /v1/admin/click-urls", `${Q}/v1/admin/click-urls`, post({ ad_id, publisher_id: pub.publisher_id }));
     await conforms(doc, "PATCH /v1/admin/campaigns/{id}", `${Q}/v1/admin/campaigns/${campaign_id}`, { ...post({ shards: 1 }), method: "PATCH" });
     await conforms(doc, "POST /v1/admin/blocklist", `${Q}/v1/admin/blocklist`, post({ user_agents: [`docs-test-agent-${crypto.randomUUID()}`] }));

@@ -1,14 +1,14 @@
 /**
- * Edge rate limits (workers/ingest/limits.ts): `/click` per client IP, `POST /v1/events` per publisher.
- * The limits are the test Worker's `[[ratelimits]]` (test/wrangler.test.toml), the same as deployed;
- * each test has its own IP or publisher, so no other test shares a counter.
+ * Edge limits (workers/ingest/limits.ts): `/click` per client IP (the test Worker's `[[ratelimits]]`, as
+ * deployed), `POST /v1/events` per publisher key with the publisher's own settings (its PublisherGate).
+ * Each test has its own IP or publisher, so no other test shares a counter.
  */
 import { describe, expect, it } from "vitest";
+import { DEFAULT_PUBLISHER_LIMITS, MAX_EVENTS, eventCapacity, refill, take } from "../../domain/limits";
 import { ADMIN, BROWSER, adminPost, call, json, seedAd } from "./helpers";
 
-/** test/wrangler.test.toml: CLICK_LIMITER and EVENTS_LIMITER, `simple = { limit = 600, period = 60 }`. */
+/** test/wrangler.test.toml: CLICK_LIMITER, `simple = { limit = 600, period = 60 }`. */
 const CLICK_LIMIT = 600;
-const EVENTS_LIMIT = 600;
 const PERIOD_MS = 60_000;
 
 const Q = "http://query.test";
@@ -79,35 +79,106 @@ describe("GET /click rate limit, per client IP", () => {
   });
 });
 
-describe("POST /v1/events rate limit, per publisher", () => {
-  it("answers 429 with Retry-After over the limit, before reading the body, and records nothing of it", async () => {
-    const { s, last, over, overBadBody } = await inOneWindow(async (n) => {
-      const s = await seedAd();
-      const pub = await adminPost("publishers", { name: `Busy network ${n}` });
-      const post = (body: string) => call(`${I}/v1/events`, { method: "POST", headers: { Authorization: `Bearer ${pub.api_key}` }, body });
-      const spent = await burst(EVENTS_LIMIT - 1, () => post("[]"));
-      expect(spent.every((st) => st === 202)).toBe(true);
-      return { s, last: await post(batch(s.ad_id, "last")), over: await post(batch(s.ad_id, "over")), overBadBody: await post("{") };
-    });
-    expect(last.status).toBe(202);
-    expect(await json(last)).toEqual({ accepted: 1, rejected: [] });
-    for (const res of [over, overBadBody]) {
-      expect(res.status).toBe(429);
-      expect(res.headers.get("Retry-After")).toBe("60");
-      expect(await json(res)).toEqual({ error: { code: "rate_limited", message: expect.any(String) } });
-    }
-    // Only the batch within the limit was counted.
-    expect(await count(s)).toBe(1);
+describe("POST /v1/events limits, per publisher, as settings", () => {
+  const post = (key: string, body: string) => call(`${I}/v1/events`, { method: "POST", headers: { Authorization: `Bearer ${key}` }, body });
 
-    // Another publisher is not held back by this one.
+  it("has today's limits by default and takes others at creation or with PATCH (null restores the default)", async () => {
+    const plain = await adminPost("publishers", { name: "Plain network" });
+    expect(plain.limits).toEqual(DEFAULT_PUBLISHER_LIMITS);
+    const big = await adminPost("publishers", { name: "Big network", requests_per_minute: 60_000, events_per_second: 200_000 });
+    expect(big.limits).toEqual({ requests_per_minute: 60_000, events_per_second: 200_000 });
+    const patch = (id: string, body: unknown) => call(`${Q}/v1/admin/publishers/${id}`, { method: "PATCH", headers: ADMIN, body: JSON.stringify(body) });
+    const res = await patch(big.publisher_id, { requests_per_minute: null });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ publisher_id: big.publisher_id, limits: { requests_per_minute: 600, events_per_second: 200_000 } });
+    for (const [body, status] of [[{}, 400], [{ events_per_second: 0 }, 400], [{ requests_per_minute: 1.5 }, 400], [{ rpm: 5 }, 400]] as const) {
+      expect((await patch(big.publisher_id, body)).status, JSON.stringify(body)).toBe(status);
+    }
+    expect((await patch("pub_nope", { events_per_second: 10 })).status).toBe(404);
+    expect((await call(`${Q}/v1/admin/publishers/${big.publisher_id}`, { method: "PATCH", headers: { Authorization: `Bearer ${big.api_key}` }, body: "{}" })).status).toBe(403);
+  });
+
+  it("answers 429 over the requests a minute, before reading the body, says how long to wait, and records nothing of it", async () => {
+    const s = await seedAd();
+    const pub = await adminPost("publishers", { name: "Busy network", requests_per_minute: 30 });
+    const started = Date.now();
+    let accepted = 0;
+    let refused: Response | null = null;
+    while (!refused && accepted < 100) {
+      const res = await post(pub.api_key, batch(s.ad_id, `e${accepted}`));
+      if (res.status === 429) refused = res;
+      else {
+        expect(res.status).toBe(202);
+        await res.body?.cancel();
+        accepted++;
+      }
+    }
+    // 30 at once, plus what refilled (one every 2 s) while they were sent.
+    expect(accepted).toBeGreaterThanOrEqual(30);
+    expect(accepted).toBeLessThanOrEqual(31 + Math.ceil((Date.now() - started) / 2000));
+    expect(refused!.status).toBe(429);
+    const wait = Number(refused!.headers.get("Retry-After"));
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(wait).toBeLessThanOrEqual(2);
+    expect(await json(refused!)).toEqual({ error: { code: "rate_limited", message: expect.stringContaining("30 requests a minute") } });
+    // Refused before the body is read: a broken body is not even looked at.
+    const badBody = await post(pub.api_key, "{");
+    expect(badBody.status).toBe(429);
+    await badBody.body?.cancel();
+    expect(await count(s)).toBe(accepted);
+
+    // After the wait it says, the publisher gets in again; another publisher was never held back.
+    await new Promise((r) => setTimeout(r, wait * 1000 + 100));
+    expect(await json(await post(pub.api_key, batch(s.ad_id, "after")))).toEqual({ accepted: 1, rejected: [] });
     const other = await adminPost("publishers", { name: "Quiet network" });
-    const res = await call(`${I}/v1/events`, { method: "POST", headers: { Authorization: `Bearer ${other.api_key}` }, body: batch(s.ad_id, "quiet") });
-    expect(await json(res)).toEqual({ accepted: 1, rejected: [] });
-    expect(await count(s)).toBe(2);
+    expect(await json(await post(other.api_key, batch(s.ad_id, "quiet")))).toEqual({ accepted: 1, rejected: [] });
+    expect(await count(s)).toBe(accepted + 2);
+  });
+
+  it("refuses a batch whole when it does not fit the events a second, and says how long until it would", async () => {
+    const s = await seedAd();
+    // 1 event a second: a bucket of one full batch (1,000 events) that refills one event a second.
+    const pub = await adminPost("publishers", { name: "Slow network", events_per_second: 1 });
+    const events = (prefix: string, n: number) =>
+      JSON.stringify(
+        Array.from({ length: n }, (_, i) => ({ event_id: `${prefix}${i}`, timestamp: Date.now(), ad_id: s.ad_id, user_id: `${prefix}${i}`, ip_address: ipOf(nextIp++) })),
+      );
+    expect(await json(await post(pub.api_key, events("a", 600)))).toMatchObject({ accepted: 600 });
+    const over = await post(pub.api_key, events("b", 600));
+    expect(over.status).toBe(429);
+    const wait = Number(over.headers.get("Retry-After"));
+    // 200 events short at one a second (a little refilled meanwhile).
+    expect(wait).toBeGreaterThan(190);
+    expect(wait).toBeLessThanOrEqual(200);
+    expect(await json(over)).toEqual({ error: { code: "rate_limited", message: expect.stringContaining("1 events a second") } });
+    // What fits still goes in; nothing of the refused batch was recorded.
+    expect(await json(await post(pub.api_key, events("c", 300)))).toMatchObject({ accepted: 300 });
+    expect(await count(s)).toBe(900);
   });
 });
 
-const batch = (adId: string, id: string) => JSON.stringify([{ event_id: id, timestamp: Date.now(), ad_id: adId, user_id: id }]);
+describe("token buckets", () => {
+  it("refill at their rate up to capacity, and say how long until enough", () => {
+    const t0 = 1_000_000;
+    let r = take({ tokens: 10, at: t0 }, 10, 2, 10, t0);
+    expect(r).toEqual({ bucket: { tokens: 0, at: t0 }, wait_ms: 0 });
+    r = take(r.bucket, 1, 2, 10, t0 + 100);
+    expect(r.wait_ms).toBe(400);
+    expect(r.bucket.tokens).toBeCloseTo(0.2);
+    r = take(r.bucket, 1, 2, 10, t0 + 500);
+    expect(r.wait_ms).toBe(0);
+    expect(refill({ tokens: 0, at: t0 }, 2, 10, t0 + 3_600_000)).toEqual({ tokens: 10, at: t0 + 3_600_000 });
+    // A clock that steps back refills nothing.
+    expect(refill({ tokens: 1, at: t0 }, 2, 10, t0 - 5_000).tokens).toBe(1);
+    expect(eventCapacity({ requests_per_minute: 600, events_per_second: 5_000 })).toBe(50_000);
+    expect(eventCapacity({ requests_per_minute: 600, events_per_second: 1 })).toBe(MAX_EVENTS);
+  });
+});
+
+/** A distinct IP per event, so that the per-IP counting rules leave them all clean. */
+const ipOf = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+let nextIp = Math.floor(Math.random() * 1e6);
+const batch = (adId: string, id: string) => JSON.stringify([{ event_id: id, timestamp: Date.now(), ad_id: adId, user_id: id, ip_address: ipOf(nextIp++) }]);
 
 async function count(s: { ad_id: string; key: string }): Promise<number> {
   const q = new URLSearchParams({ from: String(Date.now() - 3_600_000), to: String(Date.now() + 3_600_000) });

@@ -11,7 +11,8 @@ import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
 import { bufferName, bufferSlots } from "../../domain/buffer";
 import { bufferEvents, recordDurably } from "../../durable-objects/client";
 import { bearer, readBody } from "../http";
-import { eventsLimitKey, eventsRateLimited, withinLimit } from "./limits";
+import { publisherWithinLimit } from "./limits";
+import type { Principal } from "../../domain/registry";
 
 import { MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
 
@@ -22,13 +23,13 @@ export interface Rejection {
   message: string;
 }
 
-async function publisherOf(req: Request, env: IngestEnv): Promise<string> {
+async function publisherOf(req: Request, env: IngestEnv): Promise<Extract<Principal, { role: "publisher" }>> {
   const key = bearer(req);
   if (!key) throw new ApiError(401, "unauthorized", "Send your publisher API key as `Authorization: Bearer <key>`.");
   const p = await principalForKey(env.DB, key);
   if (!p) throw new ApiError(401, "unauthorized", "That API key is not valid.");
   if (p.role !== "publisher") throw new ApiError(403, "forbidden", "Only publisher keys may post events.");
-  return p.publisher_id;
+  return p;
 }
 
 type Item = { ok: true; value: unknown } | { ok: false; message: string };
@@ -79,9 +80,10 @@ function rejectionFor(index: number, value: unknown): Rejection | PostedEvent {
 }
 
 export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Response> {
-  const publisherId = await publisherOf(req, env);
+  const publisher = await publisherOf(req, env);
+  const publisherId = publisher.publisher_id;
   // Before the body is read: an over-limit publisher costs us as little as possible.
-  if (!(await withinLimit(env.EVENTS_LIMITER, eventsLimitKey(publisherId)))) throw eventsRateLimited();
+  await publisherWithinLimit(env.PUBLISHER_GATE, publisherId, publisher.limits);
   const items = splitEvents(await readBody(req, MAX_BODY_BYTES));
   const now = Date.now();
   const rejected: Rejection[] = [];
@@ -96,6 +98,8 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
     valid.push({ index, e: r });
   });
 
+  // The events count against the publisher's events a second; a batch that does not fit is refused whole.
+  if (valid.length) await publisherWithinLimit(env.PUBLISHER_GATE, publisherId, publisher.limits, valid.length);
   const ads = await getAdsCached(env.DB, valid.map((v) => v.e.ad_id));
   const edge = edgeContext(req);
   const ipHashes = new Map<string, Promise<string>>();

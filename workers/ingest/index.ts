@@ -10,6 +10,7 @@ export { CampaignCounter } from "../../durable-objects/campaign";
 export { Blocklist } from "../../durable-objects/blocklist";
 export { Leaderboard } from "../../durable-objects/leaderboard";
 export { EdgeBuffer } from "../../durable-objects/buffer";
+export { PublisherGate } from "../../durable-objects/publisher-gate";
 
 type Vars = { Bindings: IngestEnv };
 const app = withJsonErrors(new Hono<Vars>());

@@ -1,14 +1,14 @@
 /**
- * Edge rate limits (Workers Rate Limiting bindings, configured in wrangler.toml `[[ratelimits]]`):
- *   CLICK_LIMITER   anonymous `GET /click`, per client IP (keyed by its hash, never the raw IP)
- *   EVENTS_LIMITER  `POST /v1/events`, per publisher
- * The binding counts per Cloudflare location and is eventually consistent: a shield against floods, not
- * an exact meter. The counting rules (`ip_burst_second`, `ip_rate_minute`) stay the exact judge of what
- * gets billed.
+ * Edge limits:
+ *   `GET /click`, per client IP (keyed by its hash, never the raw IP): the CLICK_LIMITER binding (Workers Rate
+ *     Limiting, wrangler.toml `[[ratelimits]]`), counted per Cloudflare location and eventually consistent —
+ *     a shield against floods; the counting rules (`ip_burst_second`, `ip_rate_minute`) judge what is billed.
+ *   `POST /v1/events`, per publisher key: its PublisherGate object, with the publisher's own limits.
  */
 import { logLine } from "../../domain/log";
 import { ApiError } from "../../domain/errors";
-import { LIMIT_PERIOD_S } from "../../domain/limits";
+import type { PublisherLimits } from "../../domain/limits";
+import type { GateAnswer, PublisherGate } from "../../durable-objects/publisher-gate";
 
 /**
  * Whether `key` is within its limit. Fails open: a missing binding (a local stack without it) or an
@@ -55,11 +55,29 @@ export async function clickWithinLimit(limiter: RateLimit | undefined, ipHash: s
   }
   return withinLimit(limiter, key);
 }
-export const eventsLimitKey = (publisherId: string) => `events:${publisherId}`;
-
-/** The 429 a publisher gets over its limit; nothing of the request has been read or recorded. */
-export function eventsRateLimited(): ApiError {
-  return new ApiError(429, "rate_limited", `Too many requests for this publisher key; retry in ${LIMIT_PERIOD_S} seconds.`, {
-    "Retry-After": String(LIMIT_PERIOD_S),
-  });
+/**
+ * Whether a publisher may post now: one request before its body is read (`events` undefined), or the
+ * events of an admitted request. Fails open like the click limit: a gate that cannot be reached must never
+ * cost a publisher's batch.
+ */
+export async function publisherWithinLimit(
+  ns: DurableObjectNamespace<PublisherGate>,
+  publisherId: string,
+  limits: PublisherLimits,
+  events?: number,
+): Promise<void> {
+  let answer: GateAnswer;
+  try {
+    const gate = ns.getByName(publisherId);
+    answer = events === undefined ? await gate.admit(limits) : await gate.charge(limits, events);
+  } catch (err) {
+    logLine("warn", "publisher gate unavailable; letting the request through", { publisher_id: publisherId, error: err });
+    return;
+  }
+  if (!answer.ok) {
+    const what = answer.limit === "requests_per_minute" ? `${limits.requests_per_minute} requests a minute` : `${limits.events_per_second} events a second`;
+    throw new ApiError(429, "rate_limited", `This publisher key may make ${what}; retry in ${answer.retry_after_s} s. Nothing of this request was recorded.`, {
+      "Retry-After": String(answer.retry_after_s),
+    });
+  }
 }

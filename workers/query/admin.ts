@@ -33,7 +33,13 @@ export function adminRoutes(app: QueryApp): void {
     return c.json(await registry.createAdvertiser(c.env.DB, body.name, body.jurisdiction ?? null), 201);
   });
 
-  mount(app, api.createPublisher, async (c, { body }) => c.json(await registry.createPublisher(c.env.DB, body.name), 201));
+  mount(app, api.createPublisher, async (c, { body: { name, ...limits } }) => c.json(await registry.createPublisher(c.env.DB, name, limits), 201));
+
+  mount(app, api.updatePublisher, async (c, { params, body }) => {
+    const limits = await registry.setPublisherLimits(c.env.DB, params.id, body);
+    if (!limits) throw notFound(`Publisher ${params.id}`);
+    return c.json({ publisher_id: params.id, limits }, 200);
+  });
 
   mount(app, api.createCampaign, async (c, { body }) => {
     if (!(await registry.advertiserExists(c.env.DB, body.advertiser_id))) throw notFound(`Advertiser ${body.advertiser_id}`);
