@@ -6,3 +6,8 @@ export const WORKERS = [
   { id: "aggregator", name: "edgeclick-aggregator", config: "workers/aggregator/wrangler.toml", envInterface: "AggregatorEnv" },
   { id: "batch", name: "edgeclick-batch", config: "r2-batch/wrangler.toml", envInterface: "BatchEnv" },
 ];
+
+// The order `npm run deploy` uploads them in: the Durable Objects' host first (the others bind its classes
+// by script_name), the batch Worker before query (query's BATCH service binding names it), and query last
+// because it needs the ingest Worker's URL. scripts/deploy-plan.mjs checks these bindings against it.
+export const DEPLOY_ORDER = ["ingest", "batch", "aggregator", "query"];
