@@ -20,7 +20,7 @@ const expected: Record<string, string[]> = {
 
 // Files a bundle carries beside index.js: the query Worker's pages, as text modules (workers/query/pages).
 const modules: Record<string, string[]> = {
-  "edgeclick-query": ["dashboard.html", "dashboard.css", "dashboard.js", "ops.html", "ops.css", "ops.js"].map((f) => `pages/${f}`),
+  "edgeclick-query": ["common.js", "dashboard.html", "dashboard.css", "dashboard.js", "ops.html", "ops.css", "ops.js"].map((f) => `pages/${f}`),
 };
 
 describe("configuration", () => {

@@ -3,6 +3,8 @@
  * the page's own inline style and script (by hash), calls to this origin, nothing framed or posted elsewhere.
  * The pages' markup, style and script are files in pages/, imported as text (wrangler [[rules]] type "Text").
  */
+import common from "./pages/common.js";
+
 export interface Page {
   title: string;
   style: string;
@@ -15,9 +17,12 @@ async function sha256(text: string): Promise<string> {
   return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
 }
 
-/** The inline `<style>` and `<script>` texts, exactly as they sit between their tags: what the CSP hashes. */
+/**
+ * The inline `<style>` and `<script>` texts, exactly as they sit between their tags: what the CSP hashes.
+ * The shared page code (pages/common.js) goes in front of the page's own, in the same script: one hash.
+ */
 function inline(p: Page): { style: string; script: string } {
-  return { style: `\n${p.style}`, script: `\n${p.script}` };
+  return { style: `\n${p.style}`, script: `\n${common}\n${p.script}` };
 }
 
 async function contentSecurityPolicy(p: Page): Promise<string> {

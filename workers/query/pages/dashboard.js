@@ -1,4 +1,4 @@
-"use strict";
+// The advertiser dashboard (GET /dashboard). $ and el come from common.js, served in front of this file.
 (() => {
   const STORE_KEY = "edgeclick.apiKey", STORE_CAMPAIGN = "edgeclick.campaign";
   const MIN = 60000, HOUR = 3600000, DAY = 86400000;
@@ -11,7 +11,6 @@
     bad_signature: "Link signature does not match",
     rate_limited: "Over the edge rate limit for one IP",
   };
-  const $ = (id) => document.getElementById(id);
   const nf = new Intl.NumberFormat(undefined);
   const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 6 });
   const pct = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
@@ -59,17 +58,7 @@
     s.classList.toggle("bad", !!bad);
   }
 
-  // ----- small DOM helpers: API data only ever becomes text nodes, never markup -----
-  function el(tag, props, ...children) {
-    const e = document.createElement(tag);
-    if (props) for (const k of Object.keys(props)) {
-      if (k === "class") e.className = props[k];
-      else if (k === "title") e.title = props[k];
-      else e.setAttribute(k, props[k]);
-    }
-    for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
-    return e;
-  }
+  // ----- small DOM helpers (and el, from common.js): API data only ever becomes text nodes, never markup -----
   const num = (n) => el("td", { class: "n" }, nf.format(n));
   const cash = (n) => el("td", { class: "n" }, money.format(n));
   // A bar of billed (valid) and invalid segments, as fractions of the row's scale; decorative, the
