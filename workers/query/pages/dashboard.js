@@ -69,14 +69,20 @@
       s.style.width = Math.max(0, Math.min(100, fraction * 100)).toFixed(1) + "%"; // CSSOM: allowed by the CSP
       return s;
     };
-    return el("td", { class: "bar", "aria-hidden": "true" }, el("div", null, valid > 0 ? seg(valid, "ok") : null, invalid > 0 ? seg(invalid, "inv") : null));
+    return el("td", { class: "bar", "aria-hidden": "true" },
+      el("div", null, valid > 0 ? seg(valid, "ok") : null, invalid > 0 ? seg(invalid, "inv") : null));
   }
   function fill(tbody, rows, emptyText, columns) {
     tbody.replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: String(columns) }, emptyText))]));
   }
   function country(code) {
     if (!code || code === "XX") return "Unknown (XX)";
-    try { const name = regions && regions.of(code); return name && name !== code ? name + " (" + code + ")" : code; } catch (e) { return code; }
+    try {
+      const name = regions && regions.of(code);
+      return name && name !== code ? name + " (" + code + ")" : code;
+    } catch (e) {
+      return code;
+    }
   }
   const iso = (ms) => new Date(ms).toISOString();
   const utcDay = (ms) => iso(ms).slice(0, 10);
@@ -100,7 +106,8 @@
     set("live-clicks", nf.format(live.clicks));
     set("live-users", nf.format(live.unique_users));
     set("live-cost", money.format(live.cost));
-    set("live-invalid", nf.format(live.invalid_clicks), all ? pct.format(live.invalid_clicks / all) + " of all clicks, not billed" : "fraud, not billed");
+    set("live-invalid", nf.format(live.invalid_clicks),
+      all ? pct.format(live.invalid_clicks / all) + " of all clicks, not billed" : "fraud, not billed");
     $("live-invalid").parentElement.classList.toggle("some", live.invalid_clicks > 0);
     set("live-suspicious", nf.format(live.suspicious_clicks));
     set("live-duplicates", nf.format(live.duplicates));
@@ -127,7 +134,8 @@
 
   async function loadChart(g) {
     const end = floor(Date.now(), MIN) + MIN, start = end - HOUR;
-    const r = await api("/v1/metrics?campaign_id=" + encodeURIComponent(selected) + "&start=" + iso(start) + "&end=" + iso(end) + "&granularity=minute");
+    const r = await api("/v1/metrics?campaign_id=" + encodeURIComponent(selected) + "&start=" + iso(start) + "&end=" + iso(end) +
+      "&granularity=minute");
     if (g !== generation) return;
     const b = r.metrics;
     const W = 960, H = 240, L = 40, R = 6, T = 10, B = 24;
@@ -135,7 +143,8 @@
     const top = step * 4, y = (v) => T + (H - T - B) * (1 - v / top), slot = (W - L - R) / Math.max(1, b.length);
     const totalClicks = b.reduce((s, x) => s + x.clicks, 0), totalInvalid = b.reduce((s, x) => s + x.invalid_clicks, 0);
     const chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": "chart-h chart-desc" },
-      svg("desc", { id: "chart-desc" }, nf.format(totalClicks) + " billed clicks and " + nf.format(totalInvalid) + " invalid clicks in the last hour."));
+      svg("desc", { id: "chart-desc" },
+        nf.format(totalClicks) + " billed clicks and " + nf.format(totalInvalid) + " invalid clicks in the last hour."));
     for (let i = 0; i <= 4; i++) {
       const v = step * i;
       chart.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }),
@@ -148,19 +157,22 @@
         svg("title", {}, minute + " UTC: " + x.clicks + " billed, " + x.invalid_clicks + " invalid"),
         svg("rect", { class: "hit", x: left, y: T, width: slot, height: H - T - B }),
         svg("rect", { class: "valid", x: left + slot * 0.12, y: y(x.clicks), width: bw, height: y(0) - y(x.clicks) }),
-        svg("rect", { class: "inv", x: left + slot * 0.12 + bw + 1, y: y(x.invalid_clicks), width: bw, height: y(0) - y(x.invalid_clicks) }));
+        svg("rect", { class: "inv", x: left + slot * 0.12 + bw + 1, y: y(x.invalid_clicks), width: bw,
+          height: y(0) - y(x.invalid_clicks) }));
       chart.append(group);
       if (minute.endsWith("0")) chart.append(svg("text", { x: left + slot / 2, y: H - 6, "text-anchor": "middle" }, minute));
     });
     $("chart").replaceChildren(chart);
     fill($("chart-table"), b.filter((x) => x.clicks || x.invalid_clicks).reverse().map((x) =>
-      el("tr", null, el("td", null, x.timestamp.slice(11, 16)), num(x.clicks), num(x.invalid_clicks), cash(x.cost))), "No clicks in the last hour.", 4);
+      el("tr", null, el("td", null, x.timestamp.slice(11, 16)), num(x.clicks), num(x.invalid_clicks), cash(x.cost))),
+      "No clicks in the last hour.", 4);
   }
 
   // Hourly buckets per group, summed here: clicks, invalid and cost add up (unique users would not).
   async function loadBreakdown(g, dim, tbodyId, label) {
     const end = floor(Date.now(), HOUR) + HOUR, start = end - DAY;
-    const r = await api("/v1/metrics?campaign_id=" + encodeURIComponent(selected) + "&start=" + iso(start) + "&end=" + iso(end) + "&granularity=hour&group_by=" + dim);
+    const r = await api("/v1/metrics?campaign_id=" + encodeURIComponent(selected) + "&start=" + iso(start) + "&end=" + iso(end) +
+      "&granularity=hour&group_by=" + dim);
     if (g !== generation) return;
     const sums = new Map();
     for (const x of r.metrics) {
@@ -195,8 +207,9 @@
     if (g !== generation) return;
     $("billing-range").textContent = from + " to " + utcDay(now);
     const rows = r.rows.slice().sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : b.clicks - a.clicks));
-    fill($("billing"), rows.map((x) => el("tr", null, el("td", null, x.date), el("td", null, country(x.country)), el("td", null, x.device_type),
-      num(x.clicks), num(x.unique_users), cash(x.cost), num(x.invalid_clicks), el("td", null, el("span", { class: "badge " + x.status }, x.status)))),
+    fill($("billing"), rows.map((x) => el("tr", null, el("td", null, x.date), el("td", null, country(x.country)),
+      el("td", null, x.device_type), num(x.clicks), num(x.unique_users), cash(x.cost), num(x.invalid_clicks),
+      el("td", null, el("span", { class: "badge " + x.status }, x.status)))),
       "No billed rows yet: the rollup runs every 10 minutes.", 8);
     const sum = (f) => rows.reduce((s, x) => s + x[f], 0);
     $("billing-total").replaceChildren(...(rows.length ? [el("tr", null, el("td", { colspan: "3" }, "Total"), num(sum("clicks")), el("td"),
