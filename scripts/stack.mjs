@@ -9,12 +9,12 @@
 // their own sockets. Crons are fired on schedule here, since Miniflare does not fire them itself.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, join, relative, resolve, sep } from "node:path";
 import { promisify } from "node:util";
-import { Miniflare, Log, LogLevel, convertV4MiniflareOptions } from "miniflare";
+import { Miniflare, Log, LogLevel, compileModuleRules, convertV4MiniflareOptions, testRegExps } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
 import { WORKERS } from "./workers.mjs";
 
@@ -45,6 +45,8 @@ export async function buildWorkers(outDir = join(ROOT, ".wrangler/build")) {
   const build = async () => {
     for (let w = queue.shift(); w; w = queue.shift()) {
       const out = join(outDir, w.id);
+      // Fresh each time: the stack loads every file in it (bundleModules), so none may be left from an older build.
+      rmSync(out, { recursive: true, force: true });
       try {
         const entry = w.entry ? [join(ROOT, w.entry)] : [];
         await run(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", ...entry, "--dry-run", "--outdir", out, "-c", join(ROOT, w.config)], { cwd: ROOT, env, maxBuffer: 16 << 20 });
@@ -57,6 +59,28 @@ export async function buildWorkers(outDir = join(ROOT, ".wrangler/build")) {
   };
   await Promise.all([build(), build()]);
   return outDir;
+}
+
+/**
+ * A bundle's modules for Miniflare: index.js, then the files wrangler wrote beside it (the query Worker's
+ * pages/*.html, .css, .js, kept under their names by preserve_file_names), typed by the config's module
+ * rules as `wrangler deploy` types them. Miniflare follows no imports itself, so each is listed.
+ */
+export function bundleModules(dir, rules = []) {
+  const compiled = compileModuleRules(rules);
+  const loose = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join("/"))
+    .filter((f) => f !== "index.js" && f !== "README.md" && !f.endsWith(".map"))
+    .sort();
+  return [
+    { type: "ESModule", path: join(dir, "index.js") },
+    ...loose.map((f) => {
+      const rule = compiled.find((r) => testRegExps(r.include, f));
+      if (!rule) throw new Error(`${join(dir, f)} is in the bundle but no module rule of its config says what it is`);
+      return { type: rule.type, path: join(dir, f) };
+    }),
+  ];
 }
 
 /** Applies migrations/*.sql that have not run yet, tracked in `d1_migrations` exactly as wrangler does. */
@@ -152,15 +176,13 @@ export async function startStack(opts = {}) {
   const workers = WORKERS.map((w) => {
     const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, w.config));
     if (workerOptions.cronTriggers?.length) crons.push({ name: w.name, crons: workerOptions.cronTriggers });
-    // The bundle is one self-contained module, so module rules (for loose .wasm/.txt imports) do not apply.
-    const { cronTriggers: _c, rootPath: _r, modulesRules: _m, ...rest } = workerOptions;
+    const { cronTriggers: _c, rootPath: _r, modulesRules, ...rest } = workerOptions;
     const id = dev && w.primary ? DEV_INGEST.id : w.id;
     return {
       ...rest,
       name: w.name,
-      modules: true,
       modulesRoot: join(buildDir, id),
-      scriptPath: join(buildDir, id, "index.js"),
+      modules: bundleModules(join(buildDir, id), modulesRules),
       // Click links point at this stack's ingest port, whichever it is.
       bindings: {
         ...rest.bindings,

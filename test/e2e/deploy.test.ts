@@ -53,6 +53,11 @@ const expected: Record<string, string[]> = {
   "edgeclick-batch": ["env.ARCHIVE (edgeclick-archive)", "env.ARCHIVE_EU (edgeclick-archive-eu (eu))", "env.DB (edgeclick)"],
 };
 
+// Files a bundle carries beside index.js: the query Worker's pages, as text modules (workers/query/pages).
+const modules: Record<string, string[]> = {
+  "edgeclick-query": ["common.js", "dashboard.html", "dashboard.css", "dashboard.js", "ops.html", "ops.css", "ops.js"].map((f) => `pages/${f}`),
+};
+
 describe("configuration", () => {
   it("gives every edge rate limit the period the code and the 429's Retry-After assume", () => {
     const toml = readFileSync(join(import.meta.dirname, "../../wrangler.toml"), "utf8");
@@ -78,6 +83,7 @@ describe("wrangler deploy --dry-run", () => {
       for (const line of expected[name]) expect(stdout).toContain(line);
       expect(existsSync(join(out, "index.js"))).toBe(true);
       expect(statSync(join(out, "index.js")).size).toBeGreaterThan(1000);
+      for (const m of modules[name] ?? []) expect(readFileSync(join(out, m), "utf8"), m).toBe(readFileSync(join("workers/query", m), "utf8"));
     } finally {
       removeDir(out);
     }

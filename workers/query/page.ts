@@ -1,7 +1,10 @@
 /**
  * A self-contained HTML page (the dashboard, the ops page) under a strict Content Security Policy: only
  * the page's own inline style and script (by hash), calls to this origin, nothing framed or posted elsewhere.
+ * The pages' markup, style and script are files in pages/, imported as text (wrangler [[rules]] type "Text").
  */
+import common from "./pages/common.js";
+
 export interface Page {
   title: string;
   style: string;
@@ -14,11 +17,20 @@ async function sha256(text: string): Promise<string> {
   return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
 }
 
+/**
+ * The inline `<style>` and `<script>` texts, exactly as they sit between their tags: what the CSP hashes.
+ * The shared page code (pages/common.js) goes in front of the page's own, in the same script: one hash.
+ */
+function inline(p: Page): { style: string; script: string } {
+  return { style: `\n${p.style}`, script: `\n${common}\n${p.script}` };
+}
+
 async function contentSecurityPolicy(p: Page): Promise<string> {
+  const { style, script } = inline(p);
   return [
     "default-src 'none'",
-    `script-src ${await sha256(p.script)}`,
-    `style-src ${await sha256(p.style)}`,
+    `script-src ${await sha256(script)}`,
+    `style-src ${await sha256(style)}`,
     "connect-src 'self'",
     "img-src data:",
     "base-uri 'none'",
@@ -28,6 +40,7 @@ async function contentSecurityPolicy(p: Page): Promise<string> {
 }
 
 function html(p: Page): string {
+  const { style, script } = inline(p);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -36,9 +49,10 @@ function html(p: Page): string {
 <meta name="referrer" content="no-referrer">
 <title>${p.title}</title>
 <link rel="icon" href="data:,">
-<style>${p.style}</style>
+<style>${style}</style>
 </head>
-<body>${p.body}<script>${p.script}</script>
+<body>
+${p.body}<script>${script}</script>
 </body>
 </html>
 `;
