@@ -8,6 +8,7 @@ import { REGISTRY_TTL_MS } from "./limits";
 import { newApiKey, newId, sha256Hex } from "./crypto";
 import { fromMicros, toMicros } from "./event";
 import { parsePlan, singlePlan, withShards, type ShardPlan } from "./sharding";
+import { MAX_BOUND_PARAMETERS, chunks, placeholders } from "./sql";
 
 /** What the edge needs to know about an ad to take a click. */
 export interface AdRecord {
@@ -125,13 +126,11 @@ export async function getAdsCached(db: D1Database, adIds: Iterable<string>): Pro
     if (hit) out.set(id, hit);
     else if (hit === undefined) missing.push(id);
   }
-  // D1 binds at most 100 parameters per statement.
-  for (let i = 0; i < missing.length; i += 100) {
-    const ids = missing.slice(i, i + 100);
+  for (const ids of chunks(missing, MAX_BOUND_PARAMETERS)) {
     const { results } = await db
       .prepare(
         `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction
-         FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id IN (${ids.map(() => "?").join(",")})`,
+         FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id IN (${placeholders(ids.length)})`,
       )
       .bind(...ids)
       .all<AdRow>();

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BloomSnapshot } from "../domain/blocklist";
 import { BLOOM_FORMAT, Bloom, newBloom } from "../domain/bloom";
+import { insertRows } from "../domain/sql";
 
 const CHUNK = 1 << 20; // stored values stay well under the 2 MB limit
 
@@ -65,10 +66,8 @@ export class Blocklist extends DurableObject<IngestEnv> {
     const sql = this.ctx.storage.sql;
     let added = 0;
     const filter = this.#loadFilter() ?? newBloom();
-    for (const item of items) {
-      added += sql.exec("INSERT INTO item (item) VALUES (?) ON CONFLICT DO NOTHING", item).rowsWritten;
-      filter.add(item);
-    }
+    for (const s of insertRows("item", ["item"], items.map((item) => [item]), "ON CONFLICT DO NOTHING")) added += sql.exec(s.sql, ...s.params).rowsWritten;
+    for (const item of items) filter.add(item);
     const version = this.#meta("version") + (added ? 1 : 0);
     if (added) this.#store(filter, version);
     return { version, added };

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { insertRows } from "../domain/sql";
 import { MINUTE, floorTo } from "../domain/time";
 import { MeteredSql, type StatementCost } from "./meter";
 
@@ -39,14 +40,10 @@ export class Leaderboard extends DurableObject<IngestEnv> {
 
   /** The latest per-minute click counts of one campaign shard (`source`). */
   async update(source: string, campaignId: string, rows: MinuteClicks[]): Promise<void> {
-    const sql = this.#sql;
     const cutoff = Date.now() - KEEP_MS;
-    for (const r of rows) {
-      if (r.ts < cutoff) continue;
-      sql.exec(
-        "INSERT INTO minute_clicks (ts, ad_id, source, campaign_id, clicks) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET clicks = excluded.clicks",
-        r.ts, r.ad_id, source, campaignId, r.clicks,
-      );
+    const values = rows.filter((r) => r.ts >= cutoff).map((r) => [r.ts, r.ad_id, source, campaignId, r.clicks]);
+    for (const s of insertRows("minute_clicks", ["ts", "ad_id", "source", "campaign_id", "clicks"], values, "ON CONFLICT DO UPDATE SET clicks = excluded.clicks")) {
+      this.#sql.exec(s.sql, ...s.params);
     }
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 10 * MINUTE);
   }
