@@ -6,7 +6,7 @@
  */
 import { COUNTERS, CONTRACT_NAMES, addCounts, contractCounts, eventCounts, zeroCounts, type ContractCounts, type Counts } from "./counters";
 import { isClick, toMicros, type RecordedEvent, type Verdict } from "./event";
-import { DAY, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, dateStart, utcDate } from "./time";
+import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, dateStart, utcDate } from "./time";
 
 /** The counter set by its contract names, and billing's own counts. */
 export interface BillingRow extends ContractCounts {
@@ -140,7 +140,7 @@ export class BillingAccumulator {
 export function billingStatus(date: string, now: number): "final" | "provisional" {
   const start = dateStart(date);
   if (start === null) return "provisional";
-  return now >= start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + 3_600_000 ? "final" : "provisional";
+  return now >= start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + HOUR ? "final" : "provisional";
 }
 
 /**

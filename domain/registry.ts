@@ -1,7 +1,7 @@
 /**
  * The registry in D1: advertisers, publishers, campaigns, ads and hashed API keys. Reads on hot paths
  * go through a small in-isolate cache with bounded staleness, so a click never waits for D1 unless its
- * ad was not looked up in the last 30 seconds.
+ * ad was not looked up within REGISTRY_TTL_MS.
  */
 import type { Jurisdiction } from "./jurisdiction";
 import { REGISTRY_TTL_MS } from "./limits";
@@ -39,6 +39,8 @@ export type Principal =
   | { role: "publisher"; publisher_id: string };
 
 const NEGATIVE_TTL_MS = 5_000;
+/** How long an isolate trusts what it looked up about an API key. */
+const PRINCIPAL_TTL_MS = 60_000;
 const CACHE_MAX = 20_000;
 
 /** A tiny TTL cache, bounded by dropping the oldest entries. Per isolate; nothing in it is authoritative. */
@@ -108,7 +110,7 @@ export async function getAd(db: D1Database, adId: string): Promise<AdRecord | nu
   return row ? toAd(row) : null;
 }
 
-/** getAd through the isolate cache (30 s; unknown ads 5 s). */
+/** getAd through the isolate cache (REGISTRY_TTL_MS; unknown ads NEGATIVE_TTL_MS). */
 export async function getAdCached(db: D1Database, adId: string): Promise<AdRecord | null> {
   const hit = adCache.get(adId);
   if (hit !== undefined) return hit;
@@ -245,7 +247,7 @@ export async function createAd(db: D1Database, a: { campaign_id: string; adverti
   return { ad_id };
 }
 
-/** Who holds this key: advertisers and publishers by key hash (cached 60 s). The admin token is checked by the caller. */
+/** Who holds this key: advertisers and publishers by key hash (cached PRINCIPAL_TTL_MS). The admin token is checked by the caller. */
 export async function principalForKey(db: D1Database, key: string): Promise<Principal | null> {
   const hash = await sha256Hex(key);
   const hit = principalCache.get(hash);
@@ -262,6 +264,6 @@ export async function principalForKey(db: D1Database, key: string): Promise<Prin
     : row.role === "advertiser"
       ? { role: "advertiser", advertiser_id: row.id }
       : { role: "publisher", publisher_id: row.id };
-  principalCache.set(hash, p, p ? 60_000 : NEGATIVE_TTL_MS);
+  principalCache.set(hash, p, p ? PRINCIPAL_TTL_MS : NEGATIVE_TTL_MS);
   return p;
 }

@@ -1,10 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
+import { MAX_POPULAR_WINDOW_MINUTES } from "../domain/limits";
 import { insertRows } from "../domain/sql";
 import { MINUTE, floorTo } from "../domain/time";
 import { MeteredSql, type StatementCost } from "./meter";
 
-/** Windows of `GET /v1/ads/popular` go back at most this far (CONTRACT: 1 ≤ M ≤ 1440 minutes). */
-const KEEP_MS = 1441 * MINUTE;
+/** Windows of `GET /v1/ads/popular` go back at most this far (and into the minute they start in). */
+const KEEP_MS = (MAX_POPULAR_WINDOW_MINUTES + 1) * MINUTE;
 
 export interface MinuteClicks {
   ts: number;

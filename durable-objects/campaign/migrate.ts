@@ -15,7 +15,7 @@ import type { Sql } from "../meter";
 import { CELL_REASONS } from "../../domain/counters";
 import type { RecordedEvent } from "../../domain/event";
 import type { Sketch } from "../../domain/hll";
-import { GRANULARITIES, MINUTE } from "../../domain/time";
+import { DAY, GRANULARITIES, MINUTE } from "../../domain/time";
 import { CELL_COUNTERS, type CellState } from "./cells";
 import type { LiveState } from "./live";
 import { LogKind, type JudgedEntry, type Log } from "./log";
@@ -23,7 +23,7 @@ import { outcomeCode, type RuleState } from "./rule-state";
 
 export const SCHEMA_VERSION = 2;
 /** Schema 1 kept receipts this long after their receive time. */
-const V1_RECEIPT_MS = 2 * 86_400_000;
+const V1_RECEIPT_MS = 2 * DAY;
 
 /** Schema 1's column of each cell counter: `cost` held the micros, `r_<reason>` a reason's count. */
 const v1Column = (k: (typeof CELL_COUNTERS)[number]) => (k === "cost_micros" ? "cost" : (CELL_REASONS as readonly string[]).includes(k) ? `r_${k}` : k);

@@ -9,6 +9,7 @@
 import { logLine } from "../../domain/log";
 import { ApiError } from "../../domain/errors";
 import { LIMIT_PERIOD_S } from "../../domain/limits";
+import { MINUTE } from "../../domain/time";
 
 /**
  * Whether `key` is within its limit. Fails open: a missing binding (a local stack without it) or an
@@ -39,7 +40,7 @@ const local = new Map<string, { minute: number; n: number }>();
  * exactly by the campaign objects' per-IP rules whatever happens here.)
  */
 export async function clickWithinLimit(limiter: RateLimit | undefined, ipHash: string, now = Date.now()): Promise<boolean> {
-  const minute = Math.floor(now / 60_000);
+  const minute = Math.floor(now / MINUTE);
   let entry = local.get(ipHash);
   if (!entry || entry.minute !== minute) {
     local.delete(ipHash);
