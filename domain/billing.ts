@@ -24,8 +24,12 @@ export interface BillingRow extends ContractCounts {
 }
 
 /** A billing row's counts, in the order of its D1 columns (`billing_daily`). */
-export const BILLING_COUNTS = [...COUNTERS.map((k) => CONTRACT_NAMES[k]), "unique_users", "late_events", "event_id_repeats"] as const satisfies
-  readonly (keyof BillingRow)[];
+export const BILLING_COUNTS = [
+  ...COUNTERS.map((k) => CONTRACT_NAMES[k]),
+  "unique_users",
+  "late_events",
+  "event_id_repeats",
+] as const satisfies readonly (keyof BillingRow)[];
 
 export type BillingInput = Pick<
   RecordedEvent,

@@ -28,7 +28,12 @@ export const CONTRACT_NAMES = {
 export type ContractCounts = { [K in Counter as (typeof CONTRACT_NAMES)[K]]: number };
 
 /** The counter each verdict adds to besides clicks and cost (a clean event is only a click). */
-const VERDICT_COUNTER: Record<Verdict, Counter | null> = { clean: null, suspicious: "suspicious", duplicate: "duplicates", invalid: "invalid" };
+const VERDICT_COUNTER: Record<Verdict, Counter | null> = {
+  clean: null,
+  suspicious: "suspicious",
+  duplicate: "duplicates",
+  invalid: "invalid",
+};
 
 export function zeroCounts(): Counts {
   return Object.fromEntries(COUNTERS.map((k) => [k, 0])) as Counts;

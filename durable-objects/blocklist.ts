@@ -66,7 +66,9 @@ export class Blocklist extends DurableObject<IngestEnv> {
     const sql = this.ctx.storage.sql;
     let added = 0;
     const filter = this.#loadFilter() ?? newBloom();
-    for (const s of insertRows("item", ["item"], items.map((item) => [item]), "ON CONFLICT DO NOTHING")) added += sql.exec(s.sql, ...s.params).rowsWritten;
+    for (const s of insertRows("item", ["item"], items.map((item) => [item]), "ON CONFLICT DO NOTHING")) {
+      added += sql.exec(s.sql, ...s.params).rowsWritten;
+    }
     for (const item of items) filter.add(item);
     const version = this.#meta("version") + (added ? 1 : 0);
     if (added) this.#store(filter, version);

@@ -26,7 +26,10 @@ export const FLUSH_DELAY_MS = 500;
 /** State is checkpointed this often while it changes, or after this many events, whichever is first. */
 export const CHECKPOINT_MS = 5_000;
 export const CHECKPOINT_EVENTS = 20_000;
-/** A sendBatch carries at most 100 messages and 256 KB (each message counted with some overhead); and at most this many sendBatch calls per alarm. */
+/**
+ * A sendBatch carries at most 100 messages and 256 KB (each message counted with some overhead); and at
+ * most this many sendBatch calls per alarm.
+ */
 const SEND_MESSAGES = 100;
 const SEND_BYTES = 240_000;
 const MESSAGE_OVERHEAD_BYTES = 1_000;
@@ -342,11 +345,12 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   async #sendArchive(): Promise<void> {
     this.#archive.seal();
     const due = this.#archive.due(Date.now(), 4 * SENDS_PER_ALARM);
+    const size = (m: (typeof due)[number]) => m.packed.length + MESSAGE_OVERHEAD_BYTES;
     for (let i = 0; i < due.length; ) {
       const batch: typeof due = [];
       let bytes = 0;
-      while (i < due.length && batch.length < SEND_MESSAGES && (batch.length === 0 || bytes + due[i].packed.length + MESSAGE_OVERHEAD_BYTES <= SEND_BYTES)) {
-        bytes += due[i].packed.length + MESSAGE_OVERHEAD_BYTES;
+      while (i < due.length && batch.length < SEND_MESSAGES && (batch.length === 0 || bytes + size(due[i]) <= SEND_BYTES)) {
+        bytes += size(due[i]);
         batch.push(due[i++]);
       }
       await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "v8" as const })));

@@ -43,7 +43,8 @@ export class Leaderboard extends DurableObject<IngestEnv> {
   async update(source: string, campaignId: string, rows: MinuteClicks[]): Promise<void> {
     const cutoff = Date.now() - KEEP_MS;
     const values = rows.filter((r) => r.ts >= cutoff).map((r) => [r.ts, r.ad_id, source, campaignId, r.clicks]);
-    for (const s of insertRows("minute_clicks", ["ts", "ad_id", "source", "campaign_id", "clicks"], values, "ON CONFLICT DO UPDATE SET clicks = excluded.clicks")) {
+    const columns = ["ts", "ad_id", "source", "campaign_id", "clicks"];
+    for (const s of insertRows("minute_clicks", columns, values, "ON CONFLICT DO UPDATE SET clicks = excluded.clicks")) {
       this.#sql.exec(s.sql, ...s.params);
     }
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 10 * MINUTE);

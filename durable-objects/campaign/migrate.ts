@@ -26,7 +26,8 @@ export const SCHEMA_VERSION = 2;
 const V1_RECEIPT_MS = 2 * DAY;
 
 /** Schema 1's column of each cell counter: `cost` held the micros, `r_<reason>` a reason's count. */
-const v1Column = (k: (typeof CELL_COUNTERS)[number]) => (k === "cost_micros" ? "cost" : (CELL_REASONS as readonly string[]).includes(k) ? `r_${k}` : k);
+const v1Column = (k: (typeof CELL_COUNTERS)[number]) =>
+  k === "cost_micros" ? "cost" : (CELL_REASONS as readonly string[]).includes(k) ? `r_${k}` : k;
 
 const V1_TABLES = ["receipt", "seen_event", "seen_user_minute", "ip_second", "ip_minute", "hll", "cell", "outbox", "dirty_minute", "late_arrival"];
 
