@@ -6,8 +6,7 @@ import type { Blocklist } from "../../durable-objects/blocklist";
 import { testEnv } from "./helpers";
 
 function sourceOf(name: string): { stub: DurableObjectStub<Blocklist>; source: BlocklistSource; calls: { contains: number } } {
-  const ns = testEnv.BLOCKLIST as unknown as DurableObjectNamespace<Blocklist>;
-  const stub = ns.get(ns.idFromName(name));
+  const stub = testEnv.BLOCKLIST.getByName(name);
   const calls = { contains: 0 };
   return {
     stub,
