@@ -9,7 +9,6 @@ import type { Granularity } from "./time";
 
 /** The dimensions of a cell, in key order; `filter` and `group_by` name these. */
 export const CELL_DIMENSIONS = ["ad_id", "country", "device_type", "os", "publisher_id", "ad_format"] as const;
-export type CellDimension = (typeof CELL_DIMENSIONS)[number];
 
 /** A question to a shard's cells. Buckets are those whose start lies in [from, to). */
 export interface CellQuery {

@@ -44,7 +44,7 @@ const PRINCIPAL_TTL_MS = 60_000;
 const CACHE_MAX = 20_000;
 
 /** A tiny TTL cache, bounded by dropping the oldest entries. Per isolate; nothing in it is authoritative. */
-export class TtlCache<V> {
+class TtlCache<V> {
   readonly #map = new Map<string, { value: V; expires: number }>();
   constructor(readonly max = CACHE_MAX) {}
 

@@ -19,7 +19,7 @@ export const USER_AGENT_MAX = 256;
 
 // CONTRACT: "User-Agent of a crawler/tool: bot, crawler, spider, curl, wget, python-requests, headless…".
 // Matched as case-insensitive substrings, as the contract lists them, plus the common HTTP tools.
-export const BOT_UA_KEYWORDS = [
+const BOT_UA_KEYWORDS = [
   "bot", "crawl", "spider", "slurp", "curl", "wget", "python-requests", "python-urllib", "aiohttp", "httpx",
   "headless", "phantomjs", "selenium", "puppeteer", "playwright", "scrapy", "go-http-client", "okhttp",
   "java/", "libwww", "httpclient", "axios", "node-fetch", "postmanruntime", "facebookexternalhit", "lighthouse",

@@ -7,7 +7,7 @@ import { MAX_SHARDS, RESHARD_LEAD_MS, parsePlan, shardsAt, withShards, type Shar
 import { MINUTE } from "../domain/time";
 
 /** Default when AUTO_SHARD_EVENTS_PER_SECOND is unset (wrangler.toml sets it; see there why). */
-export const DEFAULT_AUTO_SHARD_EVENTS_PER_SECOND = 2_000;
+const DEFAULT_AUTO_SHARD_EVENTS_PER_SECOND = 2_000;
 
 export function autoShardThreshold(env: { AUTO_SHARD_EVENTS_PER_SECOND?: string }): number {
   const n = Number(env.AUTO_SHARD_EVENTS_PER_SECOND);

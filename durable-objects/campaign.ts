@@ -22,10 +22,10 @@ import { SCHEMA_VERSION, hasV1Tables, migrateV1 } from "./campaign/migrate";
 import { KEYS_SCHEMA, RuleState, outcomeCode, outcomeOf } from "./campaign/rule-state";
 
 /** Recorded events wait at most this long before they are handed on (archive, counting shards). */
-export const FLUSH_DELAY_MS = 500;
+const FLUSH_DELAY_MS = 500;
 /** State is checkpointed this often while it changes, or after this many events, whichever is first. */
-export const CHECKPOINT_MS = 5_000;
-export const CHECKPOINT_EVENTS = 20_000;
+const CHECKPOINT_MS = 5_000;
+const CHECKPOINT_EVENTS = 20_000;
 /**
  * A sendBatch carries at most 100 messages and 256 KB (each message counted with some overhead); and at
  * most this many sendBatch calls per alarm.
@@ -63,13 +63,13 @@ export const HORIZONS: Horizons = {
   hourMs: 90 * DAY + DAY,
 };
 
-export const DEFAULT_ALLOWED_LATENESS_MS = HOUR;
+const DEFAULT_ALLOWED_LATENESS_MS = HOUR;
 /** `GET /v1/ads/popular` asks for at most this many ads, so a shard never needs to push more per minute. */
 const TOP_ADS_PER_MINUTE = MAX_POPULAR_ADS;
 /** Load is judged over this many seconds. */
 const LOAD_WINDOW_S = 10;
 
-export function allowedLateness(env: { ALLOWED_LATENESS_MS?: string }): number {
+function allowedLateness(env: { ALLOWED_LATENESS_MS?: string }): number {
   const n = Number(env.ALLOWED_LATENESS_MS);
   return Number.isFinite(n) && n >= 0 ? n : DEFAULT_ALLOWED_LATENESS_MS;
 }

@@ -87,7 +87,7 @@ export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events:
 const PENDING_MESSAGE_BYTES = 100_000;
 const utf8 = new TextEncoder();
 
-export function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
+function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = 0;

@@ -37,7 +37,7 @@ type Item = { ok: true; value: unknown } | { ok: false; message: string };
  * A JSON array, or NDJSON (one JSON object per line). A broken NDJSON line rejects only that event; a
  * body that is neither (plain text, `null`, a number) is refused whole.
  */
-export function splitEvents(text: string): Item[] {
+function splitEvents(text: string): Item[] {
   const body = text.trim();
   if (body === "") throw new ApiError(400, "empty_body", "Send a JSON array or NDJSON of events.");
   if (!body.startsWith("[") && !body.startsWith("{")) {

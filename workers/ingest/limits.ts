@@ -25,10 +25,10 @@ export async function withinLimit(limiter: RateLimit | undefined, key: string): 
   }
 }
 
-export const clickLimitKey = (ipHash: string) => `click:${ipHash}`;
+const clickLimitKey = (ipHash: string) => `click:${ipHash}`;
 
 /** Requests of one IP in this isolate in the current minute before the shared limiter is consulted. */
-export const LOCAL_FREE = 10;
+const LOCAL_FREE = 10;
 const LOCAL_MAX_KEYS = 50_000;
 const local = new Map<string, { minute: number; n: number }>();
 
