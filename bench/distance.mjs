@@ -1,5 +1,5 @@
 // `npm run bench:distance`: does a click wait for a distant campaign object? Two stacks in one run, the
-// same code (the dev ingest entry, scripts/dev/ingest-distance.ts), one with campaign objects 0 ms away
+// same code (the dev ingest entry, scripts/dev/ingest.ts), one with campaign objects 0 ms away
 // and one with every call to them delayed by a 150 ms round trip; /click load at 16 connections, A B A B,
 // p50/p99 of each. Then, under the same load, probe clicks on a quiet campaign and time how long each
 // takes to show in `GET /v1/campaigns/{id}/live`.

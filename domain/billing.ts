@@ -4,20 +4,17 @@
  * in arrival order), includes late events, and counts unique users exactly. Anyone can reproduce the
  * rows from the Parquet archive (README, "Reproduce a bill").
  */
+import { COUNTERS, CONTRACT_NAMES, addCounts, contractCounts, eventCounts, zeroCounts, type ContractCounts, type Counts } from "./counters";
 import { isClick, toMicros, type RecordedEvent, type Verdict } from "./event";
-import { DAY, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, dateStart, utcDate } from "./time";
+import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, dateStart, utcDate } from "./time";
 
-export interface BillingRow {
+/** The counter set by its contract names, and billing's own counts. */
+export interface BillingRow extends ContractCounts {
   campaign_id: string;
   date: string;
   country: string;
   device_type: string;
-  clicks: number;
   unique_users: number;
-  cost_micros: number;
-  invalid_clicks: number;
-  suspicious_clicks: number;
-  duplicates: number;
   late_events: number;
   /**
    * Events real time did not judge duplicates (its event_id dedup is scoped to the event's minute) that
@@ -25,6 +22,14 @@ export interface BillingRow {
    */
   event_id_repeats: number;
 }
+
+/** A billing row's counts, in the order of its D1 columns (`billing_daily`). */
+export const BILLING_COUNTS = [
+  ...COUNTERS.map((k) => CONTRACT_NAMES[k]),
+  "unique_users",
+  "late_events",
+  "event_id_repeats",
+] as const satisfies readonly (keyof BillingRow)[];
 
 export type BillingInput = Pick<
   RecordedEvent,
@@ -46,7 +51,8 @@ export const BILLING_COLUMNS = [
   "late",
 ] as const satisfies readonly (keyof BillingInput)[];
 
-interface Acc extends Omit<BillingRow, "unique_users"> {
+interface Acc extends Pick<BillingRow, "campaign_id" | "date" | "country" | "device_type" | "late_events" | "event_id_repeats"> {
+  counts: Counts;
   /** Clicks per user, so a click billing takes back also takes back its user when it was the only one. */
   users: Map<string, number>;
 }
@@ -76,9 +82,7 @@ export class BillingAccumulator {
     let g = this.#groups.get(key);
     if (!g) {
       g = {
-        campaign_id: e.campaign_id, date, country, device_type,
-        clicks: 0, cost_micros: 0, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 0, late_events: 0, event_id_repeats: 0,
-        users: new Map(),
+        campaign_id: e.campaign_id, date, country, device_type, counts: zeroCounts(), late_events: 0, event_id_repeats: 0, users: new Map(),
       };
       this.#groups.set(key, g);
     }
@@ -88,17 +92,12 @@ export class BillingAccumulator {
   /** Adds (sign 1) or takes back (sign -1) an event's contribution under a verdict. */
   #count(e: BillingInput, verdict: Verdict, sign: 1 | -1): void {
     const g = this.#group(e);
-    if (isClick(verdict)) {
-      g.clicks += sign;
-      g.cost_micros += sign * toMicros(e.cost_per_click);
-      if (e.user_id) {
-        const n = (g.users.get(e.user_id) ?? 0) + sign;
-        if (n > 0) g.users.set(e.user_id, n);
-        else g.users.delete(e.user_id);
-      }
-      if (verdict === "suspicious") g.suspicious_clicks += sign;
-    } else if (verdict === "invalid") g.invalid_clicks += sign;
-    else if (verdict === "duplicate") g.duplicates += sign;
+    addCounts(g.counts, eventCounts(verdict, toMicros(e.cost_per_click)), sign);
+    if (isClick(verdict) && e.user_id) {
+      const n = (g.users.get(e.user_id) ?? 0) + sign;
+      if (n > 0) g.users.set(e.user_id, n);
+      else g.users.delete(e.user_id);
+    }
   }
 
   #repeat(e: BillingInput): void {
@@ -129,8 +128,8 @@ export class BillingAccumulator {
    */
   rows(): BillingRow[] {
     return [...this.#groups.values()]
-      .filter((g) => g.clicks > 0 || g.invalid_clicks > 0 || g.late_events > 0)
-      .map(({ users, ...row }) => ({ ...row, unique_users: users.size }))
+      .filter((g) => g.counts.clicks > 0 || g.counts.invalid > 0 || g.late_events > 0)
+      .map(({ counts, users, ...row }) => ({ ...row, ...contractCounts(counts), unique_users: users.size }))
       .sort((a, b) =>
         a.campaign_id.localeCompare(b.campaign_id) || a.date.localeCompare(b.date) ||
         a.country.localeCompare(b.country) || a.device_type.localeCompare(b.device_type));
@@ -145,7 +144,7 @@ export class BillingAccumulator {
 export function billingStatus(date: string, now: number): "final" | "provisional" {
   const start = dateStart(date);
   if (start === null) return "provisional";
-  return now >= start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + 3_600_000 ? "final" : "provisional";
+  return now >= start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + HOUR ? "final" : "provisional";
 }
 
 /**

@@ -7,7 +7,7 @@ import { murmur32 } from "./hash";
 import type { CampaignRoute } from "./jurisdiction";
 
 /** Buffer objects per Cloudflare location by default: a busy location is spread over this many. */
-export const BUFFER_SLOTS = 4;
+const BUFFER_SLOTS = 4;
 
 /**
  * Slots per location for this deployment: `EDGE_BUFFER_SLOTS` (1–64) where a location takes more clicks

@@ -3,17 +3,12 @@
  * answer one shard gives (merged across shards in domain/metrics.ts). Shared by the objects and the query
  * Worker, so it lives here.
  */
-import { INVALID_REASONS, SUSPICIOUS_REASONS } from "./event";
+import type { CellReason, Counts } from "./counters";
 import type { Filter, Grouping } from "./schemas";
 import type { Granularity } from "./time";
 
-/** Reason codes counted per cell (invalid reasons, then suspicious ones). */
-export const CELL_REASONS = [...INVALID_REASONS, ...SUSPICIOUS_REASONS] as const;
-export type CellReason = (typeof CELL_REASONS)[number];
-
 /** The dimensions of a cell, in key order; `filter` and `group_by` name these. */
 export const CELL_DIMENSIONS = ["ad_id", "country", "device_type", "os", "publisher_id", "ad_format"] as const;
-export type CellDimension = (typeof CELL_DIMENSIONS)[number];
 
 /** A question to a shard's cells. Buckets are those whose start lies in [from, to). */
 export interface CellQuery {
@@ -28,15 +23,10 @@ export interface CellQuery {
   sketches?: boolean;
 }
 
-/** Partial aggregates of one bucket (and group): mergeable across shards. */
-export interface CellPartial {
+/** Partial aggregates of one bucket (and group): mergeable across shards. Late events are not in the counters. */
+export interface CellPartial extends Counts {
   ts: number;
   group: string | null;
-  clicks: number;
-  cost_micros: number;
-  suspicious: number;
-  duplicates: number;
-  invalid: number;
   reasons: Partial<Record<CellReason, number>>;
   late_events: number;
   /** Clicks among the late events: billed, not in real time. */

@@ -2,7 +2,7 @@
 
 const enc = new TextEncoder();
 
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+function toHex(bytes: ArrayBuffer | Uint8Array): string {
   const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let s = "";
   for (const x of b) s += x.toString(16).padStart(2, "0");
@@ -54,7 +54,7 @@ export async function hashIp(key: string, ip: string): Promise<string> {
   return toBase64Url((await hmac(key, `ip:${ip.trim().toLowerCase()}`)).slice(0, 16));
 }
 
-export function randomBytes(n: number): Uint8Array {
+function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 

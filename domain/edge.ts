@@ -6,6 +6,7 @@
  * (CONTRACT), `CF-IPCity` (Cloudflare's "visitor location headers") and the colo suffix of `CF-Ray`.
  * ASN has no header form. Every value is checked: a header is whatever the client sent.
  */
+import { CITY_MAX, REFERER_MAX } from "./limits";
 import { isCleanText, isCountryCode } from "./schemas";
 
 export interface EdgeContext {
@@ -22,9 +23,6 @@ export interface EdgeContext {
   user_agent: string | null;
   referer: string | null;
 }
-
-const CITY_MAX = 128;
-const REFERER_MAX = 2048;
 
 function country(value: unknown): string | null {
   if (typeof value !== "string") return null;

@@ -10,7 +10,7 @@
  */
 import { murmur32 } from "./hash";
 
-export const HLL_P = 14;
+const HLL_P = 14;
 export const HLL_M = 1 << HLL_P;
 const Q = 64 - HLL_P; // bits left for the rank
 

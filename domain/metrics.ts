@@ -3,6 +3,7 @@
  * several shards merge, and the API's shape of a bucket.
  */
 import type { CellPartial } from "./cells";
+import { addCounts, invalidByReason, zeroCounts } from "./counters";
 import { fromMicros } from "./event";
 import { sketchEstimate, sketchFromBytes, sketchMerge, type Sketch } from "./hll";
 import { DAY, GRANULARITY_MS, HOUR, MINUTE, floorTo, isoMinute, type Granularity } from "./time";
@@ -46,15 +47,11 @@ export type Merged = Omit<CellPartial, "reasons" | "users"> & {
 };
 
 export function emptyMerged(ts: number, group: string | null): Merged {
-  return { ts, group, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0, late_clicks: 0, users: new Map() };
+  return { ts, group, ...zeroCounts(), reasons: {}, late_events: 0, late_clicks: 0, users: new Map() };
 }
 
-export function mergeInto(m: Merged, p: CellPartial): Merged {
-  m.clicks += p.clicks;
-  m.cost_micros += p.cost_micros;
-  m.suspicious += p.suspicious;
-  m.duplicates += p.duplicates;
-  m.invalid += p.invalid;
+function mergeInto(m: Merged, p: CellPartial): Merged {
+  addCounts(m, p);
   m.late_events += p.late_events;
   m.late_clicks += p.late_clicks;
   for (const [reason, n] of Object.entries(p.reasons)) m.reasons[reason] = (m.reasons[reason] ?? 0) + (n ?? 0);
@@ -88,8 +85,6 @@ export interface MetricBucket {
 }
 
 export function toMetricBucket(m: Merged, withGroup: boolean): MetricBucket {
-  const invalid_by_reason: Record<string, number> = {};
-  for (const [reason, n] of Object.entries(m.reasons)) if (reason !== "geo_mismatch" && n) invalid_by_reason[reason] = n;
   const bucket: MetricBucket = {
     timestamp: isoMinute(m.ts),
     clicks: m.clicks,
@@ -97,7 +92,7 @@ export function toMetricBucket(m: Merged, withGroup: boolean): MetricBucket {
     unique_users: Math.min(sketchEstimate(m.users), m.clicks),
     cost: fromMicros(m.cost_micros),
     invalid_clicks: m.invalid,
-    invalid_by_reason,
+    invalid_by_reason: invalidByReason(m.reasons),
     suspicious_clicks: m.suspicious,
     duplicates: m.duplicates,
     late_events: m.late_events,

@@ -1,13 +1,14 @@
 /**
  * The registry in D1: advertisers, publishers, campaigns, ads and hashed API keys. Reads on hot paths
  * go through a small in-isolate cache with bounded staleness, so a click never waits for D1 unless its
- * ad was not looked up in the last 30 seconds.
+ * ad was not looked up within REGISTRY_TTL_MS.
  */
 import type { Jurisdiction } from "./jurisdiction";
 import { DEFAULT_PUBLISHER_LIMITS, REGISTRY_TTL_MS, type PublisherLimits } from "./limits";
 import { newApiKey, newId, sha256Hex } from "./crypto";
 import { fromMicros, toMicros } from "./event";
 import { parsePlan, singlePlan, withShards, type ShardPlan } from "./sharding";
+import { MAX_BOUND_PARAMETERS, chunks, placeholders } from "./sql";
 
 /** What the edge needs to know about an ad to take a click. */
 export interface AdRecord {
@@ -38,10 +39,12 @@ export type Principal =
   | { role: "publisher"; publisher_id: string; limits: PublisherLimits };
 
 const NEGATIVE_TTL_MS = 5_000;
+/** How long an isolate trusts what it looked up about an API key. */
+const PRINCIPAL_TTL_MS = 60_000;
 const CACHE_MAX = 20_000;
 
 /** A tiny TTL cache, bounded by dropping the oldest entries. Per isolate; nothing in it is authoritative. */
-export class TtlCache<V> {
+class TtlCache<V> {
   readonly #map = new Map<string, { value: V; expires: number }>();
   constructor(readonly max = CACHE_MAX) {}
 
@@ -107,7 +110,7 @@ export async function getAd(db: D1Database, adId: string): Promise<AdRecord | nu
   return row ? toAd(row) : null;
 }
 
-/** getAd through the isolate cache (30 s; unknown ads 5 s). */
+/** getAd through the isolate cache (REGISTRY_TTL_MS; unknown ads NEGATIVE_TTL_MS). */
 export async function getAdCached(db: D1Database, adId: string): Promise<AdRecord | null> {
   const hit = adCache.get(adId);
   if (hit !== undefined) return hit;
@@ -125,13 +128,11 @@ export async function getAdsCached(db: D1Database, adIds: Iterable<string>): Pro
     if (hit) out.set(id, hit);
     else if (hit === undefined) missing.push(id);
   }
-  // D1 binds at most 100 parameters per statement.
-  for (let i = 0; i < missing.length; i += 100) {
-    const ids = missing.slice(i, i + 100);
+  for (const ids of chunks(missing, MAX_BOUND_PARAMETERS)) {
     const { results } = await db
       .prepare(
         `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction
-         FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id IN (${ids.map(() => "?").join(",")})`,
+         FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id IN (${placeholders(ids.length)})`,
       )
       .bind(...ids)
       .all<AdRow>();
@@ -271,7 +272,7 @@ export async function createAd(db: D1Database, a: { campaign_id: string; adverti
   return { ad_id };
 }
 
-/** Who holds this key: advertisers and publishers by key hash (cached 60 s). The admin token is checked by the caller. */
+/** Who holds this key: advertisers and publishers by key hash (cached PRINCIPAL_TTL_MS). The admin token is checked by the caller. */
 export async function principalForKey(db: D1Database, key: string): Promise<Principal | null> {
   const hash = await sha256Hex(key);
   const hit = principalCache.get(hash);
@@ -290,6 +291,6 @@ export async function principalForKey(db: D1Database, key: string): Promise<Prin
     : row.role === "advertiser"
       ? { role: "advertiser", advertiser_id: row.id }
       : { role: "publisher", publisher_id: row.id, limits: limitsOf(row) };
-  principalCache.set(hash, p, p ? 60_000 : NEGATIVE_TTL_MS);
+  principalCache.set(hash, p, p ? PRINCIPAL_TTL_MS : NEGATIVE_TTL_MS);
   return p;
 }

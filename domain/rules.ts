@@ -99,7 +99,7 @@ function invalidReason(e: ClickEvent, blocked: Blocklisted, ipCounts: { second: 
 }
 
 /** A posted country that differs from the one the edge saw (when the edge knows one). */
-export function isGeoMismatch(e: Pick<ClickEvent, "country" | "edge_country">): boolean {
+function isGeoMismatch(e: Pick<ClickEvent, "country" | "edge_country">): boolean {
   return e.edge_country !== "XX" && e.country !== e.edge_country;
 }
 

@@ -20,7 +20,7 @@ import { MAX_EVENT_SKEW_MS, MINUTE } from "./time";
 export type ShardPlan = readonly (readonly [from: number, shards: number])[];
 
 export const MAX_SHARDS = 16;
-/** The registry cache at the edge is 30 s; events may be dated 5 min ahead; a minute of margin. */
+/** Past the edge's registry cache and the furthest an event may be dated ahead, with a minute of margin. */
 export const RESHARD_LEAD_MS = MAX_EVENT_SKEW_MS + REGISTRY_TTL_MS + MINUTE;
 
 export function singlePlan(shards = 1): ShardPlan {

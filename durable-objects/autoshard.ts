@@ -3,11 +3,11 @@
  * asks for twice the shards, from the next safe minute on (domain/sharding.ts). The change is a
  * compare-and-set on the campaign's plan in D1, so objects deciding at once cannot undo each other.
  */
-import { MAX_SHARDS, parsePlan, shardsAt, withShards, type ShardPlan } from "../domain/sharding";
-import { RESHARD_LEAD_MS } from "../domain/sharding";
+import { MAX_SHARDS, RESHARD_LEAD_MS, parsePlan, shardsAt, withShards, type ShardPlan } from "../domain/sharding";
+import { MINUTE } from "../domain/time";
 
 /** Default when AUTO_SHARD_EVENTS_PER_SECOND is unset (wrangler.toml sets it; see there why). */
-export const DEFAULT_AUTO_SHARD_EVENTS_PER_SECOND = 2_000;
+const DEFAULT_AUTO_SHARD_EVENTS_PER_SECOND = 2_000;
 
 export function autoShardThreshold(env: { AUTO_SHARD_EVENTS_PER_SECOND?: string }): number {
   const n = Number(env.AUTO_SHARD_EVENTS_PER_SECOND);
@@ -17,7 +17,7 @@ export function autoShardThreshold(env: { AUTO_SHARD_EVENTS_PER_SECOND?: string 
 /** Shards the campaign should have given one object's load, or null to leave it. */
 export function wantedShards(plan: ShardPlan, now: number, eventsPerSecond: number, threshold: number): number | null {
   if (eventsPerSecond <= threshold) return null;
-  const upcoming = shardsAt(plan, now + RESHARD_LEAD_MS + 60_000);
+  const upcoming = shardsAt(plan, now + RESHARD_LEAD_MS + MINUTE);
   return upcoming >= MAX_SHARDS ? null : Math.min(MAX_SHARDS, upcoming * 2);
 }
 

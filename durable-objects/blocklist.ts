@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BloomSnapshot } from "../domain/blocklist";
 import { BLOOM_FORMAT, Bloom, newBloom } from "../domain/bloom";
+import { concatBytes } from "../domain/bytes";
+import { insertRows } from "../domain/sql";
 
 const CHUNK = 1 << 20; // stored values stay well under the 2 MB limit
 
@@ -31,12 +33,7 @@ export class Blocklist extends DurableObject<IngestEnv> {
     // Bits stored in another format (an older release's library) are rebuilt from the exact set.
     if (this.#meta("format") !== BLOOM_FORMAT) return this.#rebuild();
     const parts = this.ctx.storage.sql.exec<{ bits: ArrayBuffer }>("SELECT bits FROM bloom ORDER BY i").toArray();
-    const bits = new Uint8Array(parts.reduce((n, p) => n + p.bits.byteLength, 0));
-    let at = 0;
-    for (const p of parts) {
-      bits.set(new Uint8Array(p.bits), at);
-      at += p.bits.byteLength;
-    }
+    const bits = concatBytes(parts.map((p) => new Uint8Array(p.bits)));
     this.#filter = new Bloom(size, this.#meta("hashes"), bits);
     return this.#filter;
   }
@@ -65,10 +62,10 @@ export class Blocklist extends DurableObject<IngestEnv> {
     const sql = this.ctx.storage.sql;
     let added = 0;
     const filter = this.#loadFilter() ?? newBloom();
-    for (const item of items) {
-      added += sql.exec("INSERT INTO item (item) VALUES (?) ON CONFLICT DO NOTHING", item).rowsWritten;
-      filter.add(item);
+    for (const s of insertRows("item", ["item"], items.map((item) => [item]), "ON CONFLICT DO NOTHING")) {
+      added += sql.exec(s.sql, ...s.params).rowsWritten;
     }
+    for (const item of items) filter.add(item);
     const version = this.#meta("version") + (added ? 1 : 0);
     if (added) this.#store(filter, version);
     return { version, added };

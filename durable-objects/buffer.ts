@@ -3,19 +3,18 @@ import { DurableObject } from "cloudflare:workers";
 import type { ClickEvent } from "../domain/event";
 import type { BufferedBatch } from "../domain/buffer";
 import type { CampaignRoute } from "../domain/jurisdiction";
-import { recordEvents } from "./client";
+import { RECORD_SLICE, recordEvents } from "./client";
 import { MeteredSql, type StatementCost } from "./meter";
 
 /** Buffered events are forwarded this soon after they arrive; after a failure, again after this long. */
 const RETRY_MS = 1_000;
 const MAX_RETRY_MS = 10_000;
 /**
- * Rows forwarded together (their events are grouped by campaign into one call each), up to this many
+ * Rows forwarded together (their events are grouped by campaign into one call each), up to RECORD_SLICE
  * events: a backlog (say, after a campaign object was unreachable) drains in calls a campaign object can
  * take in one log row, never in one call too big to ever succeed.
  */
 const ROWS_PER_FORWARD = 200;
-export const EVENTS_PER_FORWARD = 5_000;
 /**
  * A forward starts this long after the first row that needs it, so the batches that arrive meanwhile go
  * in the same call: far fewer campaign-object requests and log rows at a cost of a few ms of freshness.
@@ -95,7 +94,7 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
       const rows: { seq: number; batch: BufferedBatch }[] = [];
       let events = 0;
       for (const r of this.#pending) {
-        if (rows.length === ROWS_PER_FORWARD || (rows.length > 0 && events + r.batch.events.length > EVENTS_PER_FORWARD)) break;
+        if (rows.length === ROWS_PER_FORWARD || (rows.length > 0 && events + r.batch.events.length > RECORD_SLICE)) break;
         rows.push(r);
         events += r.batch.events.length;
       }

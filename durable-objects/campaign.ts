@@ -3,6 +3,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { CellPartial, CellQuery } from "../domain/cells";
 import type { ClickEvent, Outcome } from "../domain/event";
 import { jurisdictionOf, stubIn, type Jurisdiction } from "../domain/jurisdiction";
+import { MAX_POPULAR_ADS } from "../domain/limits";
 import { campaignObjectName } from "../domain/messages";
 import { classify, dedupe, judge, type Dedup, type DedupStore, type CountStore, type ReceiptStore } from "../domain/rules";
 import type { BlocklistSource } from "../domain/blocklist";
@@ -21,12 +22,17 @@ import { SCHEMA_VERSION, hasV1Tables, migrateV1 } from "./campaign/migrate";
 import { KEYS_SCHEMA, RuleState, outcomeCode, outcomeOf } from "./campaign/rule-state";
 
 /** Recorded events wait at most this long before they are handed on (archive, counting shards). */
-export const FLUSH_DELAY_MS = 500;
+const FLUSH_DELAY_MS = 500;
 /** State is checkpointed this often while it changes, or after this many events, whichever is first. */
-export const CHECKPOINT_MS = 5_000;
-export const CHECKPOINT_EVENTS = 20_000;
-/** A sendBatch carries at most 100 messages and 256 KB; and at most this many sendBatch calls per alarm. */
+const CHECKPOINT_MS = 5_000;
+const CHECKPOINT_EVENTS = 20_000;
+/**
+ * A sendBatch carries at most 100 messages and 256 KB (each message counted with some overhead); and at
+ * most this many sendBatch calls per alarm.
+ */
+const SEND_MESSAGES = 100;
 const SEND_BYTES = 240_000;
+const MESSAGE_OVERHEAD_BYTES = 1_000;
 const SENDS_PER_ALARM = 25;
 /** Admitted events forwarded to counting shards per alarm round. */
 const FORWARD_EVENTS = 2_000;
@@ -57,13 +63,13 @@ export const HORIZONS: Horizons = {
   hourMs: 90 * DAY + DAY,
 };
 
-export const DEFAULT_ALLOWED_LATENESS_MS = HOUR;
-/** `GET /v1/ads/popular` asks for at most 100 ads, so a shard never needs to push more per minute. */
-const TOP_ADS_PER_MINUTE = 100;
+const DEFAULT_ALLOWED_LATENESS_MS = HOUR;
+/** `GET /v1/ads/popular` asks for at most this many ads, so a shard never needs to push more per minute. */
+const TOP_ADS_PER_MINUTE = MAX_POPULAR_ADS;
 /** Load is judged over this many seconds. */
 const LOAD_WINDOW_S = 10;
 
-export function allowedLateness(env: { ALLOWED_LATENESS_MS?: string }): number {
+function allowedLateness(env: { ALLOWED_LATENESS_MS?: string }): number {
   const n = Number(env.ALLOWED_LATENESS_MS);
   return Number.isFinite(n) && n >= 0 ? n : DEFAULT_ALLOWED_LATENESS_MS;
 }
@@ -339,11 +345,12 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   async #sendArchive(): Promise<void> {
     this.#archive.seal();
     const due = this.#archive.due(Date.now(), 4 * SENDS_PER_ALARM);
+    const size = (m: (typeof due)[number]) => m.packed.length + MESSAGE_OVERHEAD_BYTES;
     for (let i = 0; i < due.length; ) {
       const batch: typeof due = [];
       let bytes = 0;
-      while (i < due.length && batch.length < 100 && (batch.length === 0 || bytes + due[i].packed.length + 1_000 <= SEND_BYTES)) {
-        bytes += due[i].packed.length + 1_000;
+      while (i < due.length && batch.length < SEND_MESSAGES && (batch.length === 0 || bytes + size(due[i]) <= SEND_BYTES)) {
+        bytes += size(due[i]);
         batch.push(due[i++]);
       }
       await this.env.EVENTS.sendBatch(batch.map((m) => ({ body: m, contentType: "v8" as const })));
@@ -506,14 +513,14 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   }
 
   #noteLoad(n: number): void {
-    const second = Math.floor(Date.now() / 1000);
+    const second = Math.floor(Date.now() / SECOND);
     this.#load.set(second, (this.#load.get(second) ?? 0) + n);
     for (const s of this.#load.keys()) if (s < second - LOAD_WINDOW_S) this.#load.delete(s);
   }
 
   /** Events per second over the last complete seconds of the window. */
   #eventsPerSecond(): number {
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(Date.now() / SECOND);
     let sum = 0;
     let first = now;
     for (const [s, n] of this.#load) {

@@ -22,8 +22,8 @@ export function campaignStub(ns: CampaignBinding, campaignId: string, shard: num
   return stubIn(ns as CampaignNamespace, jurisdiction, campaignObjectName(campaignId, shard));
 }
 
-/** Events per call to a campaign object (a log row holds at most 10,000). */
-const RECORD_SLICE = 5_000;
+/** Events per call to a campaign object: one call is one log row, which holds at most EVENTS_PER_ROW (campaign/log.ts). */
+export const RECORD_SLICE = 5_000;
 
 /** Groups indexes by key, keeping their order. */
 function groupBy(indexes: number[], key: (i: number) => number): Map<number, number[]> {
@@ -87,7 +87,7 @@ export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events:
 const PENDING_MESSAGE_BYTES = 100_000;
 const utf8 = new TextEncoder();
 
-export function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
+function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = 0;

@@ -1,9 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
+import { MAX_POPULAR_WINDOW_MINUTES } from "../domain/limits";
+import { insertRows } from "../domain/sql";
 import { MINUTE, floorTo } from "../domain/time";
 import { MeteredSql, type StatementCost } from "./meter";
 
-/** Windows of `GET /v1/ads/popular` go back at most this far (CONTRACT: 1 ≤ M ≤ 1440 minutes). */
-const KEEP_MS = 1441 * MINUTE;
+/** Windows of `GET /v1/ads/popular` go back at most this far (and into the minute they start in). */
+const KEEP_MS = (MAX_POPULAR_WINDOW_MINUTES + 1) * MINUTE;
 
 export interface MinuteClicks {
   ts: number;
@@ -39,14 +41,11 @@ export class Leaderboard extends DurableObject<IngestEnv> {
 
   /** The latest per-minute click counts of one campaign shard (`source`). */
   async update(source: string, campaignId: string, rows: MinuteClicks[]): Promise<void> {
-    const sql = this.#sql;
     const cutoff = Date.now() - KEEP_MS;
-    for (const r of rows) {
-      if (r.ts < cutoff) continue;
-      sql.exec(
-        "INSERT INTO minute_clicks (ts, ad_id, source, campaign_id, clicks) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET clicks = excluded.clicks",
-        r.ts, r.ad_id, source, campaignId, r.clicks,
-      );
+    const values = rows.filter((r) => r.ts >= cutoff).map((r) => [r.ts, r.ad_id, source, campaignId, r.clicks]);
+    const columns = ["ts", "ad_id", "source", "campaign_id", "clicks"];
+    for (const s of insertRows("minute_clicks", columns, values, "ON CONFLICT DO UPDATE SET clicks = excluded.clicks")) {
+      this.#sql.exec(s.sql, ...s.params);
     }
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 10 * MINUTE);
   }

@@ -1,13 +1,13 @@
 /** The billing rollup: every archived event of a UTC date, into D1 rows, replacing that date's rows. */
-import { BILLING_COLUMNS, BillingAccumulator, billingStatus, type BillingRow, type RollupResult } from "../domain/billing";
+import { BILLING_COLUMNS, BILLING_COUNTS, BillingAccumulator, billingStatus, type RollupResult } from "../domain/billing";
 import { decodeArchive } from "../domain/parquet";
 import { DIRTY_PREFIX, dayPrefix } from "../domain/archive-layout";
+import { insertRows } from "../domain/sql";
 import { DAY, utcDate } from "../domain/time";
 
 
 const PARALLEL_READS = 6;
-const COLUMNS = ["campaign_id", "date", "country", "device_type", "clicks", "unique_users", "cost_micros", "invalid_clicks",
-  "suspicious_clicks", "duplicates", "late_events", "event_id_repeats", "status", "computed_at"] as const;
+const COLUMNS = ["campaign_id", "date", "country", "device_type", ...BILLING_COUNTS, "status", "computed_at"];
 
 async function listKeys(bucket: R2Bucket, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -39,20 +39,11 @@ export async function rollupDate(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket;
   }
   const rows = acc.rows();
   const status = billingStatus(date, now);
-  const perStatement = Math.floor(100 / COLUMNS.length); // D1 binds at most 100 parameters per statement
-  const statements: D1PreparedStatement[] = [env.DB.prepare("DELETE FROM billing_daily WHERE date = ?").bind(date)];
-  for (let i = 0; i < rows.length; i += perStatement) {
-    const chunk = rows.slice(i, i + perStatement);
-    const values = chunk.flatMap((r: BillingRow) => [
-      r.campaign_id, r.date, r.country, r.device_type, r.clicks, r.unique_users, r.cost_micros, r.invalid_clicks,
-      r.suspicious_clicks, r.duplicates, r.late_events, r.event_id_repeats, status, now,
-    ]);
-    statements.push(
-      env.DB.prepare(
-        `INSERT INTO billing_daily (${COLUMNS.join(", ")}) VALUES ${chunk.map(() => `(${COLUMNS.map(() => "?").join(", ")})`).join(", ")}`,
-      ).bind(...values),
-    );
-  }
+  const values = rows.map((r) => [r.campaign_id, r.date, r.country, r.device_type, ...BILLING_COUNTS.map((k) => r[k]), status, now]);
+  const statements: D1PreparedStatement[] = [
+    env.DB.prepare("DELETE FROM billing_daily WHERE date = ?").bind(date),
+    ...insertRows("billing_daily", COLUMNS, values).map((s) => env.DB.prepare(s.sql).bind(...s.params)),
+  ];
   statements.push(
     env.DB.prepare("INSERT OR REPLACE INTO rollup_runs (date, files, events, rows, computed_at) VALUES (?, ?, ?, ?, ?)")
       .bind(date, keys.length, acc.events, rows.length, now),

@@ -1,5 +1,6 @@
 /** Pieces every Worker's Hono app shares: JSON errors for everything, never a stack trace. */
 import type { Hono } from "hono";
+import { concatBytes } from "../domain/bytes";
 import { ApiError, errorResponse, methodNotAllowed as notAllowed, toErrorResponse } from "../domain/errors";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -52,14 +53,8 @@ export async function readBody(req: Request, max: number): Promise<string> {
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(concatBytes(chunks));
   } catch {
     throw new ApiError(400, "invalid_encoding", "The body must be UTF-8.");
   }

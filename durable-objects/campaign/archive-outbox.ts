@@ -12,8 +12,8 @@ import { packEvents, type ArchiveMessage } from "../../domain/messages";
 import { EVENTS_PER_ROW, LogKind, recordedEvents, type Log } from "./log";
 
 /** Events (as JSON) per message before compression: compressed, a message stays far under the 128 KB limit. */
-export const MESSAGE_BYTES = 120_000;
-export const RESEND_MS = 30_000;
+const MESSAGE_BYTES = 120_000;
+const RESEND_MS = 30_000;
 
 interface Stored {
   /** Log rows up to this seq have been cut into messages. */

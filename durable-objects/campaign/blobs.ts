@@ -3,6 +3,7 @@
  * 2 MB row limit is split into chunks; rewriting a blob updates its rows in place, so a checkpoint costs
  * one row written per chunk.
  */
+import { concatBytes } from "../../domain/bytes";
 import type { Sql } from "../meter";
 export const BLOBS_SCHEMA = `CREATE TABLE IF NOT EXISTS blob (
   name TEXT NOT NULL, chunk INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (name, chunk)) WITHOUT ROWID;`;
@@ -11,7 +12,7 @@ export const BLOBS_SCHEMA = `CREATE TABLE IF NOT EXISTS blob (
 const CHUNK_BYTES = 1_500_000;
 
 /** Writes a blob; `chunksBefore` is how many chunks it had (they are overwritten or deleted). Returns its chunks. */
-export function writeBlob(sql: Sql, name: string, bytes: Uint8Array, chunksBefore: number): number {
+function writeBlob(sql: Sql, name: string, bytes: Uint8Array, chunksBefore: number): number {
   const chunks = Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES));
   for (let i = 0; i < chunks; i++) {
     sql.exec(
@@ -26,17 +27,10 @@ export function writeBlob(sql: Sql, name: string, bytes: Uint8Array, chunksBefor
 }
 
 /** A blob's bytes and chunk count, or null if there is none. */
-export function readBlob(sql: Sql, name: string): { bytes: Uint8Array; chunks: number } | null {
+function readBlob(sql: Sql, name: string): { bytes: Uint8Array; chunks: number } | null {
   const rows = sql.exec<{ body: ArrayBuffer }>("SELECT body FROM blob WHERE name = ? ORDER BY chunk", name).toArray();
   if (rows.length === 0) return null;
-  const parts = rows.map((r) => new Uint8Array(r.body));
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
-  return { bytes, chunks: rows.length };
+  return { bytes: concatBytes(rows.map((r) => new Uint8Array(r.body))), chunks: rows.length };
 }
 
 export function deleteBlob(sql: Sql, name: string): void {

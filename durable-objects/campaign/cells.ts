@@ -6,16 +6,21 @@
  * whole partitions.
  */
 import type { Sql } from "../meter";
-import { CELL_DIMENSIONS, CELL_REASONS, type CellPartial, type CellQuery } from "../../domain/cells";
+import { CELL_DIMENSIONS, type CellPartial, type CellQuery } from "../../domain/cells";
+import { CELL_REASONS, COUNTERS, eventsOf, eventCounts, zeroCounts, type CellReason, type Counts } from "../../domain/counters";
 import { isClick, toMicros, type ClickEvent, type Outcome } from "../../domain/event";
 import { HLL_M, hllPoint, sketchToBytes, type Sketch } from "../../domain/hll";
 import { DAY, GRANULARITIES, GRANULARITY_MS, HOUR, MINUTE, floorTo, type Granularity } from "../../domain/time";
 import { blobNames, deleteBlob, readJsonBlob, writeJsonBlob } from "./blobs";
 
-/** Counter columns of a cell, in order (cost in micros). */
-export const CELL_COUNTERS = ["clicks", "cost_micros", "suspicious", "duplicates", "invalid", ...CELL_REASONS] as const;
+/** Counter columns of a cell, in stored order: the counter set, then one per reason. */
+export const CELL_COUNTERS = [...COUNTERS, ...CELL_REASONS] as const;
 const N = CELL_COUNTERS.length;
-const REASON_AT = 5;
+const REASON_AT = COUNTERS.length;
+const CLICKS_AT = COUNTERS.indexOf("clicks");
+
+/** The counter set of a cell's columns. */
+const countsOf = (n: number[]): Counts => Object.fromEntries(COUNTERS.map((k, i) => [k, n[i]])) as Counts;
 
 /**
  * A partition is rewritten whole when it changes, so the current ones are kept small: a checkpoint
@@ -129,23 +134,17 @@ export class CellState {
 
   /** Counts one judged event in its minute, hour and day cells (late events in the late cells). */
   add(e: ClickEvent, o: Outcome): void {
-    const click = isClick(o.verdict);
     const dims = dimsOf(e);
-    const userId = click && e.user_id && !o.late ? e.user_id : null;
-    const reason = o.reason === null ? -1 : CELL_REASONS.indexOf(o.reason as (typeof CELL_REASONS)[number]);
+    const userId = isClick(o.verdict) && e.user_id && !o.late ? e.user_id : null;
+    const counts = eventCounts(o.verdict, toMicros(e.cost_per_click));
+    const reason = o.reason === null ? -1 : CELL_REASONS.indexOf(o.reason as CellReason);
     for (const g of GRANULARITIES) {
       const ts = floorTo(e.timestamp, GRANULARITY_MS[g]);
       const p = this.#part(this.#name(g, ts, o.late), true)!;
       const key = JSON.stringify([ts, o.late, dims]);
       let cell = p.cells.get(key);
       if (!cell) p.cells.set(key, (cell = { ts, late: o.late, dims, n: new Array<number>(N).fill(0), users: null }));
-      if (click) {
-        cell.n[0]++;
-        cell.n[1] += toMicros(e.cost_per_click);
-      }
-      if (o.verdict === "suspicious") cell.n[2]++;
-      else if (o.verdict === "duplicate") cell.n[3]++;
-      else if (o.verdict === "invalid") cell.n[4]++;
+      COUNTERS.forEach((k, i) => (cell.n[i] += counts[k]));
       if (reason >= 0) cell.n[REASON_AT + reason]++;
       if (userId) cell.users = addUser(cell.users, userId);
       p.dirty = true;
@@ -190,19 +189,15 @@ export class CellState {
         const key = `${c.ts}|${group}`;
         let r = out.get(key);
         if (!r) {
-          r = { ts: c.ts, group, clicks: 0, cost_micros: 0, suspicious: 0, duplicates: 0, invalid: 0, reasons: {}, late_events: 0, late_clicks: 0 };
+          r = { ts: c.ts, group, ...zeroCounts(), reasons: {}, late_events: 0, late_clicks: 0 };
           out.set(key, r);
         }
         if (c.late) {
-          r.late_events += c.n[0] + c.n[3] + c.n[4];
-          r.late_clicks += c.n[0];
+          r.late_events += eventsOf(countsOf(c.n));
+          r.late_clicks += c.n[CLICKS_AT];
           continue;
         }
-        r.clicks += c.n[0];
-        r.cost_micros += c.n[1];
-        r.suspicious += c.n[2];
-        r.duplicates += c.n[3];
-        r.invalid += c.n[4];
+        COUNTERS.forEach((k, i) => (r[k] += c.n[i]));
         CELL_REASONS.forEach((reason, i) => {
           if (c.n[REASON_AT + i]) r.reasons[reason] = (r.reasons[reason] ?? 0) + c.n[REASON_AT + i];
         });
@@ -217,7 +212,7 @@ export class CellState {
   minuteClicks(ts: number, top: number): { ts: number; ad_id: string; clicks: number }[] {
     const p = this.#part(this.#name("minute", ts), false);
     const perAd = new Map<string, number>();
-    for (const c of p?.cells.values() ?? []) if (c.ts === ts && !c.late) perAd.set(c.dims[0], (perAd.get(c.dims[0]) ?? 0) + c.n[0]);
+    for (const c of p?.cells.values() ?? []) if (c.ts === ts && !c.late) perAd.set(c.dims[0], (perAd.get(c.dims[0]) ?? 0) + c.n[CLICKS_AT]);
     return [...perAd]
       .map(([ad_id, clicks]) => ({ ts, ad_id, clicks }))
       .sort((a, b) => b.clicks - a.clicks || a.ad_id.localeCompare(b.ad_id))

@@ -12,18 +12,22 @@
  * second click.
  */
 import type { Sql } from "../meter";
-import { CELL_REASONS } from "../../domain/cells";
+import { CELL_REASONS } from "../../domain/counters";
 import type { RecordedEvent } from "../../domain/event";
 import type { Sketch } from "../../domain/hll";
-import { GRANULARITIES, MINUTE } from "../../domain/time";
-import type { CellState } from "./cells";
+import { DAY, GRANULARITIES, MINUTE } from "../../domain/time";
+import { CELL_COUNTERS, type CellState } from "./cells";
 import type { LiveState } from "./live";
 import { LogKind, type JudgedEntry, type Log } from "./log";
 import { outcomeCode, type RuleState } from "./rule-state";
 
 export const SCHEMA_VERSION = 2;
 /** Schema 1 kept receipts this long after their receive time. */
-const V1_RECEIPT_MS = 2 * 86_400_000;
+const V1_RECEIPT_MS = 2 * DAY;
+
+/** Schema 1's column of each cell counter: `cost` held the micros, `r_<reason>` a reason's count. */
+const v1Column = (k: (typeof CELL_COUNTERS)[number]) =>
+  k === "cost_micros" ? "cost" : (CELL_REASONS as readonly string[]).includes(k) ? `r_${k}` : k;
 
 const V1_TABLES = ["receipt", "seen_event", "seen_user_minute", "ip_second", "ip_minute", "hll", "cell", "outbox", "dirty_minute", "late_arrival"];
 
@@ -60,7 +64,7 @@ export function migrateV1(sql: Sql, s: { rules: RuleState; cells: CellState; liv
     sk.set(r.idx, r.rho);
   }
   for (const c of all<Record<string, string | number>>("SELECT * FROM cell")) {
-    const n = [c.clicks, c.cost, c.suspicious, c.duplicates, c.invalid, ...CELL_REASONS.map((r) => c[`r_${r}`] ?? 0)].map(Number);
+    const n = CELL_COUNTERS.map((k) => Number(c[v1Column(k)] ?? 0));
     const dims = [c.ad_id, c.country, c.device_type, c.os, c.publisher_id, c.ad_format].map(String);
     s.cells.merge(GRANULARITIES[Number(c.g)], Number(c.ts), Number(c.late) === 1, dims, n, regs.get(Number(c.id)) ?? null);
   }

@@ -96,7 +96,7 @@ async function snapshot() {
     expect(res.status).toBe(200);
     return (await json<{ count: number }>(res)).count;
   };
-  const blocklist = testEnv.BLOCKLIST.get(testEnv.BLOCKLIST.idFromName("global"));
+  const blocklist = testEnv.BLOCKLIST.getByName("global");
   return {
     rows,
     a: { metrics: await metrics(w.a), count: await count(w.a) },

@@ -2,11 +2,11 @@ import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import type { TestEnv } from "./entry";
 
-export const testEnv = env as unknown as TestEnv;
+export const testEnv = env as TestEnv;
 export const ADMIN = { Authorization: "Bearer test-admin-token" };
 
 function fetchWorker(url: string, init?: RequestInit): Promise<Response> {
-  return (exports as unknown as { default: Fetcher }).default.fetch(new Request(url, { redirect: "manual", ...init }));
+  return exports.default.fetch(new Request(url, { redirect: "manual", ...init }));
 }
 
 /** Counts read back by a test: real time is fresh within a second of the answer, not at the answer. */

@@ -17,7 +17,7 @@ import { archiveMessage } from "./archive";
 
 type Body = EventsMessage;
 
-export async function handleMessage(body: Body, env: AggregatorEnv): Promise<void> {
+async function handleMessage(body: Body, env: AggregatorEnv): Promise<void> {
   if (body?.kind === "recorded") {
     await archiveMessage(archiveFor(env, body.jurisdiction), body.id, unpackEvents(body));
     // Only now may the object drop these events from its log; until it hears this it sends them again.
@@ -31,7 +31,7 @@ export async function handleMessage(body: Body, env: AggregatorEnv): Promise<voi
 }
 
 /** A message that failed every retry: what to do with it so that nothing is lost or counted twice. */
-export async function handleDeadLetter(body: Body, env: AggregatorEnv): Promise<"dropped" | "spooled"> {
+async function handleDeadLetter(body: Body, env: AggregatorEnv): Promise<"dropped" | "spooled"> {
   if (body?.kind === "pending") {
     const first = body.events[0];
     if (!first) return "dropped";

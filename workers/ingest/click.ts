@@ -3,11 +3,11 @@ import { logLine } from "../../domain/log";
 import { hashIp, newId } from "../../domain/crypto";
 import { edgeContext } from "../../domain/edge";
 import { ApiError, errorResponse } from "../../domain/errors";
+import { newClickEvent } from "../../domain/click-event";
 import type { ClickEvent } from "../../domain/event";
 import { getAdCached } from "../../domain/registry";
 import { idParam, parseClickParams, type ClickRequest } from "../../domain/schemas";
 import { parseSigningKeys, verifyClick } from "../../domain/signing";
-import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
 import { recordClickDurably } from "../../durable-objects/client";
 import { clickWithinLimit } from "./limits";
 
@@ -54,39 +54,27 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
   const record = req.method !== "HEAD";
   const cookieUser = cookie(req, USER_COOKIE);
   const newUser = record && !params.user_id && !cookieUser ? newId("u") : null;
-  const ua = parseUserAgent(edge.user_agent);
   const now = Date.now();
-  const event: ClickEvent = {
+  const event = newClickEvent(ad, edge, {
     event_id: crypto.randomUUID(),
-    uid: newId("r"),
     timestamp: now,
     received_at: now,
     source: "click",
-    advertiser_id: ad.advertiser_id,
-    campaign_id: ad.campaign_id,
-    ad_id: ad.ad_id,
     publisher_id: pub,
     user_id: params.user_id ?? cookieUser ?? newUser,
     ip_hash: await ipHash,
-    user_agent: normalizeUserAgent(edge.user_agent) || null,
+    user_agent: edge.user_agent,
     referer: edge.referer,
-    device_type: ua.device_type,
-    os: ua.os,
-    browser: ua.browser,
-    country: edge.country,
-    edge_country: edge.country,
     city: edge.city,
     asn: edge.asn,
-    colo: edge.colo,
-    cost_per_click: ad.cost_per_click,
     ad_format: ad.ad_format ?? params.ad_format ?? null,
-    variant: params.variant ?? null,
-    x: params.x ?? null,
-    y: params.y ?? null,
+    variant: params.variant,
+    x: params.x,
+    y: params.y,
     signature,
     // Over the per-IP limit the person is still sent on; the click is recorded and judged invalid.
     rate_limited: !allowed,
-  };
+  });
 
   if (record) {
     try {

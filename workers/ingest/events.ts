@@ -1,13 +1,13 @@
 /** `POST /v1/events`: a publisher's batch of click events, JSON array or NDJSON. */
 import { logLine } from "../../domain/log";
-import { hashIp, newId } from "../../domain/crypto";
+import { hashIp } from "../../domain/crypto";
 import { edgeContext } from "../../domain/edge";
 import { ApiError } from "../../domain/errors";
+import { newClickEvent } from "../../domain/click-event";
 import type { ClickEvent } from "../../domain/event";
 import { getAdsCached, principalForKey, type AdRecord } from "../../domain/registry";
 import { describeIssues, postedEvent, type PostedEvent } from "../../domain/schemas";
 import { MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS } from "../../domain/time";
-import { normalizeUserAgent, parseUserAgent } from "../../domain/useragent";
 import { bufferName, bufferSlots } from "../../domain/buffer";
 import { bufferEvents, recordDurably } from "../../durable-objects/client";
 import { bearer, readBody } from "../http";
@@ -38,7 +38,7 @@ type Item = { ok: true; value: unknown } | { ok: false; message: string };
  * A JSON array, or NDJSON (one JSON object per line). A broken NDJSON line rejects only that event; a
  * body that is neither (plain text, `null`, a number) is refused whole.
  */
-export function splitEvents(text: string): Item[] {
+function splitEvents(text: string): Item[] {
   const body = text.trim();
   if (body === "") throw new ApiError(400, "empty_body", "Send a JSON array or NDJSON of events.");
   if (!body.startsWith("[") && !body.startsWith("{")) {
@@ -117,7 +117,23 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
       rejected.push({ index, code: "unknown_ad", message: `no ad with id ${e.ad_id}` });
       continue;
     }
-    const event = await toClickEvent(e, ad, publisherId, edge, await ipHash(e.ip_address ?? edge.ip), now);
+    const event = newClickEvent(ad, edge, {
+      event_id: e.event_id,
+      timestamp: e.timestamp,
+      received_at: now,
+      source: "api",
+      publisher_id: publisherId,
+      user_id: e.user_id,
+      ip_hash: await ipHash(e.ip_address ?? edge.ip),
+      user_agent: e.user_agent,
+      referer: e.referer,
+      device_type: e.device_type,
+      os: e.os,
+      country: e.country,
+      city: e.city,
+      cost_per_click: e.cost_per_click,
+      ad_format: e.ad_format ?? ad.ad_format,
+    });
     let g = groups.get(ad.campaign_id);
     if (!g) groups.set(ad.campaign_id, (g = { ad, items: [] }));
     g.items.push({ index, event });
@@ -153,45 +169,4 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
   );
   rejected.sort((a, b) => a.index - b.index);
   return Response.json({ accepted, rejected }, { status: 202, headers: { "Cache-Control": "no-store" } });
-}
-
-async function toClickEvent(
-  e: PostedEvent,
-  ad: AdRecord,
-  publisherId: string,
-  edge: ReturnType<typeof edgeContext>,
-  ipHash: string,
-  now: number,
-): Promise<ClickEvent> {
-  const ua = parseUserAgent(e.user_agent);
-  return {
-    event_id: e.event_id,
-    uid: newId("r"),
-    timestamp: e.timestamp,
-    received_at: now,
-    source: "api",
-    advertiser_id: ad.advertiser_id,
-    campaign_id: ad.campaign_id,
-    ad_id: ad.ad_id,
-    publisher_id: publisherId,
-    user_id: e.user_id ?? null,
-    ip_hash: ipHash,
-    user_agent: normalizeUserAgent(e.user_agent) || null,
-    referer: e.referer ?? null,
-    device_type: e.device_type ?? ua.device_type,
-    os: e.os ?? ua.os,
-    browser: ua.browser,
-    country: e.country ?? edge.country,
-    edge_country: edge.country,
-    city: e.city ?? null,
-    asn: null,
-    colo: edge.colo,
-    cost_per_click: e.cost_per_click ?? ad.cost_per_click,
-    ad_format: e.ad_format ?? ad.ad_format,
-    variant: null,
-    x: null,
-    y: null,
-    signature: "none",
-    rate_limited: false,
-  };
 }

@@ -9,6 +9,7 @@ import { logLine } from "../../domain/log";
 import { ApiError } from "../../domain/errors";
 import type { PublisherLimits } from "../../domain/limits";
 import type { GateAnswer, PublisherGate } from "../../durable-objects/publisher-gate";
+import { MINUTE } from "../../domain/time";
 
 /**
  * Whether `key` is within its limit. Fails open: a missing binding (a local stack without it) or an
@@ -24,10 +25,10 @@ export async function withinLimit(limiter: RateLimit | undefined, key: string): 
   }
 }
 
-export const clickLimitKey = (ipHash: string) => `click:${ipHash}`;
+const clickLimitKey = (ipHash: string) => `click:${ipHash}`;
 
 /** Requests of one IP in this isolate in the current minute before the shared limiter is consulted. */
-export const LOCAL_FREE = 10;
+const LOCAL_FREE = 10;
 const LOCAL_MAX_KEYS = 50_000;
 const local = new Map<string, { minute: number; n: number }>();
 
@@ -39,7 +40,7 @@ const local = new Map<string, { minute: number; n: number }>();
  * exactly by the campaign objects' per-IP rules whatever happens here.)
  */
 export async function clickWithinLimit(limiter: RateLimit | undefined, ipHash: string, now = Date.now()): Promise<boolean> {
-  const minute = Math.floor(now / 60_000);
+  const minute = Math.floor(now / MINUTE);
   let entry = local.get(ipHash);
   if (!entry || entry.minute !== minute) {
     local.delete(ipHash);
