@@ -3,7 +3,7 @@
  * test behind the `bot_ua` rule (ours: the contract defines it). Tested on real strings
  * (test/workers/useragent.test.ts); anything not recognised is "unknown".
  */
-import { UAParser } from "ua-parser-js";
+import UAParser from "ua-parser-js";
 
 export type DeviceType = "desktop" | "mobile" | "tablet" | "bot" | "unknown";
 
@@ -40,7 +40,7 @@ const DEVICE_TYPES: Record<string, DeviceType> = { mobile: "mobile", wearable: "
 
 /** The names the breakdowns have always used: one "Linux" for the distributions, "ChromeOS" in one word. */
 const OS_NAMES: Record<string, string> = {
-  "Chrome OS": "ChromeOS", "Windows Mobile": "Windows Phone",
+  "Chrome OS": "ChromeOS", "Chromium OS": "ChromeOS", "Mac OS": "macOS", "Windows Mobile": "Windows Phone",
   Arch: "Linux", CentOS: "Linux", Debian: "Linux", Deepin: "Linux", "elementary OS": "Linux", Fedora: "Linux", Gentoo: "Linux",
   Kubuntu: "Linux", Manjaro: "Linux", Mint: "Linux", RedHat: "Linux", SUSE: "Linux", Slackware: "Linux", Ubuntu: "Linux",
   Xubuntu: "Linux",
