@@ -7,6 +7,7 @@
 import { JURISDICTIONS } from "./jurisdiction";
 import { z } from "zod";
 import { ApiError } from "./errors";
+import { CITY_MAX, MAX_POPULAR_ADS, MAX_POPULAR_WINDOW_MINUTES, REFERER_MAX } from "./limits";
 import { GRANULARITIES, parseTime } from "./time";
 
 // ISO 3166-1 alpha-2, plus XX for "unknown" (what the edge reports when it cannot tell).
@@ -192,12 +193,12 @@ export const postedEvent = z.object({
   user_id: optionalText(128),
   ip_address: ipAddress.nullish().describe("IPv4 or IPv6 address of the clicker; default: the connecting IP."),
   user_agent: optionalText(1024),
-  referer: optionalText(2048),
+  referer: optionalText(REFERER_MAX),
   device_type: z.string().trim().toLowerCase().pipe(z.enum(["desktop", "mobile", "tablet", "bot", "unknown"])).nullish()
     .describe("desktop, mobile, tablet, bot or unknown (any case); default: from user_agent."),
   os: optionalText(32),
   country: countryCode.nullish().describe("ISO 3166-1 alpha-2 (any case), XX for unknown; default: the edge's country."),
-  city: optionalText(128),
+  city: optionalText(CITY_MAX),
   cost_per_click: costPerClick.nullish().describe("Overrides the campaign's cost per click for this event."),
   ad_format: label.nullish(),
 });
@@ -292,8 +293,8 @@ export const aggregatedCountQuery = z.object({
   filter: filterParam.optional().describe(FILTER),
 });
 export const popularQuery = z.object({
-  window: minutes(60, "Minutes back from now."),
-  top_n: z.coerce.number().int().min(1).max(100).default(10).describe("How many ads."),
+  window: z.coerce.number().int().min(1).max(MAX_POPULAR_WINDOW_MINUTES).default(60).describe("Minutes back from now."),
+  top_n: z.coerce.number().int().min(1).max(MAX_POPULAR_ADS).default(10).describe("How many ads."),
 });
 export const metricsQuery = z.object({
   ad_id: idParam.optional().describe("One ad; or give campaign_id."),

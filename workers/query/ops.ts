@@ -5,6 +5,7 @@
  */
 import * as api from "../../domain/api/routes";
 import { reconcile, type BatchRpc } from "../../domain/billing";
+import { eventsOf, invalidByReason } from "../../domain/counters";
 import { mergePartials } from "../../domain/metrics";
 import { listCampaigns } from "../../domain/registry";
 import { DAY, MINUTE, floorTo, utcDate } from "../../domain/time";
@@ -56,8 +57,8 @@ export const opsRoutes = (app: QueryApp) => mount(app, api.opsView, async (c, { 
       totals.duplicates += m.duplicates;
       totals.suspicious += m.suspicious;
       totals.late_events += m.late_events;
-      totals.events += m.clicks + m.invalid + m.duplicates + m.late_events;
-      for (const [r, n] of Object.entries(m.reasons)) if (r !== "geo_mismatch") totals.invalid_by_reason[r] = (totals.invalid_by_reason[r] ?? 0) + n;
+      totals.events += eventsOf(m) + m.late_events;
+      for (const [r, n] of Object.entries(invalidByReason(m.reasons))) totals.invalid_by_reason[r] = (totals.invalid_by_reason[r] ?? 0) + n;
     }
     for (const d of days) {
       const date = utcDate(d.ts);

@@ -1,6 +1,6 @@
 /** Real-time and billing reads for advertisers (their own campaigns) and the admin (all). */
 import { ApiError } from "../../domain/errors";
-import { reconcile } from "../../domain/billing";
+import { BILLING_COUNTS, reconcile } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
 import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
@@ -49,8 +49,7 @@ const billing = (app: QueryApp) => mount(app, api.billing, async (c, { query: q 
   const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
   // Dates whose day overlaps [from, to).
   const { results } = await c.env.DB.prepare(
-    `SELECT date, country, device_type, clicks, unique_users, cost_micros, invalid_clicks, suspicious_clicks, duplicates,
-            late_events, event_id_repeats, status
+    `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status
      FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, country, device_type`,
   )
     .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
