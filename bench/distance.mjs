@@ -15,7 +15,12 @@ import { arg, freePort, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- distance:start -->";
 export const END = "<!-- distance:end -->";
-const cfg = { durationS: Number(arg("duration", "5")), rtt: Number(arg("rtt", "150")), probes: Number(arg("probes", "20")), results: resolve(ROOT, arg("results", "bench/RESULTS.md")) };
+const cfg = {
+  durationS: Number(arg("duration", "5")),
+  rtt: Number(arg("rtt", "150")),
+  probes: Number(arg("probes", "20")),
+  results: resolve(ROOT, arg("results", "bench/RESULTS.md")),
+};
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, p) => {
@@ -31,8 +36,23 @@ await buildWorkers(build);
 const token = readDevVars().ADMIN_TOKEN;
 
 async function setUp(rtt) {
-  const stack = await startStack({ ingestPort: await freePort(), queryPort: await freePort(), persistTo: join(dir, `state-${rtt}`), buildDir: build, build: false, crons: false, objectRttMs: rtt });
-  const post = async (path, body) => (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) })).json();
+  const stack = await startStack({
+    ingestPort: await freePort(),
+    queryPort: await freePort(),
+    persistTo: join(dir, `state-${rtt}`),
+    buildDir: build,
+    build: false,
+    crons: false,
+    objectRttMs: rtt,
+  });
+  const post = async (path, body) =>
+    (
+      await fetch(`${stack.queryUrl}/v1/admin/${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      })
+    ).json();
   const adv = await post("advertisers", { name: `Distance ${rtt}` });
   const mk = async (name) => {
     const { campaign_id } = await post("campaigns", { advertiser_id: adv.advertiser_id, name, cost_per_click: 0.1 });
@@ -50,7 +70,11 @@ async function load(s, until, latencies) {
       while (performance.now() < until && !s.stop) {
         const k = seq++;
         const t = performance.now();
-        const res = await pool.request({ path: `/click?ad_id=${s.busy.ad_id}&user_id=b${k}`, method: "GET", headers: { "user-agent": UA, "cf-connecting-ip": `198.18.${(k >> 8) % 200}.${k & 255}` } });
+        const res = await pool.request({
+          path: `/click?ad_id=${s.busy.ad_id}&user_id=b${k}`,
+          method: "GET",
+          headers: { "user-agent": UA, "cf-connecting-ip": `198.18.${(k >> 8) % 200}.${k & 255}` },
+        });
         await res.body.dump();
         if (res.statusCode !== 302) throw new Error(`click answered ${res.statusCode}`);
         latencies?.push(performance.now() - t);
@@ -61,7 +85,9 @@ async function load(s, until, latencies) {
 }
 
 async function liveClicks(s) {
-  const res = await fetch(`${s.stack.queryUrl}/v1/campaigns/${s.quiet.campaign_id}/live?minutes=5`, { headers: { authorization: `Bearer ${s.key}` } });
+  const res = await fetch(`${s.stack.queryUrl}/v1/campaigns/${s.quiet.campaign_id}/live?minutes=5`, {
+    headers: { authorization: `Bearer ${s.key}` },
+  });
   return (await res.json()).clicks;
 }
 
@@ -72,7 +98,9 @@ try {
     const t0 = performance.now();
     await load(s, t0 + cfg.durationS * 1000, latencies);
     s.runs.push({ rps: latencies.length / cfg.durationS, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) });
-    console.log(`rtt ${s.rtt} ms: ${Math.round(latencies.length / cfg.durationS)} clicks/s, p50 ${pct(latencies, 0.5).toFixed(1)} ms, p99 ${pct(latencies, 0.99).toFixed(1)} ms`);
+    console.log(
+      `rtt ${s.rtt} ms: ${Math.round(latencies.length / cfg.durationS)} clicks/s, p50 ${pct(latencies, 0.5).toFixed(1)} ms, p99 ${pct(latencies, 0.99).toFixed(1)} ms`,
+    );
   }
   // Freshness under load: a probe click on the quiet campaign, then /live until it shows.
   for (const s of stacks) {
@@ -81,7 +109,10 @@ try {
     let seen = await liveClicks(s);
     for (let i = 0; i < cfg.probes; i++) {
       const t = performance.now();
-      const res = await fetch(`${s.stack.ingestUrl}/click?ad_id=${s.quiet.ad_id}&user_id=q${seq++}`, { redirect: "manual", headers: { "user-agent": UA, "cf-connecting-ip": `198.19.0.${i}` } });
+      const res = await fetch(`${s.stack.ingestUrl}/click?ad_id=${s.quiet.ad_id}&user_id=q${seq++}`, {
+        redirect: "manual",
+        headers: { "user-agent": UA, "cf-connecting-ip": `198.19.0.${i}` },
+      });
       if (res.status !== 302) throw new Error(`probe answered ${res.status}`);
       for (;;) {
         const n = await liveClicks(s);
@@ -97,7 +128,9 @@ try {
     }
     s.stop = true;
     await busy;
-    console.log(`rtt ${s.rtt} ms: click → visible in /live p50 ${pct(s.visible, 0.5).toFixed(0)} ms, p99 ${pct(s.visible, 0.99).toFixed(0)} ms`);
+    console.log(
+      `rtt ${s.rtt} ms: click → visible in /live p50 ${pct(s.visible, 0.5).toFixed(0)} ms, p99 ${pct(s.visible, 0.99).toFixed(0)} ms`,
+    );
   }
   const mean = (s, k) => s.runs.reduce((n, r) => n + r[k], 0) / s.runs.length;
   const [near, far] = stacks;
@@ -110,7 +143,10 @@ try {
     "",
     "| campaign object | run 1 clicks/s | run 2 clicks/s | p50 ms | p99 ms | click → visible in /live p50 / p99 ms |",
     "|---|---:|---:|---:|---:|---:|",
-    ...stacks.map((s) => `| ${s.rtt} ms away | ${Math.round(s.runs[0].rps)} | ${Math.round(s.runs[1].rps)} | ${mean(s, "p50").toFixed(1)} | ${mean(s, "p99").toFixed(1)} | ${pct(s.visible, 0.5).toFixed(0)} / **${pct(s.visible, 0.99).toFixed(0)}** |`),
+    ...stacks.map(
+      (s) =>
+        `| ${s.rtt} ms away | ${Math.round(s.runs[0].rps)} | ${Math.round(s.runs[1].rps)} | ${mean(s, "p50").toFixed(1)} | ${mean(s, "p99").toFixed(1)} | ${pct(s.visible, 0.5).toFixed(0)} / **${pct(s.visible, 0.99).toFixed(0)}** |`,
+    ),
     "",
     `Added p50 with ${cfg.rtt} ms of distance: **${(mean(far, "p50") - mean(near, "p50")).toFixed(1)} ms** (before edge buffers: +${cfg.rtt} ms by design: the 302 waited for the object).`,
     END,

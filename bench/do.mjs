@@ -26,14 +26,22 @@ const cfg = {
   results: resolve(ROOT, arg("results", "bench/RESULTS.md")),
 };
 
-
 const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 let seq = 0;
 function batchFor(adId) {
   const now = Date.now();
   return Array.from({ length: cfg.batch }, () => {
     const n = seq++;
-    return { event_id: `bench-${n}`, timestamp: now, ad_id: adId, user_id: `u${n}`, ip_address: `198.18.${(n >> 8) % 20}.${n & 255}`, user_agent: UA, country: "US", device_type: "desktop" };
+    return {
+      event_id: `bench-${n}`,
+      timestamp: now,
+      ad_id: adId,
+      user_id: `u${n}`,
+      ip_address: `198.18.${(n >> 8) % 20}.${n & 255}`,
+      user_agent: UA,
+      country: "US",
+      device_type: "desktop",
+    };
   });
 }
 
@@ -52,7 +60,12 @@ async function run(origin, keys, adId) {
       while (performance.now() < end) {
         const body = JSON.stringify(batchFor(adId));
         const start = performance.now();
-        const res = await pool.request({ path: "/v1/events", method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body });
+        const res = await pool.request({
+          path: "/v1/events",
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body,
+        });
         const out = await res.body.json();
         const done = performance.now();
         if (res.statusCode !== 202 || out.rejected?.length) {
@@ -74,15 +87,27 @@ async function run(origin, keys, adId) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "edgeclick-bench-do-"));
-const stack = await startStack({ ingestPort: await freePort(), queryPort: await freePort(), persistTo: join(dir, "state"), buildDir: join(dir, "build"), crons: false });
+const stack = await startStack({
+  ingestPort: await freePort(),
+  queryPort: await freePort(),
+  persistTo: join(dir, "state"),
+  buildDir: join(dir, "build"),
+  crons: false,
+});
 try {
   const admin = { authorization: `Bearer ${readDevVars().ADMIN_TOKEN}` };
-  const post = async (path, body) => (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
+  const post = async (path, body) =>
+    (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
   const adv = await post("advertisers", { name: "Bench" });
   const pub = await post("publishers", { name: "Bench network" });
   const targets = [];
   for (const shards of [1, 4]) {
-    const { campaign_id } = await post("campaigns", { advertiser_id: adv.advertiser_id, name: `${shards} shard(s)`, cost_per_click: 0.1, shards });
+    const { campaign_id } = await post("campaigns", {
+      advertiser_id: adv.advertiser_id,
+      name: `${shards} shard(s)`,
+      cost_per_click: 0.1,
+      shards,
+    });
     const { ad_id } = await post("ads", { campaign_id, landing_url: "https://example.com/" });
     targets.push({ shards, ad_id, runs: [] });
   }
@@ -90,10 +115,13 @@ try {
   for (const [i, t] of [targets[0], targets[1], targets[0], targets[1]].entries()) {
     // A publisher per poster and run: each stays under the per-publisher request limit (600 a minute).
     const keys = [];
-    for (let p = 0; p < cfg.posters; p++) keys.push(i === 0 && p === 0 ? pub.api_key : (await post("publishers", { name: `Bench network ${i}.${p}` })).api_key);
+    for (let p = 0; p < cfg.posters; p++)
+      keys.push(i === 0 && p === 0 ? pub.api_key : (await post("publishers", { name: `Bench network ${i}.${p}` })).api_key);
     const r = await run(stack.ingestUrl, keys, t.ad_id);
     t.runs.push(r);
-    console.log(`  ${t.shards} shard(s): ${Math.round(r.eps).toLocaleString("en-US")} events/s  (request p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors})`);
+    console.log(
+      `  ${t.shards} shard(s): ${Math.round(r.eps).toLocaleString("en-US")} events/s  (request p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors})`,
+    );
   }
   // Everything accepted must be counted.
   const from = new Date(Date.now() - 3_600_000).toISOString();
@@ -102,7 +130,9 @@ try {
     t.accepted = t.runs.reduce((n, r) => n + r.total, 0);
     // Real time is fresh within a second of the answer (edge buffers forward): allow it 30 s to settle.
     for (let i = 0; i < 300; i++) {
-      const res = await fetch(`${stack.queryUrl}/v1/ads/${t.ad_id}/aggregated_count?from=${from}&to=${to}`, { headers: { authorization: `Bearer ${adv.api_key}` } });
+      const res = await fetch(`${stack.queryUrl}/v1/ads/${t.ad_id}/aggregated_count?from=${from}&to=${to}`, {
+        headers: { authorization: `Bearer ${adv.api_key}` },
+      });
       t.counted = (await res.json()).count;
       if (t.counted >= t.accepted) break;
       await new Promise((r) => setTimeout(r, 100));
@@ -120,8 +150,9 @@ try {
     "",
     "| shards | run 1 events/s | run 2 events/s | mean events/s | request p50 / p99 ms | accepted | counted |",
     "|---:|---:|---:|---:|---:|---:|---:|",
-    ...targets.map((t) =>
-      `| ${t.shards} | ${Math.round(t.runs[0].eps).toLocaleString("en-US")} | ${Math.round(t.runs[1].eps).toLocaleString("en-US")} | **${Math.round(t.mean).toLocaleString("en-US")}** | ${t.runs[1].p50.toFixed(0)} / ${t.runs[1].p99.toFixed(0)} | ${t.accepted} | ${t.counted} |`,
+    ...targets.map(
+      (t) =>
+        `| ${t.shards} | ${Math.round(t.runs[0].eps).toLocaleString("en-US")} | ${Math.round(t.runs[1].eps).toLocaleString("en-US")} | **${Math.round(t.mean).toLocaleString("en-US")}** | ${t.runs[1].p50.toFixed(0)} / ${t.runs[1].p99.toFixed(0)} | ${t.accepted} | ${t.counted} |`,
     ),
     "",
     `4 shards / 1 shard = **${(four.mean / one.mean).toFixed(2)}**. Locally every object runs in the same workerd process, on one thread,`,

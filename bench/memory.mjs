@@ -15,20 +15,35 @@ import { arg, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- memory:start -->";
 export const END = "<!-- memory:end -->";
-const cfg = { rate: Number(arg("rate", "1000")), minutes: Number(arg("minutes", "40")), late: Number(arg("late", "0.02")), results: resolve(ROOT, arg("results", "bench/RESULTS.md")) };
+const cfg = {
+  rate: Number(arg("rate", "1000")),
+  minutes: Number(arg("minutes", "40")),
+  late: Number(arg("late", "0.02")),
+  results: resolve(ROOT, arg("results", "bench/RESULTS.md")),
+};
 if (typeof globalThis.gc !== "function") throw new Error("run with --expose-gc (npm run bench:memory does)");
 
 const dir = mkdtempSync(join(tmpdir(), "edgeclick-bench-memory-"));
 try {
   const out = join(dir, "sim.mjs");
-  await build({ entryPoints: [join(ROOT, "bench/memory/sim.ts")], bundle: true, platform: "node", format: "esm", outfile: out, logLevel: "warning" });
+  await build({
+    entryPoints: [join(ROOT, "bench/memory/sim.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    outfile: out,
+    logLevel: "warning",
+  });
   const { simulate } = await import(pathToFileURL(out).href);
   globalThis.gc();
   const base = (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers) / 2 ** 20;
   const t0 = Date.now();
   const samples = simulate({ rate: cfg.rate, minutes: cfg.minutes, lateShare: cfg.late, gc: globalThis.gc });
   const f = (x, d = 1) => x.toFixed(d);
-  for (const s of samples) console.log(`minute ${s.minute}: memory ${f(s.heap_mb - base)} MB; rule minutes ${s.rule_minutes} (${s.rule_entries} entries, ${f(s.rule_mb)} MB arrays); cell partitions ${s.cell_partitions} (${s.cells} cells); rows written ${s.rows_written}; heap+buffers ${s.split}`);
+  for (const s of samples)
+    console.log(
+      `minute ${s.minute}: memory ${f(s.heap_mb - base)} MB; rule minutes ${s.rule_minutes} (${s.rule_entries} entries, ${f(s.rule_mb)} MB arrays); cell partitions ${s.cell_partitions} (${s.cells} cells); rows written ${s.rows_written}; heap+buffers ${s.split}`,
+    );
   const peak = Math.max(...samples.map((s) => s.heap_mb - base));
   const last = samples.at(-1);
   const events = cfg.rate * cfg.minutes * 60;
@@ -41,7 +56,12 @@ try {
     "",
     "| simulated minute | memory MB | rule minutes in memory | rule entries | rule arrays MB | cell partitions | cells |",
     "|---:|---:|---:|---:|---:|---:|---:|",
-    ...samples.filter((s, i) => i < 3 || i % 3 === 2 || i === samples.length - 1).map((s) => `| ${s.minute} | ${f(s.heap_mb - base)} | ${s.rule_minutes} | ${s.rule_entries.toLocaleString("en-US")} | ${f(s.rule_mb)} | ${s.cell_partitions} | ${s.cells.toLocaleString("en-US")} |`),
+    ...samples
+      .filter((_s, i) => i < 3 || i % 3 === 2 || i === samples.length - 1)
+      .map(
+        (s) =>
+          `| ${s.minute} | ${f(s.heap_mb - base)} | ${s.rule_minutes} | ${s.rule_entries.toLocaleString("en-US")} | ${f(s.rule_mb)} | ${s.cell_partitions} | ${s.cells.toLocaleString("en-US")} |`,
+      ),
     "",
     `Peak **${f(peak)} MB** (the isolate limit is 128 MB). Only rule minutes touched in the last minute and cell partitions used in the last`,
     "10 minutes stay in memory; everything older lives in the `keys` and `blob` rows and is loaded for a late event or a query that needs it.",

@@ -17,7 +17,6 @@ export const END = "<!-- query:end -->";
 
 const cfg = { durationS: Number(arg("duration", "10")), results: resolve(ROOT, arg("results", "bench/RESULTS.md")) };
 
-
 const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const COUNTRIES = ["US", "DE", "FR", "NL", "BR", "IN", "JP", "GB"];
@@ -30,10 +29,17 @@ const pct = (xs, p) => {
 };
 
 const dir = mkdtempSync(join(tmpdir(), "edgeclick-bench-query-"));
-const stack = await startStack({ ingestPort: await freePort(), queryPort: await freePort(), persistTo: join(dir, "state"), buildDir: join(dir, "build"), crons: false });
+const stack = await startStack({
+  ingestPort: await freePort(),
+  queryPort: await freePort(),
+  persistTo: join(dir, "state"),
+  buildDir: join(dir, "build"),
+  crons: false,
+});
 try {
   const admin = { authorization: `Bearer ${readDevVars().ADMIN_TOKEN}` };
-  const post = async (path, body) => (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
+  const post = async (path, body) =>
+    (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
   const adv = await post("advertisers", { name: "Bench query" });
   const { campaign_id } = await post("campaigns", { advertiser_id: adv.advertiser_id, name: "Queried", cost_per_click: 0.1 });
   const ads = [];
@@ -46,11 +52,22 @@ try {
     const events = Array.from({ length: 250 }, () => {
       const n = seq++;
       return {
-        event_id: `q${n}`, timestamp: at(), ad_id: ads[n % ads.length], user_id: `u${n % 5000}`, ip_address: `198.18.${(n >> 8) % 200}.${n & 255}`,
-        user_agent: UA, country: COUNTRIES[n % COUNTRIES.length], device_type: DEVICES[n % DEVICES.length],
+        event_id: `q${n}`,
+        timestamp: at(),
+        ad_id: ads[n % ads.length],
+        user_id: `u${n % 5000}`,
+        ip_address: `198.18.${(n >> 8) % 200}.${n & 255}`,
+        user_agent: UA,
+        country: COUNTRIES[n % COUNTRIES.length],
+        device_type: DEVICES[n % DEVICES.length],
       };
     });
-    const res = await ingest.request({ path: "/v1/events", method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(events) });
+    const res = await ingest.request({
+      path: "/v1/events",
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(events),
+    });
     await res.body.dump();
   };
   const now = Date.now();
@@ -94,7 +111,8 @@ try {
   const busy = await phase(true);
   await ingest.close();
   await reader.close();
-  const row = (name, p) => `| ${name} | ${p.series.length} | ${pct(p.series, 0.5).toFixed(1)} | **${pct(p.series, 0.99).toFixed(1)}** | ${p.live.length} | ${pct(p.live, 0.5).toFixed(1)} | **${pct(p.live, 0.99).toFixed(1)}** |`;
+  const row = (name, p) =>
+    `| ${name} | ${p.series.length} | ${pct(p.series, 0.5).toFixed(1)} | **${pct(p.series, 0.99).toFixed(1)}** | ${p.live.length} | ${pct(p.live, 0.5).toFixed(1)} | **${pct(p.live, 0.99).toFixed(1)}** |`;
   const L = [
     START,
     "## Real-time query latency while events arrive",

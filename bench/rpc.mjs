@@ -65,15 +65,34 @@ async function measure(mf) {
 const rows = [];
 try {
   // One workerd: caller and object in one Worker.
-  const one = new Miniflare(convertV4MiniflareOptions({ ...shared("one"), workers: [worker("caller", `${OBJECT}\n${CALLER}`, { COUNTER: { className: "Counter", useSQLite: true } })] }));
+  const one = new Miniflare(
+    convertV4MiniflareOptions({
+      ...shared("one"),
+      workers: [worker("caller", `${OBJECT}\n${CALLER}`, { COUNTER: { className: "Counter", useSQLite: true } })],
+    }),
+  );
   await one.ready;
   rows.push({ setup: "one workerd (as `npm start`)", rate: await measure(one) });
   await one.dispose();
 
   // Two workerd processes: the object's Worker in one, the caller in the other, found through the dev registry.
-  const host = new Miniflare(convertV4MiniflareOptions({ ...shared("host"), workers: [worker("objects", `${OBJECT}\nexport default { fetch() { return new Response("objects"); } };`, { COUNTER: { className: "Counter", useSQLite: true } })] }));
+  const host = new Miniflare(
+    convertV4MiniflareOptions({
+      ...shared("host"),
+      workers: [
+        worker("objects", `${OBJECT}\nexport default { fetch() { return new Response("objects"); } };`, {
+          COUNTER: { className: "Counter", useSQLite: true },
+        }),
+      ],
+    }),
+  );
   await host.ready;
-  const edge = new Miniflare(convertV4MiniflareOptions({ ...shared("edge"), workers: [worker("caller", CALLER, { COUNTER: { className: "Counter", scriptName: "objects", useSQLite: true } })] }));
+  const edge = new Miniflare(
+    convertV4MiniflareOptions({
+      ...shared("edge"),
+      workers: [worker("caller", CALLER, { COUNTER: { className: "Counter", scriptName: "objects", useSQLite: true } })],
+    }),
+  );
   await edge.ready;
   rows.push({ setup: "two workerd (dev registry)", rate: await measure(edge) });
   await edge.dispose();
@@ -83,7 +102,8 @@ try {
 }
 
 const fmt = (v) => Math.round(v).toLocaleString("en-US");
-for (const r of rows) console.log(`bench:rpc: ${r.setup.padEnd(30)} ${PARALLEL.map((p) => `${p} parallel ${fmt(r.rate[p])} calls/s`).join(", ")}`);
+for (const r of rows)
+  console.log(`bench:rpc: ${r.setup.padEnd(30)} ${PARALLEL.map((p) => `${p} parallel ${fmt(r.rate[p])} calls/s`).join(", ")}`);
 const best = Math.max(...PARALLEL.map((p) => rows[0].rate[p]));
 const L = [
   START,

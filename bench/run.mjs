@@ -52,14 +52,18 @@ function positive(name, value) {
 // bench/all.mjs hands every script the same flags: those of do.mjs (posters, batch) and rpc.mjs (calls) are fine here.
 const known = ["duration", "warmup", "concurrency", "max-requests", "runtimes", "results", "keep", "posters", "batch", "calls"];
 for (const a of process.argv.slice(2)) {
-  if (!known.some((k) => a === `--${k}` || a.startsWith(`--${k}=`))) throw new Error(`unknown argument ${a} (see the top of bench/run.mjs)`);
+  if (!known.some((k) => a === `--${k}` || a.startsWith(`--${k}=`)))
+    throw new Error(`unknown argument ${a} (see the top of bench/run.mjs)`);
 }
 const cfg = {
   durationS: positive("duration", setting("duration", "BENCH_DURATION", "8")),
   warmupS: Number(setting("warmup", "BENCH_WARMUP", "2")),
   concurrency: Math.floor(positive("concurrency", setting("concurrency", "BENCH_CONCURRENCY", "32"))),
   maxRequests: Math.floor(positive("max-requests", setting("max-requests", "BENCH_MAX_REQUESTS", "1000000"))),
-  runtimes: setting("runtimes", "BENCH_RUNTIMES", "miniflare,wrangler").split(",").map((s) => s.trim()).filter(Boolean),
+  runtimes: setting("runtimes", "BENCH_RUNTIMES", "miniflare,wrangler")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
   results: resolve(ROOT, setting("results", "BENCH_RESULTS", "bench/RESULTS.md")),
   keep: setting("keep", "BENCH_KEEP", "0") === "1",
 };
@@ -329,7 +333,9 @@ const meta = {
   nproc: availableParallelism(),
   cpu: cpus()[0]?.model?.trim() ?? "?",
   memGiB: (totalmem() / 2 ** 30).toFixed(1),
-  loadavg: loadavg().map((l) => l.toFixed(2)).join(" "),
+  loadavg: loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" "),
   node: process.version,
   wrangler: versionOf("wrangler"),
   miniflare: versionOf("miniflare"),
@@ -380,7 +386,20 @@ try {
   if (cfg.runtimes.includes("wrangler")) {
     t = Date.now();
     const port = await freePort();
-    const proc = startWrangler("wrangler-dev-trivial", ["dev", "-c", relative(ROOT, TRIVIAL_CONFIG), "--port", String(port), "--inspector-port", String(await freePort()), ...WRANGLER_DEV_FLAGS], { cwd: ROOT, env: wranglerEnv(), logDir: dirs.logs });
+    const proc = startWrangler(
+      "wrangler-dev-trivial",
+      [
+        "dev",
+        "-c",
+        relative(ROOT, TRIVIAL_CONFIG),
+        "--port",
+        String(port),
+        "--inspector-port",
+        String(await freePort()),
+        ...WRANGLER_DEV_FLAGS,
+      ],
+      { cwd: ROOT, env: wranglerEnv(), logDir: dirs.logs },
+    );
     const origin = `http://${HOST}:${port}`;
     await waitUntilReady(proc, () => probe(origin, ads.wrangler, "probe-t").then(() => true), 120_000);
     trivialDev = { proc, origin };
@@ -393,17 +412,27 @@ try {
     try {
       const trivialMf = await startTrivialMiniflare(trivialScript, ports.trivial);
       const closeTrivial = track(() => trivialMf.dispose());
-      const origins = { "trivial-mf": `http://${HOST}:${ports.trivial}`, "click-mf": stack.ingestUrl, ...(trivialDev ? { "trivial-dev": trivialDev.origin } : {}) };
+      const origins = {
+        "trivial-mf": `http://${HOST}:${ports.trivial}`,
+        "click-mf": stack.ingestUrl,
+        ...(trivialDev ? { "trivial-dev": trivialDev.origin } : {}),
+      };
       await probe(origins["trivial-mf"], ads.miniflare, "probe-t");
       const location = await probe(origins["click-mf"], ads.miniflare, "probe-c");
       if (location !== LANDING) throw new Error(`click redirected to ${location}, expected ${LANDING}`);
-      console.log(`\nbench: phase 1, the npm start stack up (${Object.entries(origins).map(([k, o]) => `${k} ${o}`).join(", ")})`);
+      console.log(
+        `\nbench: phase 1, the npm start stack up (${Object.entries(origins)
+          .map(([k, o]) => `${k} ${o}`)
+          .join(", ")})`,
+      );
       const capture = captureConsoleErrors();
       let counted, received;
       try {
         // A B C A B C: the goal's pair (trivial under wrangler dev, click) and the same-runtime pair (click,
         // trivial on bare Miniflare) are each measured back to back, twice.
-        const order = trivialDev ? ["trivial-dev", "click-mf", "trivial-mf", "trivial-dev", "click-mf", "trivial-mf"] : ["trivial-mf", "click-mf", "trivial-mf", "click-mf"];
+        const order = trivialDev
+          ? ["trivial-dev", "click-mf", "trivial-mf", "trivial-dev", "click-mf", "trivial-mf"]
+          : ["trivial-mf", "click-mf", "trivial-mf", "click-mf"];
         const { runs, received302 } = await rotate(rt.name, order, origins, ads.miniflare);
         rt.runs = runs;
         rt.comparisons = [
@@ -437,7 +466,22 @@ try {
       const p = { ingest: await freePort(), inspI: await freePort() };
       t = Date.now();
       console.log(`\nbench: starting wrangler dev for the ingest Worker…`);
-      const ingest = startWrangler("wrangler-dev-ingest", ["dev", "-c", "wrangler.toml", "--port", String(p.ingest), "--inspector-port", String(p.inspI), "--persist-to", dirs.state, ...WRANGLER_DEV_FLAGS], { cwd: ROOT, env: wranglerEnv(), logDir: dirs.logs });
+      const ingest = startWrangler(
+        "wrangler-dev-ingest",
+        [
+          "dev",
+          "-c",
+          "wrangler.toml",
+          "--port",
+          String(p.ingest),
+          "--inspector-port",
+          String(p.inspI),
+          "--persist-to",
+          dirs.state,
+          ...WRANGLER_DEV_FLAGS,
+        ],
+        { cwd: ROOT, env: wranglerEnv(), logDir: dirs.logs },
+      );
       const origins = { "trivial-dev": trivialDev.origin, "click-dev": `http://${HOST}:${p.ingest}` };
       // Ready = a click answers 302 (for the ingest Worker that also proves it sees the ad in its D1).
       await waitUntilReady(ingest, () => probe(origins["click-dev"], ads.wrangler, "probe-c").then((loc) => loc === LANDING), 120_000);
@@ -456,13 +500,23 @@ try {
       // No query Worker runs under wrangler dev; reopen the stack on the same state to read the count.
       const received = received302 + 1;
       try {
-        const again = await startStack({ ingestPort: ports.ingest, queryPort: ports.query, host: HOST, persistTo: dirs.state, buildDir: dirs.build, build: false, crons: false });
+        const again = await startStack({
+          ingestPort: ports.ingest,
+          queryPort: ports.query,
+          host: HOST,
+          persistTo: dirs.state,
+          buildDir: dirs.build,
+          build: false,
+          crons: false,
+        });
         const closeAgain = track(() => again.close());
         const counted = await countedClicks(again.queryUrl, apiKey, ads.wrangler, received);
         rt.count = { adId: ads.wrangler, received, counted, note: "read back through the stack on the same state" };
         if (counted < received) {
-          rt.notes.push("only the ingest Worker runs under wrangler dev: no aggregator consumes its queue, so a click that " +
-            "fell back to the queue (campaign object unreachable) stays uncounted here.");
+          rt.notes.push(
+            "only the ingest Worker runs under wrangler dev: no aggregator consumes its queue, so a click that " +
+              "fell back to the queue (campaign object unreachable) stays uncounted here.",
+          );
         }
         printCount(rt.count);
         await closeAgain();
@@ -487,8 +541,10 @@ try {
 
 const distinct = new Set(meta.fingerprints.map((f) => f.hash));
 if (distinct.size > 1) {
-  console.log(`\nbench: WARNING: the edgeclick sources changed during the bench (someone is editing them), so the runtimes ` +
-    `may not have run the same code: ${meta.fingerprints.map((f) => `${f.hash} ${f.moment}`).join("; ")}`);
+  console.log(
+    `\nbench: WARNING: the edgeclick sources changed during the bench (someone is editing them), so the runtimes ` +
+      `may not have run the same code: ${meta.fingerprints.map((f) => `${f.hash} ${f.moment}`).join("; ")}`,
+  );
 }
 console.log("\nbench: summary (req/s: mean of a target's runs; p50/p99: over all its runs' requests)");
 for (const rt of results) {

@@ -24,22 +24,31 @@ const cfg = {
   results: resolve(ROOT, arg("results", "bench/RESULTS.md")),
 };
 
-
 const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 const ip = (n) => `198.18.${(n >> 8) % 200}.${n & 255}`;
 
 const dir = mkdtempSync(join(tmpdir(), "edgeclick-bench-storage-"));
-const stack = await startStack({ ingestPort: await freePort(), queryPort: await freePort(), persistTo: join(dir, "state"), buildDir: join(dir, "build"), crons: false });
+const stack = await startStack({
+  ingestPort: await freePort(),
+  queryPort: await freePort(),
+  persistTo: join(dir, "state"),
+  buildDir: join(dir, "build"),
+  crons: false,
+});
 const token = readDevVars().ADMIN_TOKEN;
 const admin = { authorization: `Bearer ${token}` };
-const post = async (path, body) => (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
-const objects = async (campaignId) => (await fetch(`${stack.queryUrl}/v1/admin/campaigns/${campaignId}/objects`, { headers: admin })).json();
+const post = async (path, body) =>
+  (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
+const objects = async (campaignId) =>
+  (await fetch(`${stack.queryUrl}/v1/admin/campaigns/${campaignId}/objects`, { headers: admin })).json();
 /** Rows written and read so far by the local location's edge buffers, and rows they still hold. */
 const buffers = async () => {
   const { buffers: list } = await (await fetch(`${stack.queryUrl}/v1/admin/buffers?colo=local`, { headers: admin })).json();
-  let w = 0, r = 0, waiting = 0;
+  let w = 0,
+    r = 0,
+    waiting = 0;
   for (const b of list) {
     waiting += b.waiting_rows;
     for (const st of Object.values(b.statements)) {
@@ -52,7 +61,8 @@ const buffers = async () => {
 
 /** Rows written and read, summed over a campaign's shards and its leaderboards. */
 function totals(view) {
-  const sum = (statements) => Object.values(statements).reduce((t, s) => ({ w: t.w + s.rows_written, r: t.r + s.rows_read }), { w: 0, r: 0 });
+  const sum = (statements) =>
+    Object.values(statements).reduce((t, s) => ({ w: t.w + s.rows_written, r: t.r + s.rows_read }), { w: 0, r: 0 });
   const perStatement = {};
   let expire = 0;
   let bytes = 0;
@@ -62,7 +72,10 @@ function totals(view) {
     bytes += s.storage.database_bytes;
   }
   const objectRows = view.shards.map((s) => sum(s.storage.statements)).reduce((a, b) => ({ w: a.w + b.w, r: a.r + b.r }), { w: 0, r: 0 });
-  const boards = [view.leaderboards.global, view.leaderboards.advertiser].map((b) => ({ ...sum(b.statements), stored: b.rows.minute_clicks }));
+  const boards = [view.leaderboards.global, view.leaderboards.advertiser].map((b) => ({
+    ...sum(b.statements),
+    stored: b.rows.minute_clicks,
+  }));
   return { objectRows, expire, bytes, perStatement, boards };
 }
 
@@ -84,12 +97,27 @@ async function postLoad(origin, key, adId, n) {
       const now = Date.now();
       const events = Array.from({ length: cfg.batch }, () => {
         const k = seq++;
-        return { event_id: `s${k}`, timestamp: now, ad_id: adId, user_id: `u${k}`, ip_address: ip(k), user_agent: UA, country: "US", device_type: "desktop" };
+        return {
+          event_id: `s${k}`,
+          timestamp: now,
+          ad_id: adId,
+          user_id: `u${k}`,
+          ip_address: ip(k),
+          user_agent: UA,
+          country: "US",
+          device_type: "desktop",
+        };
       });
       accepted += cfg.batch;
-      const res = await pool.request({ path: "/v1/events", method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(events) });
+      const res = await pool.request({
+        path: "/v1/events",
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify(events),
+      });
       const out = await res.body.json();
-      if (res.statusCode !== 202 || out.rejected.length) throw new Error(`post failed: ${res.statusCode} ${JSON.stringify(out).slice(0, 200)}`);
+      if (res.statusCode !== 202 || out.rejected.length)
+        throw new Error(`post failed: ${res.statusCode} ${JSON.stringify(out).slice(0, 200)}`);
       // Stay under the per-publisher request limit (600 a minute).
       await sleep(150);
     }
@@ -106,7 +134,11 @@ async function clickLoad(origin, adId, n) {
     while (sent < n) {
       const k = seq++;
       sent++;
-      const res = await pool.request({ path: `/click?ad_id=${adId}&user_id=c${k}`, method: "GET", headers: { "user-agent": UA, "cf-connecting-ip": ip(k), "cf-ipcountry": "US" } });
+      const res = await pool.request({
+        path: `/click?ad_id=${adId}&user_id=c${k}`,
+        method: "GET",
+        headers: { "user-agent": UA, "cf-connecting-ip": ip(k), "cf-ipcountry": "US" },
+      });
       await res.body.dump();
       if (res.statusCode !== 302) throw new Error(`click answered ${res.statusCode}`);
     }
@@ -122,12 +154,21 @@ try {
   const loads = [
     { name: "(a) 500-event posted batches, one campaign", shards: 1, run: (ad) => postLoad(stack.ingestUrl, pub.api_key, ad, cfg.events) },
     { name: "(b) /click at concurrency 16", shards: 1, run: (ad) => clickLoad(stack.ingestUrl, ad, cfg.clicks) },
-    { name: "(c) 500-event posted batches, 4-shard campaign", shards: 4, run: (ad) => postLoad(stack.ingestUrl, pub.api_key, ad, cfg.events) },
+    {
+      name: "(c) 500-event posted batches, 4-shard campaign",
+      shards: 4,
+      run: (ad) => postLoad(stack.ingestUrl, pub.api_key, ad, cfg.events),
+    },
   ];
   let boardsBefore = null;
   const results = [];
   for (const l of loads) {
-    const { campaign_id } = await post("campaigns", { advertiser_id: adv.advertiser_id, name: l.name, cost_per_click: 0.1, shards: l.shards });
+    const { campaign_id } = await post("campaigns", {
+      advertiser_id: adv.advertiser_id,
+      name: l.name,
+      cost_per_click: 0.1,
+      shards: l.shards,
+    });
     const { ad_id } = await post("ads", { campaign_id, landing_url: "https://example.com/" });
     const before = boardsBefore ?? totals(await objects(campaign_id)).boards;
     const buffersBefore = await buffers();
@@ -141,10 +182,25 @@ try {
     const buffersAfter = await buffers();
     const bufferWrites = buffersAfter.w - buffersBefore.w;
     const written = t.objectRows.w + t.expire + boardWrites + boardExpire + bufferWrites;
-    const r = { ...l, events, loadS, written, read: t.objectRows.r + buffersAfter.r - buffersBefore.r, bytes: t.bytes, perStatement: t.perStatement, expire: t.expire, boardWrites: boardWrites + boardExpire, bufferWrites };
+    const r = {
+      ...l,
+      events,
+      loadS,
+      written,
+      read: t.objectRows.r + buffersAfter.r - buffersBefore.r,
+      bytes: t.bytes,
+      perStatement: t.perStatement,
+      expire: t.expire,
+      boardWrites: boardWrites + boardExpire,
+      bufferWrites,
+    };
     results.push(r);
-    console.log(`${l.name}: ${events} events in ${loadS.toFixed(1)} s; rows written ${written} (${(written / events).toFixed(3)}/event), read ${t.objectRows.r} (${(t.objectRows.r / events).toFixed(3)}/event), ${(t.bytes / events).toFixed(1)} bytes stored/event`);
-    console.log(`   per statement: ${JSON.stringify(t.perStatement)}; retention later: ${t.expire}; leaderboards: ${boardWrites + boardExpire}; edge buffers: ${bufferWrites}`);
+    console.log(
+      `${l.name}: ${events} events in ${loadS.toFixed(1)} s; rows written ${written} (${(written / events).toFixed(3)}/event), read ${t.objectRows.r} (${(t.objectRows.r / events).toFixed(3)}/event), ${(t.bytes / events).toFixed(1)} bytes stored/event`,
+    );
+    console.log(
+      `   per statement: ${JSON.stringify(t.perStatement)}; retention later: ${t.expire}; leaderboards: ${boardWrites + boardExpire}; edge buffers: ${bufferWrites}`,
+    );
   }
   const rollup = await post("rollup", {});
   const d1 = rollup.dates.reduce((n, d) => n + d.rows_written, 0);
@@ -163,12 +219,18 @@ try {
     "",
     "| load | events | rows written / event | rows read / event | bytes stored / event | written by statement (incl. later deletes) |",
     "|---|---:|---:|---:|---:|---|",
-    ...results.map((r) =>
-      `| ${r.name} | ${r.events.toLocaleString("en-US")} | **${(r.written / r.events).toFixed(3)}** | ${(r.read / r.events).toFixed(3)} | ${(r.bytes / r.events).toFixed(0)} | ${Object.entries(r.perStatement).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ")}; retention ${r.expire}; leaderboards ${r.boardWrites}; edge buffers ${r.bufferWrites} |`,
+    ...results.map(
+      (r) =>
+        `| ${r.name} | ${r.events.toLocaleString("en-US")} | **${(r.written / r.events).toFixed(3)}** | ${(r.read / r.events).toFixed(3)} | ${(r.bytes / r.events).toFixed(0)} | ${Object.entries(
+          r.perStatement,
+        )
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}; retention ${r.expire}; leaderboards ${r.boardWrites}; edge buffers ${r.bufferWrites} |`,
     ),
     "",
     `D1: the billing rollup of the day wrote ${d1} rows for these ${allEvents.toLocaleString("en-US")} events (${(d1 / allEvents).toFixed(4)} per event; rows per campaign × country × device, not per event).`,
-    "Before the log redesign the same measure was ~20 rows written per event (issue: \"an append-only log and state in memory\").",
+    'Before the log redesign the same measure was ~20 rows written per event (issue: "an append-only log and state in memory").',
     END,
   ];
   writeSection(cfg.results, START, END, L.slice(1, -1));

@@ -33,7 +33,17 @@ export const BILLING_COUNTS = [
 
 export type BillingInput = Pick<
   RecordedEvent,
-  "uid" | "event_id" | "campaign_id" | "timestamp" | "received_at" | "country" | "device_type" | "user_id" | "cost_per_click" | "verdict" | "late"
+  | "uid"
+  | "event_id"
+  | "campaign_id"
+  | "timestamp"
+  | "received_at"
+  | "country"
+  | "device_type"
+  | "user_id"
+  | "cost_per_click"
+  | "verdict"
+  | "late"
 >;
 
 /** The archive columns billing reads. */
@@ -82,7 +92,14 @@ export class BillingAccumulator {
     let g = this.#groups.get(key);
     if (!g) {
       g = {
-        campaign_id: e.campaign_id, date, country, device_type, counts: zeroCounts(), late_events: 0, event_id_repeats: 0, users: new Map(),
+        campaign_id: e.campaign_id,
+        date,
+        country,
+        device_type,
+        counts: zeroCounts(),
+        late_events: 0,
+        event_id_repeats: 0,
+        users: new Map(),
       };
       this.#groups.set(key, g);
     }
@@ -130,9 +147,13 @@ export class BillingAccumulator {
     return [...this.#groups.values()]
       .filter((g) => g.counts.clicks > 0 || g.counts.invalid > 0 || g.late_events > 0)
       .map(({ counts, users, ...row }) => ({ ...row, ...contractCounts(counts), unique_users: users.size }))
-      .sort((a, b) =>
-        a.campaign_id.localeCompare(b.campaign_id) || a.date.localeCompare(b.date) ||
-        a.country.localeCompare(b.country) || a.device_type.localeCompare(b.device_type));
+      .sort(
+        (a, b) =>
+          a.campaign_id.localeCompare(b.campaign_id) ||
+          a.date.localeCompare(b.date) ||
+          a.country.localeCompare(b.country) ||
+          a.device_type.localeCompare(b.device_type),
+      );
   }
 }
 
@@ -152,7 +173,11 @@ export function billingStatus(date: string, now: number): "final" | "provisional
  * of its buckets) and takes back event_id repeats (real time dedups event_id per minute); what is left
  * over is `unexplained`, and `drift` is it as a share of what billing should have found.
  */
-export function reconcile(r: { realtime: number; late: number; billed: number; repeats: number }): { difference: number; unexplained: number; drift: number } {
+export function reconcile(r: { realtime: number; late: number; billed: number; repeats: number }): {
+  difference: number;
+  unexplained: number;
+  drift: number;
+} {
   const expected = r.realtime + r.late - r.repeats;
   const unexplained = r.billed - expected;
   return { difference: r.billed - r.realtime, unexplained, drift: expected === 0 ? 0 : Number((unexplained / expected).toFixed(4)) };

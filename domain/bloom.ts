@@ -106,7 +106,9 @@ export async function resolveBlocklisted(
   });
   if (probes.length) {
     const exact = await source.contains(probes.map((p) => p.item));
-    probes.forEach((p, k) => (out[p.i][p.kind] = exact[k]));
+    probes.forEach((p, k) => {
+      out[p.i][p.kind] = exact[k];
+    });
   }
   return out;
 }

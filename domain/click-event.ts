@@ -14,12 +14,27 @@ import { normalizeUserAgent, parseUserAgent } from "./useragent";
  * browser, or a posted event (whose own country, device type and OS win over what the edge and the
  * User-Agent say). Left out: null, unsigned, not rate limited, at the ad's price.
  */
-export type ClickFields = Pick<ClickEvent, "event_id" | "timestamp" | "received_at" | "source" | "publisher_id" | "ip_hash" | "ad_format">
-  & { [K in OptionalField]?: ClickEvent[K] | null }
-  & { user_agent: string | null | undefined; device_type?: string | null; os?: string | null };
+export type ClickFields = Pick<
+  ClickEvent,
+  "event_id" | "timestamp" | "received_at" | "source" | "publisher_id" | "ip_hash" | "ad_format"
+> & { [K in OptionalField]?: ClickEvent[K] | null } & {
+  user_agent: string | null | undefined;
+  device_type?: string | null;
+  os?: string | null;
+};
 
 type OptionalField =
-  | "user_id" | "referer" | "country" | "city" | "asn" | "cost_per_click" | "variant" | "x" | "y" | "signature" | "rate_limited";
+  | "user_id"
+  | "referer"
+  | "country"
+  | "city"
+  | "asn"
+  | "cost_per_click"
+  | "variant"
+  | "x"
+  | "y"
+  | "signature"
+  | "rate_limited";
 
 /** The event the edge records for a click, with a new receipt id (`uid`). */
 export function newClickEvent(

@@ -20,7 +20,11 @@ export interface CampaignRoute {
  * jurisdictions and says so; there the object is kept apart under a `<jurisdiction>:` name prefix instead,
  * so routing stays testable locally. Deployed, `namespace.jurisdiction()` is always used.
  */
-export function stubIn<T extends Rpc.DurableObjectBranded | undefined>(ns: DurableObjectNamespace<T>, jurisdiction: Jurisdiction | null, name: string): DurableObjectStub<T> {
+export function stubIn<T extends Rpc.DurableObjectBranded | undefined>(
+  ns: DurableObjectNamespace<T>,
+  jurisdiction: Jurisdiction | null,
+  name: string,
+): DurableObjectStub<T> {
   if (!jurisdiction) return ns.getByName(name);
   try {
     return ns.jurisdiction(jurisdiction).getByName(name);

@@ -76,10 +76,7 @@ export function encodeArchive(events: readonly RecordedEvent[]): ArrayBuffer {
 export type ArchiveRow = { [K in ArchiveColumn]: RecordedEvent[K] };
 
 /** Reads an archive file back into events (all columns, or only those named). */
-export async function decodeArchive<C extends ArchiveColumn>(
-  file: ArrayBuffer,
-  columns?: readonly C[],
-): Promise<Pick<ArchiveRow, C>[]> {
+export async function decodeArchive<C extends ArchiveColumn>(file: ArrayBuffer, columns?: readonly C[]): Promise<Pick<ArchiveRow, C>[]> {
   const rows = (await parquetReadObjects({
     file,
     columns: columns as string[] | undefined,

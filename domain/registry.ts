@@ -148,7 +148,6 @@ export async function getAdsCached(db: D1Database, adIds: Iterable<string>): Pro
   return out;
 }
 
-
 interface CampaignRow {
   campaign_id: string;
   advertiser_id: string;
@@ -190,7 +189,10 @@ export async function setShards(db: D1Database, campaign: CampaignRecord, shards
   return plan;
 }
 
-export async function listAds(db: D1Database, campaignId: string): Promise<{ ad_id: string; landing_url: string; ad_format: string | null }[]> {
+export async function listAds(
+  db: D1Database,
+  campaignId: string,
+): Promise<{ ad_id: string; landing_url: string; ad_format: string | null }[]> {
   const { results } = await db
     .prepare(`SELECT ad_id, landing_url, ad_format FROM ads WHERE campaign_id = ? ORDER BY created_at`)
     .bind(campaignId)
@@ -223,7 +225,9 @@ export async function createPublisher(db: D1Database, name: string, limits: Limi
   const api_key = newApiKey("pub");
   const row = { requests_per_minute: limits.requests_per_minute ?? null, events_per_second: limits.events_per_second ?? null };
   await db
-    .prepare(`INSERT INTO publishers (publisher_id, name, api_key_hash, created_at, requests_per_minute, events_per_second) VALUES (?, ?, ?, ?, ?, ?)`)
+    .prepare(
+      `INSERT INTO publishers (publisher_id, name, api_key_hash, created_at, requests_per_minute, events_per_second) VALUES (?, ?, ?, ?, ?, ?)`,
+    )
     .bind(publisher_id, name, await sha256Hex(api_key), Date.now(), row.requests_per_minute, row.events_per_second)
     .run();
   return { publisher_id, api_key, limits: limitsOf(row) };
@@ -238,7 +242,13 @@ export async function setPublisherLimits(db: D1Database, id: string, patch: Limi
          events_per_second = CASE WHEN ?4 THEN ?5 ELSE events_per_second END
        WHERE publisher_id = ?1 RETURNING requests_per_minute, events_per_second`,
     )
-    .bind(id, "requests_per_minute" in patch ? 1 : 0, patch.requests_per_minute ?? null, "events_per_second" in patch ? 1 : 0, patch.events_per_second ?? null)
+    .bind(
+      id,
+      "requests_per_minute" in patch ? 1 : 0,
+      patch.requests_per_minute ?? null,
+      "events_per_second" in patch ? 1 : 0,
+      patch.events_per_second ?? null,
+    )
     .first<{ requests_per_minute: number | null; events_per_second: number | null }>();
   return row ? limitsOf(row) : null;
 }
@@ -258,7 +268,16 @@ export async function createCampaign(db: D1Database, c: { advertiser_id: string;
       `INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, created_at, jurisdiction)
        SELECT ?, ?, ?, ?, ?, ?, ?, jurisdiction FROM advertisers WHERE advertiser_id = ?`,
     )
-    .bind(campaign_id, c.advertiser_id, c.name, toMicros(c.cost_per_click), c.shards ?? 1, JSON.stringify(singlePlan(c.shards)), Date.now(), c.advertiser_id)
+    .bind(
+      campaign_id,
+      c.advertiser_id,
+      c.name,
+      toMicros(c.cost_per_click),
+      c.shards ?? 1,
+      JSON.stringify(singlePlan(c.shards)),
+      Date.now(),
+      c.advertiser_id,
+    )
     .run();
   return { campaign_id };
 }

@@ -12,13 +12,15 @@ import { GRANULARITIES, parseTime } from "./time";
 
 // ISO 3166-1 alpha-2, plus XX for "unknown" (what the edge reports when it cannot tell).
 const ISO_COUNTRIES = new Set(
-  ("AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ " +
+  (
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ " +
     "CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR " +
     "GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO " +
     "JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR " +
     "MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO " +
     "RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV " +
-    "TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW XX").split(" "),
+    "TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW XX"
+  ).split(" "),
 );
 
 export function isCountryCode(s: string): boolean {
@@ -33,7 +35,11 @@ export const countryCode = z
 
 /** Identifiers we issue and publishers' own ids: printable, no spaces, bounded. */
 const token = (max: number) =>
-  z.string().trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`)
+  z
+    .string()
+    .trim()
+    .min(1, "must not be empty")
+    .max(max, `must be at most ${max} characters`)
     .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
 
 export const idParam = token(64);
@@ -49,10 +55,19 @@ const CLEAN_TEXT = "must be text without control characters or unpaired surrogat
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`).refine(isCleanText, CLEAN_TEXT);
 
 const name = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters").refine(isCleanText, CLEAN_TEXT);
-const label = z.string().trim().min(1).max(32).regex(/^[A-Za-z0-9_.-]+$/, "may contain letters, digits, _ . -");
+const label = z
+  .string()
+  .trim()
+  .min(1)
+  .max(32)
+  .regex(/^[A-Za-z0-9_.-]+$/, "may contain letters, digits, _ . -");
 
 /** Money per click in currency units: a finite amount from 0 to 1,000, at most 6 decimals. */
-export const costPerClick = z.number().finite().min(0, "must not be negative").max(1000, "must be at most 1000")
+export const costPerClick = z
+  .number()
+  .finite()
+  .min(0, "must not be negative")
+  .max(1000, "must be at most 1000")
   .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, "must have at most 6 decimals");
 
 /**
@@ -62,32 +77,48 @@ export const costPerClick = z.number().finite().min(0, "must not be negative").m
  * and newlines, so `java\tscript:` or a split host would otherwise pass), and the URL is stored in its
  * serialised form: plain ASCII, exactly what the Location header will carry.
  */
-export const landingUrl = z.string().trim().max(2048, "must be at most 2048 characters").transform((s, ctx) => {
-  const fail = (message: string) => {
-    ctx.addIssue({ code: "custom", message });
-    return z.NEVER;
-  };
-  if (!s.isWellFormed() || /[\s\p{Cc}]/u.test(s)) return fail("must not contain spaces or control characters");
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    return fail("must be an absolute http(s) URL");
-  }
-  if (u.protocol !== "http:" && u.protocol !== "https:") return fail("must use http or https");
-  if (u.username || u.password) return fail("must not contain credentials");
-  if (!u.hostname) return fail("must name a host");
-  // Backslashes are path separators to the URL parser but not to every reader of the stored value.
-  if (s.includes("\\")) return fail("must not contain backslashes");
-  if (u.href.length > 2048) return fail("must be at most 2048 characters once encoded");
-  return u.href;
-});
+export const landingUrl = z
+  .string()
+  .trim()
+  .max(2048, "must be at most 2048 characters")
+  .transform((s, ctx) => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    };
+    if (!s.isWellFormed() || /[\s\p{Cc}]/u.test(s)) return fail("must not contain spaces or control characters");
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      return fail("must be an absolute http(s) URL");
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:") return fail("must use http or https");
+    if (u.username || u.password) return fail("must not contain credentials");
+    if (!u.hostname) return fail("must name a host");
+    // Backslashes are path separators to the URL parser but not to every reader of the stored value.
+    if (s.includes("\\")) return fail("must not contain backslashes");
+    if (u.href.length > 2048) return fail("must be at most 2048 characters once encoded");
+    return u.href;
+  });
 
 export const createNamed = z.strictObject({ name });
 const limitSettings = {
-  requests_per_minute: z.number().int().min(1).max(1_000_000).nullable().optional()
+  requests_per_minute: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .nullable()
+    .optional()
     .describe("Requests a minute this publisher key may make to POST /v1/events (default 600; null: the default)."),
-  events_per_second: z.number().int().min(1).max(10_000_000).nullable().optional()
+  events_per_second: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .nullable()
+    .optional()
     .describe("Events a second it may post, averaged over 10 s bursts (default 5,000; null: the default)."),
 };
 /** `POST /v1/admin/publishers`: a name, and limits when the defaults do not fit. */
@@ -101,10 +132,13 @@ export const publisherPath = z.object({ id: z.string().describe("Publisher id.")
 /** `POST /v1/admin/advertisers`: a name, and where the advertiser's data must live (default: anywhere). */
 export const createAdvertiser = z.strictObject({
   name,
-  jurisdiction: z.enum(JURISDICTIONS).nullish().describe(
-    "Where the advertiser's data must live: \"eu\" creates its campaign objects and the edge buffers holding its events in Cloudflare's " +
-      "EU jurisdiction and archives its events in the EU R2 bucket. Set once; default: anywhere.",
-  ),
+  jurisdiction: z
+    .enum(JURISDICTIONS)
+    .nullish()
+    .describe(
+      "Where the advertiser's data must live: \"eu\" creates its campaign objects and the edge buffers holding its events in Cloudflare's " +
+        "EU jurisdiction and archives its events in the EU R2 bucket. Set once; default: anywhere.",
+    ),
 });
 export const createCampaign = z.strictObject({
   advertiser_id: idParam,
@@ -113,7 +147,12 @@ export const createCampaign = z.strictObject({
   shards: z.number().int().min(1).max(16).optional().describe("Durable Object shards for a hot campaign (default 1)."),
 });
 export const updateCampaign = z.strictObject({
-  shards: z.number().int().min(1).max(16).describe("New shard count; takes effect at a minute boundary a few minutes ahead, never mid-minute."),
+  shards: z
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .describe("New shard count; takes effect at a minute boundary a few minutes ahead, never mid-minute."),
 });
 /** `GET /v1/ops?minutes=M`: the window the ingest figures cover. */
 export const opsQuery = z.strictObject({
@@ -121,7 +160,10 @@ export const opsQuery = z.strictObject({
 });
 /** `GET /v1/admin/buffers?colo=…`: a Cloudflare location's IATA code ("local" on a local stack). */
 export const buffersQuery = z.strictObject({
-  colo: z.string().regex(/^(?:[A-Z]{3}|local)$/, "an IATA code like FRA, or local").optional()
+  colo: z
+    .string()
+    .regex(/^(?:[A-Z]{3}|local)$/, "an IATA code like FRA, or local")
+    .optional()
     .describe("IATA code of the Cloudflare location (default: local)."),
 });
 export const createAd = z.strictObject({
@@ -146,7 +188,10 @@ export const ipAddress = z.string().trim().max(45).refine(isIp, "must be an IPv4
 export const blocklistBody = z
   .strictObject({
     ips: z.array(ipAddress).max(10_000, "at most 10,000 per request").optional().describe("IPv4 or IPv6 addresses (stored hashed)."),
-    user_agents: z.array(z.string().trim().min(1).max(1024).refine(isCleanText, CLEAN_TEXT)).max(10_000, "at most 10,000 per request").optional()
+    user_agents: z
+      .array(z.string().trim().min(1).max(1024).refine(isCleanText, CLEAN_TEXT))
+      .max(10_000, "at most 10,000 per request")
+      .optional()
       .describe("Exact User-Agent strings."),
   })
   .refine((b) => (b.ips?.length ?? 0) + (b.user_agents?.length ?? 0) > 0, "give at least one of ips or user_agents")
@@ -165,7 +210,9 @@ export function parseInstant(input: string | number): number | null {
   return t !== null && t >= 0 && t <= MAX_INSTANT ? t : null;
 }
 
-export const dateString = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
+export const dateString = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
   .refine((s) => parseInstant(s) !== null, "must be a real calendar date from 1970 on");
 /** A body with nothing in it (an empty object, or no body). */
 export const emptyBody = z.strictObject({});
@@ -183,7 +230,10 @@ export const instant = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return t;
 });
 
-const optionalText = (max: number) => text(max).nullish().transform((s) => (s ? s : null));
+const optionalText = (max: number) =>
+  text(max)
+    .nullish()
+    .transform((s) => (s ? s : null));
 
 /** One event of `POST /v1/events`. Campaign and advertiser are never taken from here. */
 export const postedEvent = z.object({
@@ -194,7 +244,12 @@ export const postedEvent = z.object({
   ip_address: ipAddress.nullish().describe("IPv4 or IPv6 address of the clicker; default: the connecting IP."),
   user_agent: optionalText(1024),
   referer: optionalText(REFERER_MAX),
-  device_type: z.string().trim().toLowerCase().pipe(z.enum(["desktop", "mobile", "tablet", "bot", "unknown"])).nullish()
+  device_type: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["desktop", "mobile", "tablet", "bot", "unknown"]))
+    .nullish()
     .describe("desktop, mobile, tablet, bot or unknown (any case); default: from user_agent."),
   os: optionalText(32),
   country: countryCode.nullish().describe("ISO 3166-1 alpha-2 (any case), XX for unknown; default: the edge's country."),
@@ -266,21 +321,24 @@ export const GROUPINGS = [...DIMENSIONS, "country,device_type"] as const;
 export type Grouping = (typeof GROUPINGS)[number];
 
 /** `filter=dim:value`, e.g. `country:US`. */
-export const filterParam = z.string().max(200).transform((s, ctx) => {
-  const i = s.indexOf(":");
-  const dim = (i < 0 ? s : s.slice(0, i)) as Dimension;
-  if (!isCleanText(s)) {
-    ctx.addIssue({ code: "custom", message: CLEAN_TEXT });
-    return z.NEVER;
-  }
-  if (i < 0 || !DIMENSIONS.includes(dim) || i === s.length - 1) {
-    ctx.addIssue({ code: "custom", message: `must be dimension:value with dimension one of ${DIMENSIONS.join(", ")}` });
-    return z.NEVER;
-  }
-  let value = s.slice(i + 1);
-  if (dim === "country") value = value.toUpperCase();
-  return { dim, value };
-});
+export const filterParam = z
+  .string()
+  .max(200)
+  .transform((s, ctx) => {
+    const i = s.indexOf(":");
+    const dim = (i < 0 ? s : s.slice(0, i)) as Dimension;
+    if (!isCleanText(s)) {
+      ctx.addIssue({ code: "custom", message: CLEAN_TEXT });
+      return z.NEVER;
+    }
+    if (i < 0 || !DIMENSIONS.includes(dim) || i === s.length - 1) {
+      ctx.addIssue({ code: "custom", message: `must be dimension:value with dimension one of ${DIMENSIONS.join(", ")}` });
+      return z.NEVER;
+    }
+    let value = s.slice(i + 1);
+    if (dim === "country") value = value.toUpperCase();
+    return { dim, value };
+  });
 export type Filter = z.infer<typeof filterParam>;
 
 const TIME = "ISO-8601 time (UTC when no offset) or epoch milliseconds.";
@@ -306,7 +364,9 @@ export const metricsQuery = z.object({
   filter: filterParam.optional().describe(FILTER),
 });
 export const liveQuery = z.object({ minutes: minutes(5, "Minutes back from now.") });
-const dateOrInstant = z.string().refine((s) => parseInstant(s) !== null, "must be a date YYYY-MM-DD, an ISO-8601 time or epoch milliseconds");
+const dateOrInstant = z
+  .string()
+  .refine((s) => parseInstant(s) !== null, "must be a date YYYY-MM-DD, an ISO-8601 time or epoch milliseconds");
 export const billingQuery = z.object({
   campaign_id: idParam,
   from: dateOrInstant.describe(`Inclusive. Date YYYY-MM-DD or ${TIME}`),
@@ -324,8 +384,14 @@ export function describeIssues(error: z.ZodError, field?: string, input?: unknow
   const where = issue.path.length ? issue.path.join(".") : (field ?? "");
   let message = issue.message;
   // A field that is simply absent is "required", whatever kind of check it failed (a union says "Invalid input").
-  const absent = issue.path.length > 0 && input !== null && typeof input === "object" &&
-    issue.path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), input) === undefined;
+  const absent =
+    issue.path.length > 0 &&
+    input !== null &&
+    typeof input === "object" &&
+    issue.path.reduce<unknown>(
+      (v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+      input,
+    ) === undefined;
   if (absent) message = "is required";
   else if (issue.code === "invalid_type") message = issue.input === undefined ? "is required" : `has the wrong type (${message})`;
   return where ? `${where}: ${message}` : message;

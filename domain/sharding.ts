@@ -31,7 +31,11 @@ export function parsePlan(json: string | null | undefined, shards = 1): ShardPla
   if (json) {
     try {
       const plan = JSON.parse(json) as unknown;
-      if (Array.isArray(plan) && plan.length && plan.every((p) => Array.isArray(p) && Number.isSafeInteger(p[0]) && Number.isSafeInteger(p[1]) && p[1] >= 1)) {
+      if (
+        Array.isArray(plan) &&
+        plan.length &&
+        plan.every((p) => Array.isArray(p) && Number.isSafeInteger(p[0]) && Number.isSafeInteger(p[1]) && p[1] >= 1)
+      ) {
         return (plan as [number, number][]).slice().sort((a, b) => a[0] - b[0]);
       }
     } catch {

@@ -28,6 +28,6 @@ export function insertRows<V>(table: string, columns: readonly string[], rows: r
   const row = `(${placeholders(columns.length)})`;
   return chunks(rows, Math.floor(MAX_BOUND_PARAMETERS / columns.length)).map((chunk) => ({
     sql: `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => row).join(", ")}${suffix ? ` ${suffix}` : ""}`,
-    params: chunk.flatMap((r) => r),
+    params: chunk.flat(),
   }));
 }

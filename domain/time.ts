@@ -31,7 +31,11 @@ export function parseTime(input: string | number): number | null {
   const m = ISO.exec(s);
   if (!m) return null;
   const [, y, mo, d, h, mi, sec, frac, zone] = m;
-  const month = Number(mo), day = Number(d), hour = Number(h ?? 0), min = Number(mi ?? 0), second = Number(sec ?? 0);
+  const month = Number(mo),
+    day = Number(d),
+    hour = Number(h ?? 0),
+    min = Number(mi ?? 0),
+    second = Number(sec ?? 0);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || second > 59) return null;
   const ms = frac ? Math.floor(Number(frac) * 1000) : 0;
   let t = Date.UTC(Number(y), month - 1, day, hour, min, second, ms);

@@ -20,9 +20,32 @@ export const USER_AGENT_MAX = 256;
 // CONTRACT: "User-Agent of a crawler/tool: bot, crawler, spider, curl, wget, python-requests, headless…".
 // Matched as case-insensitive substrings, as the contract lists them, plus the common HTTP tools.
 const BOT_UA_KEYWORDS = [
-  "bot", "crawl", "spider", "slurp", "curl", "wget", "python-requests", "python-urllib", "aiohttp", "httpx",
-  "headless", "phantomjs", "selenium", "puppeteer", "playwright", "scrapy", "go-http-client", "okhttp",
-  "java/", "libwww", "httpclient", "axios", "node-fetch", "postmanruntime", "facebookexternalhit", "lighthouse",
+  "bot",
+  "crawl",
+  "spider",
+  "slurp",
+  "curl",
+  "wget",
+  "python-requests",
+  "python-urllib",
+  "aiohttp",
+  "httpx",
+  "headless",
+  "phantomjs",
+  "selenium",
+  "puppeteer",
+  "playwright",
+  "scrapy",
+  "go-http-client",
+  "okhttp",
+  "java/",
+  "libwww",
+  "httpclient",
+  "axios",
+  "node-fetch",
+  "postmanruntime",
+  "facebookexternalhit",
+  "lighthouse",
 ] as const;
 
 export function isBotUserAgent(ua: string | null | undefined): boolean {
@@ -40,9 +63,24 @@ const DEVICE_TYPES: Record<string, DeviceType> = { mobile: "mobile", wearable: "
 
 /** The names the breakdowns have always used: one "Linux" for the distributions, "ChromeOS" in one word. */
 const OS_NAMES: Record<string, string> = {
-  "Chrome OS": "ChromeOS", "Chromium OS": "ChromeOS", "Mac OS": "macOS", "Windows Mobile": "Windows Phone",
-  Arch: "Linux", CentOS: "Linux", Debian: "Linux", Deepin: "Linux", "elementary OS": "Linux", Fedora: "Linux", Gentoo: "Linux",
-  Kubuntu: "Linux", Manjaro: "Linux", Mint: "Linux", RedHat: "Linux", SUSE: "Linux", Slackware: "Linux", Ubuntu: "Linux",
+  "Chrome OS": "ChromeOS",
+  "Chromium OS": "ChromeOS",
+  "Mac OS": "macOS",
+  "Windows Mobile": "Windows Phone",
+  Arch: "Linux",
+  CentOS: "Linux",
+  Debian: "Linux",
+  Deepin: "Linux",
+  "elementary OS": "Linux",
+  Fedora: "Linux",
+  Gentoo: "Linux",
+  Kubuntu: "Linux",
+  Manjaro: "Linux",
+  Mint: "Linux",
+  RedHat: "Linux",
+  SUSE: "Linux",
+  Slackware: "Linux",
+  Ubuntu: "Linux",
   Xubuntu: "Linux",
 };
 

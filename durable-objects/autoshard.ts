@@ -29,7 +29,10 @@ export async function reshardIfHot(
   threshold: number,
   now = Date.now(),
 ): Promise<ShardPlan | null> {
-  const row = await db.prepare("SELECT shards, shard_plan FROM campaigns WHERE campaign_id = ?").bind(campaignId).first<{ shards: number; shard_plan: string | null }>();
+  const row = await db
+    .prepare("SELECT shards, shard_plan FROM campaigns WHERE campaign_id = ?")
+    .bind(campaignId)
+    .first<{ shards: number; shard_plan: string | null }>();
   if (!row) return null;
   const plan = parsePlan(row.shard_plan, row.shards);
   const target = wantedShards(plan, now, eventsPerSecond, threshold);

@@ -51,7 +51,12 @@ export class Blocklist extends DurableObject<IngestEnv> {
     for (let i = 0; i * CHUNK < filter.bits.length; i++) {
       sql.exec("INSERT INTO bloom (i, bits) VALUES (?, ?)", i, filter.bits.slice(i * CHUNK, (i + 1) * CHUNK).buffer);
     }
-    for (const [k, v] of [["version", version], ["size", filter.size], ["hashes", filter.hashes], ["format", BLOOM_FORMAT]] as const) {
+    for (const [k, v] of [
+      ["version", version],
+      ["size", filter.size],
+      ["hashes", filter.hashes],
+      ["format", BLOOM_FORMAT],
+    ] as const) {
       sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
     }
     this.#filter = filter;
@@ -62,7 +67,12 @@ export class Blocklist extends DurableObject<IngestEnv> {
     const sql = this.ctx.storage.sql;
     let added = 0;
     const filter = this.#loadFilter() ?? newBloom();
-    for (const s of insertRows("item", ["item"], items.map((item) => [item]), "ON CONFLICT DO NOTHING")) {
+    for (const s of insertRows(
+      "item",
+      ["item"],
+      items.map((item) => [item]),
+      "ON CONFLICT DO NOTHING",
+    )) {
       added += sql.exec(s.sql, ...s.params).rowsWritten;
     }
     for (const item of items) filter.add(item);
@@ -84,9 +94,7 @@ export class Blocklist extends DurableObject<IngestEnv> {
 
   /** Exact membership, for Bloom hits. */
   contains(items: string[]): boolean[] {
-    return items.map(
-      (item) => this.ctx.storage.sql.exec("SELECT 1 FROM item WHERE item = ?", item).toArray().length > 0,
-    );
+    return items.map((item) => this.ctx.storage.sql.exec("SELECT 1 FROM item WHERE item = ?", item).toArray().length > 0);
   }
 
   count(): number {

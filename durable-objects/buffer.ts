@@ -77,7 +77,11 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
     this.#forwarding ??= this.#forwardAll()
       .catch((err) => {
         this.#failures++;
-        logLine("error", "edge buffer forward failed; retrying", { buffer: this.ctx.id.name ?? null, failures: this.#failures, error: err });
+        logLine("error", "edge buffer forward failed; retrying", {
+          buffer: this.ctx.id.name ?? null,
+          failures: this.#failures,
+          error: err,
+        });
       })
       .finally(() => {
         this.#forwarding = null;
@@ -109,7 +113,9 @@ export class EdgeBuffer extends DurableObject<IngestEnv> {
           g.events.push(e);
         }
       }
-      await Promise.all([...byCampaign.values()].map(({ route, events }) => recordEvents(this.env.CAMPAIGN, route.shard_plan, events, route.jurisdiction)));
+      await Promise.all(
+        [...byCampaign.values()].map(({ route, events }) => recordEvents(this.env.CAMPAIGN, route.shard_plan, events, route.jurisdiction)),
+      );
       this.#sql.exec("DELETE FROM log WHERE seq <= ?", rows[rows.length - 1].seq);
       this.#pending.splice(0, rows.length);
       this.#delivered += rows.reduce((n, r) => n + r.batch.events.length, 0);

@@ -144,18 +144,35 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#checkpointSeq = Number(this.#meta("checkpoint") ?? 0);
     this.#lastPrune = Number(this.#meta("last_prune") ?? 0);
     const campaign = this.#meta("campaign_id");
-    this.#identity = campaign === null ? null : { campaign, shard: Number(this.#meta("shard")), advertiser: this.#meta("advertiser_id") ?? "" };
+    this.#identity =
+      campaign === null ? null : { campaign, shard: Number(this.#meta("shard")), advertiser: this.#meta("advertiser_id") ?? "" };
     this.#log = new Log(sql, this.#checkpointSeq);
     this.#rules = new RuleState(sql);
     this.#cells = new CellState(sql);
     this.#live = new LiveState(sql);
-    this.#archive = new ArchiveOutbox(sql, this.#log, () => `${this.#identity?.campaign}.${this.#identity?.shard}`, () => this.#identity?.shard ?? 0, this.#jurisdiction());
+    this.#archive = new ArchiveOutbox(
+      sql,
+      this.#log,
+      () => `${this.#identity?.campaign}.${this.#identity?.shard}`,
+      () => this.#identity?.shard ?? 0,
+      this.#jurisdiction(),
+    );
     this.#tick();
     if (hasV1Tables(sql)) {
       ctx.storage.transactionSync(() => {
-        const { events } = migrateV1(sql, { rules: this.#rules, cells: this.#cells, live: this.#live, log: this.#log, stateMs: HORIZONS.stateMs });
+        const { events } = migrateV1(sql, {
+          rules: this.#rules,
+          cells: this.#cells,
+          live: this.#live,
+          log: this.#log,
+          stateMs: HORIZONS.stateMs,
+        });
         this.#checkpoint();
-        logLine("info", "campaign object migrated to schema 2", { campaign_id: this.#identity?.campaign, shard: this.#identity?.shard, outbox_events: events });
+        logLine("info", "campaign object migrated to schema 2", {
+          campaign_id: this.#identity?.campaign,
+          shard: this.#identity?.shard,
+          outbox_events: events,
+        });
       });
     } else this.#replay();
     if (this.#meta("schema") !== String(SCHEMA_VERSION)) this.#setMeta("schema", String(SCHEMA_VERSION));
@@ -243,7 +260,12 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   }
 
   /** Judges events one by one; counts and logs, in the same transaction, those not seen before. */
-  #commit(shard: number, events: ClickEvent[], kind: LogKind, decide: (e: ClickEvent, i: number) => Outcome & { replay: boolean }): Outcome[] {
+  #commit(
+    shard: number,
+    events: ClickEvent[],
+    kind: LogKind,
+    decide: (e: ClickEvent, i: number) => Outcome & { replay: boolean },
+  ): Outcome[] {
     this.#tick();
     const out: Outcome[] = [];
     const fresh: JudgedEntry[] = [];
@@ -333,9 +355,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
         if (taken >= FORWARD_EVENTS) break;
       }
       await Promise.all(
-        [...byShard].map(([c, items]) =>
-          c === identity.shard ? this.count(c, items) : this.#stub(identity.campaign, c).count(c, items),
-        ),
+        [...byShard].map(([c, items]) => (c === identity.shard ? this.count(c, items) : this.#stub(identity.campaign, c).count(c, items))),
       );
       this.#forwarded = Math.max(this.#forwarded, through);
       for (const seq of this.#admittedAt.keys()) if (seq <= through) this.#admittedAt.delete(seq);
@@ -367,7 +387,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     const source = campaignObjectName(identity.campaign, identity.shard);
     const ns = this.env.LEADERBOARD;
     try {
-      await Promise.all([GLOBAL_LEADERBOARD, advertiserLeaderboard(identity.advertiser)].map((name) => ns.getByName(name).update(source, identity.campaign, rows)));
+      await Promise.all(
+        [GLOBAL_LEADERBOARD, advertiserLeaderboard(identity.advertiser)].map((name) =>
+          ns.getByName(name).update(source, identity.campaign, rows),
+        ),
+      );
     } catch (err) {
       this.#live.unpushed(minutes);
       throw err;
@@ -382,7 +406,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
         await fn();
       } catch (err) {
         failed = true;
-        logLine("error", `campaign ${what} failed; retrying`, { campaign_id: this.#identity?.campaign, shard: this.#identity?.shard, error: err });
+        logLine("error", `campaign ${what} failed; retrying`, {
+          campaign_id: this.#identity?.campaign,
+          shard: this.#identity?.shard,
+          error: err,
+        });
       }
     };
     await step("forward", () => this.#forward());
@@ -411,7 +439,8 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     const b = this.backlog();
     if (failed) this.#armAlarm(5_000);
     else if (b.unsent_messages > 0 || b.unsealed || b.unforwarded_rows > 0 || this.#live.hasUnpushed) this.#armAlarm(FLUSH_DELAY_MS);
-    if (this.#sinceCheckpoint > 0 || this.#live.dirty || b.log_rows > 0) this.#armAlarm(Math.max(FLUSH_DELAY_MS, this.#checkpointAt + CHECKPOINT_MS - now));
+    if (this.#sinceCheckpoint > 0 || this.#live.dirty || b.log_rows > 0)
+      this.#armAlarm(Math.max(FLUSH_DELAY_MS, this.#checkpointAt + CHECKPOINT_MS - now));
     if (b.open_messages > 0) this.#armAlarm(FLUSH_DELAY_MS * 4);
     if (this.#rules.oldest() !== null || this.#cells.hasExpiring()) this.#armAlarm(PRUNE_EVERY_MS);
   }
@@ -484,7 +513,9 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       // Retention will delete these, one row written each: part of what an event costs over its life.
       rows_to_expire:
         this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keys").one().n +
-        this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM blob WHERE name LIKE '_:minute:%' OR name LIKE '_:hour:%'").one().n,
+        this.ctx.storage.sql
+          .exec<{ n: number }>("SELECT COUNT(*) AS n FROM blob WHERE name LIKE '_:minute:%' OR name LIKE '_:hour:%'")
+          .one().n,
       database_bytes: this.ctx.storage.sql.databaseSize,
     };
   }
@@ -509,7 +540,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   }
 
   #stub(campaignId: string, shard: number): DurableObjectStub<CampaignCounter> {
-    return stubIn(this.env.CAMPAIGN as DurableObjectNamespace<CampaignCounter>, this.#jurisdiction(), campaignObjectName(campaignId, shard));
+    return stubIn(
+      this.env.CAMPAIGN as DurableObjectNamespace<CampaignCounter>,
+      this.#jurisdiction(),
+      campaignObjectName(campaignId, shard),
+    );
   }
 
   #noteLoad(n: number): void {

@@ -18,7 +18,12 @@ export type CampaignNamespace = DurableObjectNamespace<CampaignCounter>;
 /** The binding as each Worker's generated Env types it (typed where the class is local, plain across scripts). */
 export type CampaignBinding = CampaignNamespace | DurableObjectNamespace;
 
-export function campaignStub(ns: CampaignBinding, campaignId: string, shard: number, jurisdiction: Jurisdiction | null = null): DurableObjectStub<CampaignCounter> {
+export function campaignStub(
+  ns: CampaignBinding,
+  campaignId: string,
+  shard: number,
+  jurisdiction: Jurisdiction | null = null,
+): DurableObjectStub<CampaignCounter> {
   return stubIn(ns as CampaignNamespace, jurisdiction, campaignObjectName(campaignId, shard));
 }
 
@@ -42,24 +47,38 @@ function groupBy(indexes: number[], key: (i: number) => number): Map<number, num
  * Returns every event's outcome once all of them are durable; throws if any object failed (retrying
  * the whole batch is safe: objects recognise receipts they already recorded).
  */
-export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events: ClickEvent[], jurisdiction: Jurisdiction | null = null): Promise<Outcome[]> {
+export async function recordEvents(
+  ns: CampaignBinding,
+  plan: ShardPlan,
+  events: ClickEvent[],
+  jurisdiction: Jurisdiction | null = null,
+): Promise<Outcome[]> {
   // One call is one log row on the object: a larger batch goes in slices, in order.
   if (events.length > RECORD_SLICE) {
     const out: Outcome[] = [];
-    for (let i = 0; i < events.length; i += RECORD_SLICE) out.push(...(await recordEvents(ns, plan, events.slice(i, i + RECORD_SLICE), jurisdiction)));
+    for (let i = 0; i < events.length; i += RECORD_SLICE)
+      out.push(...(await recordEvents(ns, plan, events.slice(i, i + RECORD_SLICE), jurisdiction)));
     return out;
   }
   const out = new Array<Outcome>(events.length);
   if (events.length === 0) return out;
   const campaignId = events[0].campaign_id;
   const stub = (shard: number) => campaignStub(ns, campaignId, shard, jurisdiction);
-  const byShards = groupBy(events.map((_, i) => i), (i) => shardsAt(plan, events[i].timestamp));
+  const byShards = groupBy(
+    events.map((_, i) => i),
+    (i) => shardsAt(plan, events[i].timestamp),
+  );
 
   await Promise.all(
     [...byShards].map(async ([n, idx]) => {
       if (n === 1) {
-        const res = await stub(0).record(0, idx.map((i) => events[i]));
-        idx.forEach((i, k) => (out[i] = res[k]));
+        const res = await stub(0).record(
+          0,
+          idx.map((i) => events[i]),
+        );
+        idx.forEach((i, k) => {
+          out[i] = res[k];
+        });
         return;
       }
       // The dedup shards log the events with their dedup answers (durable from here: should anything die
@@ -68,14 +87,24 @@ export async function recordEvents(ns: CampaignBinding, plan: ShardPlan, events:
       const dedups = new Map<number, Dedup>();
       await Promise.all(
         [...groupBy(idx, (i) => dedupShard(events[i], n))].map(async ([d, list]) => {
-          const res = await stub(d).admit(d, list.map((i) => ({ event: events[i], shards: n })));
-          list.forEach((i, k) => dedups.set(i, res[k]));
+          const res = await stub(d).admit(
+            d,
+            list.map((i) => ({ event: events[i], shards: n })),
+          );
+          list.forEach((i, k) => {
+            dedups.set(i, res[k]);
+          });
         }),
       );
       await Promise.all(
         [...groupBy(idx, (i) => countShard(events[i], n))].map(async ([c, list]) => {
-          const res = await stub(c).count(c, list.map((i) => ({ event: events[i], dedup: dedups.get(i)! })));
-          list.forEach((i, k) => (out[i] = res[k]));
+          const res = await stub(c).count(
+            c,
+            list.map((i) => ({ event: events[i], dedup: dedups.get(i)! })),
+          );
+          list.forEach((i, k) => {
+            out[i] = res[k];
+          });
         }),
       );
     }),
@@ -119,7 +148,13 @@ export interface RecordEnv {
  * Appends events (of any campaigns of one jurisdiction) to the edge buffer `name`, durably, in one row;
  * the buffer forwards them to their campaign objects. `routes` routes each campaign.
  */
-export async function bufferEvents(env: RecordEnv, name: string, events: ClickEvent[], routes: Record<string, CampaignRoute>, jurisdiction: Jurisdiction | null): Promise<void> {
+export async function bufferEvents(
+  env: RecordEnv,
+  name: string,
+  events: ClickEvent[],
+  routes: Record<string, CampaignRoute>,
+  jurisdiction: Jurisdiction | null,
+): Promise<void> {
   await stubIn(env.BUFFER, jurisdiction, name).append({ events, routes });
 }
 
@@ -135,7 +170,13 @@ export async function recordClickDurably(env: RecordEnv, route: CampaignRoute, e
     await batcherFor<{ event: ClickEvent; route: CampaignRoute }, number>(key).submit({ event, route }, async (items) => {
       const routes: Record<string, CampaignRoute> = {};
       for (const i of items) routes[i.event.campaign_id] = { shard_plan: i.route.shard_plan, jurisdiction: i.route.jurisdiction };
-      await bufferEvents(env, name, items.map((i) => i.event), routes, route.jurisdiction);
+      await bufferEvents(
+        env,
+        name,
+        items.map((i) => i.event),
+        routes,
+        route.jurisdiction,
+      );
       return items.map(() => 0);
     });
   } catch (err) {
@@ -152,21 +193,34 @@ export async function recordClickDurably(env: RecordEnv, route: CampaignRoute, e
  * Throws only when none of the three took the events. Every later delivery is safe to repeat:
  * objects recognise receipts they already recorded.
  */
-export async function recordDurably(env: RecordEnv, route: CampaignRoute, events: ClickEvent[], failure?: unknown): Promise<Outcome[] | null> {
+export async function recordDurably(
+  env: RecordEnv,
+  route: CampaignRoute,
+  events: ClickEvent[],
+  failure?: unknown,
+): Promise<Outcome[] | null> {
   const plan = route.shard_plan;
   const jurisdiction = route.jurisdiction;
   try {
     if (failure) throw failure;
     return await recordEvents(env.CAMPAIGN, plan, events, jurisdiction);
   } catch (err) {
-    logLine("warn", "campaign objects unavailable; queueing events for later counting", { campaign_id: events[0]?.campaign_id, events: events.length, error: err });
+    logLine("warn", "campaign objects unavailable; queueing events for later counting", {
+      campaign_id: events[0]?.campaign_id,
+      events: events.length,
+      error: err,
+    });
   }
   const body = (chunk: ClickEvent[]): PendingMessage => ({ v: 1, kind: "pending", plan, jurisdiction, events: chunk });
   try {
     for (const chunk of chunkBySize(events, PENDING_MESSAGE_BYTES)) await env.EVENTS.send(body(chunk), { contentType: "json" });
     return null;
   } catch (err) {
-    logLine("warn", "queue unavailable too; spooling events to R2", { campaign_id: events[0]?.campaign_id, events: events.length, error: err });
+    logLine("warn", "queue unavailable too; spooling events to R2", {
+      campaign_id: events[0]?.campaign_id,
+      events: events.length,
+      error: err,
+    });
   }
   await archiveFor(env, jurisdiction).put(spoolKey(events[0].received_at, events[0].uid), JSON.stringify(body(events)), {
     httpMetadata: { contentType: "application/json" },

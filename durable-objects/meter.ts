@@ -22,7 +22,8 @@ export interface Sql {
   exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: SqlStorageValue[]): Rows<T>;
 }
 
-const LABEL = /^\s*(INSERT(?:\s+OR\s+\w+)?\s+INTO|DELETE\s+FROM|UPDATE|SELECT[\s\S]*?\bFROM|CREATE\s+\w+(?:\s+IF\s+NOT\s+EXISTS)?|DROP\s+\w+(?:\s+IF\s+EXISTS)?)\s+(\w+)/i;
+const LABEL =
+  /^\s*(INSERT(?:\s+OR\s+\w+)?\s+INTO|DELETE\s+FROM|UPDATE|SELECT[\s\S]*?\bFROM|CREATE\s+\w+(?:\s+IF\s+NOT\s+EXISTS)?|DROP\s+\w+(?:\s+IF\s+EXISTS)?)\s+(\w+)/i;
 
 function labelOf(query: string): string {
   const m = LABEL.exec(query);

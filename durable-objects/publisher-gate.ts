@@ -15,7 +15,13 @@ export class PublisherGate extends DurableObject<IngestEnv> {
 
   /** One request, asked before its body is read. */
   admit(limits: PublisherLimits, now = Date.now()): GateAnswer {
-    const r = take(this.#requests ?? { tokens: limits.requests_per_minute, at: now }, 1, limits.requests_per_minute / 60, limits.requests_per_minute, now);
+    const r = take(
+      this.#requests ?? { tokens: limits.requests_per_minute, at: now },
+      1,
+      limits.requests_per_minute / 60,
+      limits.requests_per_minute,
+      now,
+    );
     if (r.wait_ms > 0) return { ok: false, limit: "requests_per_minute", retry_after_s: Math.ceil(r.wait_ms / 1000) };
     this.#requests = r.bucket;
     return { ok: true };

@@ -5,7 +5,6 @@ import { DIRTY_PREFIX, dayPrefix } from "../domain/archive-layout";
 import { insertRows } from "../domain/sql";
 import { DAY, utcDate } from "../domain/time";
 
-
 const PARALLEL_READS = 6;
 const COLUMNS = ["campaign_id", "date", "country", "device_type", ...BILLING_COUNTS, "status", "computed_at"];
 
@@ -21,7 +20,11 @@ async function listKeys(bucket: R2Bucket, prefix: string): Promise<string[]> {
 }
 
 /** Reads the date's archive and rewrites its billing rows in one D1 transaction. Re-running yields the same rows. */
-export async function rollupDate(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; DB: D1Database }, date: string, now = Date.now()): Promise<RollupResult> {
+export async function rollupDate(
+  env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; DB: D1Database },
+  date: string,
+  now = Date.now(),
+): Promise<RollupResult> {
   // Both jurisdictions' archives: billing rows are aggregates, with no event-level data in them.
   const keys: { bucket: R2Bucket; key: string }[] = [];
   for (const bucket of [env.ARCHIVE, env.ARCHIVE_EU]) {
@@ -45,8 +48,13 @@ export async function rollupDate(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket;
     ...insertRows("billing_daily", COLUMNS, values).map((s) => env.DB.prepare(s.sql).bind(...s.params)),
   ];
   statements.push(
-    env.DB.prepare("INSERT OR REPLACE INTO rollup_runs (date, files, events, rows, computed_at) VALUES (?, ?, ?, ?, ?)")
-      .bind(date, keys.length, acc.events, rows.length, now),
+    env.DB.prepare("INSERT OR REPLACE INTO rollup_runs (date, files, events, rows, computed_at) VALUES (?, ?, ?, ?, ?)").bind(
+      date,
+      keys.length,
+      acc.events,
+      rows.length,
+      now,
+    ),
   );
   const results = await env.DB.batch(statements);
   const rows_written = results.reduce((n, r) => n + (r.meta?.rows_written ?? 0), 0);
@@ -55,7 +63,10 @@ export async function rollupDate(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket;
 
 /** Dates a rollup covers by default: today and yesterday (UTC), plus older dates that received late events. */
 export async function datesToRoll(bucket: R2Bucket, now = Date.now()): Promise<Map<string, string[]>> {
-  const dates = new Map<string, string[]>([[utcDate(now - DAY), []], [utcDate(now), []]]);
+  const dates = new Map<string, string[]>([
+    [utcDate(now - DAY), []],
+    [utcDate(now), []],
+  ]);
   for (const key of await listKeys(bucket, DIRTY_PREFIX)) {
     const date = key.slice(DIRTY_PREFIX.length, DIRTY_PREFIX.length + 10);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) continue;

@@ -5,7 +5,10 @@ import { SPOOL_PREFIX, spooledAt } from "../domain/archive-layout";
 import type { SpoolBacklog } from "../domain/billing";
 import { recordEvents, type CampaignBinding } from "../durable-objects/client";
 
-export async function sweepSpool(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; CAMPAIGN: CampaignBinding }, limit = 500): Promise<{ swept: number; events: number; failed: number }> {
+export async function sweepSpool(
+  env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; CAMPAIGN: CampaignBinding },
+  limit = 500,
+): Promise<{ swept: number; events: number; failed: number }> {
   let swept = 0;
   let events = 0;
   let failed = 0;

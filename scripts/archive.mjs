@@ -12,7 +12,9 @@ import { ROOT } from "./stack.mjs";
 const BUCKETS = { ARCHIVE: "edgeclick-archive", ARCHIVE_EU: "edgeclick-archive-eu" };
 
 function usage(message) {
-  console.error(`${message ? `${message}\n` : ""}usage: npm run archive -- export DIR\n       npm run archive -- sql "SELECT count(*) FROM archive"`);
+  console.error(
+    `${message ? `${message}\n` : ""}usage: npm run archive -- export DIR\n       npm run archive -- sql "SELECT count(*) FROM archive"`,
+  );
   process.exit(2);
 }
 
@@ -24,7 +26,14 @@ export async function exportArchive(state, dir) {
       // No fetch of a real `request.cf` (no internet needed to read files).
       cf: false,
       resourcePersistencePath: join(state, "v3"),
-      workers: [{ name: "archive-reader", modules: true, script: "export default { fetch() { return new Response(null, { status: 404 }); } };", r2Buckets: BUCKETS }],
+      workers: [
+        {
+          name: "archive-reader",
+          modules: true,
+          script: "export default { fetch() { return new Response(null, { status: 404 }); } };",
+          r2Buckets: BUCKETS,
+        },
+      ],
     }),
   );
   let files = 0;
@@ -56,7 +65,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (!argument) usage("export needs a directory");
     const dir = resolve(argument);
     const n = await exportArchive(state, dir);
-    console.log(`${n} Parquet files from ${state} into ${dir}\nRead them with DuckDB: SELECT * FROM read_parquet('${dir}/*/raw/**/*.parquet', hive_partitioning = false, union_by_name = true);`);
+    console.log(
+      `${n} Parquet files from ${state} into ${dir}\nRead them with DuckDB: SELECT * FROM read_parquet('${dir}/*/raw/**/*.parquet', hive_partitioning = false, union_by_name = true);`,
+    );
   } else if (command === "sql") {
     if (!argument) usage("sql needs a query");
     const dir = mkdtempSync(join(tmpdir(), "edgeclick-archive-"));

@@ -23,7 +23,12 @@ const BROWSERS = [
   "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
   "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
 ];
-const BOTS = ["Googlebot/2.1 (+http://www.google.com/bot.html)", "curl/8.5.0", "python-requests/2.31", "Mozilla/5.0 (compatible; AhrefsBot/7.0)"];
+const BOTS = [
+  "Googlebot/2.1 (+http://www.google.com/bot.html)",
+  "curl/8.5.0",
+  "python-requests/2.31",
+  "Mozilla/5.0 (compatible; AhrefsBot/7.0)",
+];
 const BLOCKED_IPS = ["203.0.113.250", "203.0.113.251", "203.0.113.252", "203.0.113.253", "203.0.113.254"];
 const LIMITS = { durationS: 3600, rate: 20_000, maxEvents: 2_000_000 };
 
@@ -54,7 +59,11 @@ function emptyTally() {
 export async function runLoadgen(o) {
   const log = o.log ?? console.log;
   const admin = async (path, body) => {
-    const res = await fetch(`${o.query}/v1/admin/${path}`, { method: "POST", headers: { authorization: `Bearer ${o.adminToken}` }, body: JSON.stringify(body) });
+    const res = await fetch(`${o.query}/v1/admin/${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${o.adminToken}` },
+      body: JSON.stringify(body),
+    });
     if (res.status >= 300) throw new Error(`admin ${path}: ${res.status} ${await res.text()}`);
     return res.json();
   };
@@ -73,7 +82,13 @@ export async function runLoadgen(o) {
   // Unique addresses in the benchmark range 198.18.0.0/15, one per ordinary event.
   const ip = (k) => `198.${18 + ((k >> 16) & 1)}.${(k >> 8) & 255}.${k & 255}`;
 
-  const bar = o.progress === false ? null : new SingleBar({ format: "loadgen [{bar}] {percentage}% | {value}/{total} events | acknowledged {acked} | failed {failed}" }, Presets.shades_classic);
+  const bar =
+    o.progress === false
+      ? null
+      : new SingleBar(
+          { format: "loadgen [{bar}] {percentage}% | {value}/{total} events | acknowledged {acked} | failed {failed}" },
+          Presets.shades_classic,
+        );
   const total = Math.min(o.maxEvents, Math.round(o.rate * o.durationS));
   bar?.start(total, 0, { acked: 0, failed: 0 });
 
@@ -97,7 +112,10 @@ export async function runLoadgen(o) {
     const tally = { ...emptyTally(), [kind === "bot" ? "bot_ua" : kind === "blocked" ? "blocklisted_ip" : "clicks"]: 1 };
     ledger.sent++;
     track(
-      fetch(`${pick(ads, k).click_url}&user_id=lg${run}-${k}`, { redirect: "manual", headers: { "user-agent": ua, "cf-connecting-ip": from, "cf-ipcountry": pick(COUNTRIES, k) } })
+      fetch(`${pick(ads, k).click_url}&user_id=lg${run}-${k}`, {
+        redirect: "manual",
+        headers: { "user-agent": ua, "cf-connecting-ip": from, "cf-ipcountry": pick(COUNTRIES, k) },
+      })
         .then((r) => account(r.status === 302, tally))
         .catch(() => account(false, tally)),
     );
@@ -108,10 +126,30 @@ export async function runLoadgen(o) {
   const sentEvents = [];
   const event = (kind, now) => {
     const k = n++;
-    const base = { event_id: `lg${run}-${k}`, timestamp: now, ad_id: pick(ads, k).ad_id, user_id: `lg${run}-${k}`, ip_address: ip(k), user_agent: pick(BROWSERS, k), country: pick(COUNTRIES, k) };
-    if (kind === "late") return [{ ...base, timestamp: now - 2 * 3_600_000 - (k % 600_000) }, { ...emptyTally(), late_events: 1 }];
-    if (kind === "bot") return [{ ...base, user_agent: pick(BOTS, k) }, { ...emptyTally(), bot_ua: 1 }];
-    if (kind === "blocked") return [{ ...base, ip_address: pick(BLOCKED_IPS, k) }, { ...emptyTally(), blocklisted_ip: 1 }];
+    const base = {
+      event_id: `lg${run}-${k}`,
+      timestamp: now,
+      ad_id: pick(ads, k).ad_id,
+      user_id: `lg${run}-${k}`,
+      ip_address: ip(k),
+      user_agent: pick(BROWSERS, k),
+      country: pick(COUNTRIES, k),
+    };
+    if (kind === "late")
+      return [
+        { ...base, timestamp: now - 2 * 3_600_000 - (k % 600_000) },
+        { ...emptyTally(), late_events: 1 },
+      ];
+    if (kind === "bot")
+      return [
+        { ...base, user_agent: pick(BOTS, k) },
+        { ...emptyTally(), bot_ua: 1 },
+      ];
+    if (kind === "blocked")
+      return [
+        { ...base, ip_address: pick(BLOCKED_IPS, k) },
+        { ...emptyTally(), blocklisted_ip: 1 },
+      ];
     return [base, { ...emptyTally(), clicks: 1 }];
   };
   const post = (items) => {
@@ -120,7 +158,11 @@ export async function runLoadgen(o) {
     const tally = emptyTally();
     for (const [, t] of items) for (const [k, v] of Object.entries(t)) tally[k] += v;
     track(
-      fetch(`${o.target}/v1/events`, { method: "POST", headers: { authorization: `Bearer ${pub.api_key}`, "content-type": "application/json" }, body: JSON.stringify(items.map(([e]) => e)) })
+      fetch(`${o.target}/v1/events`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${pub.api_key}`, "content-type": "application/json" },
+        body: JSON.stringify(items.map(([e]) => e)),
+      })
         .then(async (r) => {
           const body = r.status === 202 ? await r.json() : null;
           const ok = body !== null && body.accepted === items.length && body.rejected.length === 0;
@@ -140,14 +182,33 @@ export async function runLoadgen(o) {
     while (owed >= 1 && ledger.sent < total) {
       owed--;
       const r = ((n * 2654435761) >>> 0) / 2 ** 32;
-      const kind = r < o.fraud / 3 ? "bot" : r < (2 * o.fraud) / 3 ? "blocked" : r < o.fraud ? "burst" : r < o.fraud + o.late ? "late" : r < o.fraud + o.late + o.dupes ? "dupe" : "clean";
+      const kind =
+        r < o.fraud / 3
+          ? "bot"
+          : r < (2 * o.fraud) / 3
+            ? "blocked"
+            : r < o.fraud
+              ? "burst"
+              : r < o.fraud + o.late
+                ? "late"
+                : r < o.fraud + o.late + o.dupes
+                  ? "dupe"
+                  : "clean";
       const viaClick = ((n * 40503) % 1000) / 1000 < o.clickShare;
       if (kind === "burst") {
         // 15 events of one IP in one UTC second (of event time): 10 clean, 5 ip_burst_second.
         const k = n++;
         const second = Math.floor(now / 1000) * 1000;
         const burst = Array.from({ length: 15 }, (_, i) => [
-          { event_id: `lg${run}-b${k}-${i}`, timestamp: second + i * 10, ad_id: pick(ads, k).ad_id, user_id: `lg${run}-b${k}-${i}`, ip_address: `198.51.100.${k % 250}`, user_agent: pick(BROWSERS, i), country: "US" },
+          {
+            event_id: `lg${run}-b${k}-${i}`,
+            timestamp: second + i * 10,
+            ad_id: pick(ads, k).ad_id,
+            user_id: `lg${run}-b${k}-${i}`,
+            ip_address: `198.51.100.${k % 250}`,
+            user_agent: pick(BROWSERS, i),
+            country: "US",
+          },
           i < 10 ? { ...emptyTally(), clicks: 1 } : { ...emptyTally(), ip_burst_second: 1 },
         ]);
         batch.push(...burst);
@@ -158,7 +219,13 @@ export async function runLoadgen(o) {
       } else if (kind === "dupe") {
         // Nothing to resend yet: a double click of one user in one minute, as a pair.
         const [first, t1] = event("clean", now);
-        batch.push([first, t1], [{ ...first, event_id: `${first.event_id}-again` }, { ...emptyTally(), duplicates: 1 }]);
+        batch.push(
+          [first, t1],
+          [
+            { ...first, event_id: `${first.event_id}-again` },
+            { ...emptyTally(), duplicates: 1 },
+          ],
+        );
       } else if (viaClick && kind !== "late") click(kind);
       else batch.push(event(kind, now));
       if (batch.length >= 1000 - 15) {
@@ -185,7 +252,9 @@ export async function runLoadgen(o) {
   const from = new Date(Math.floor((start - 3 * 3_600_000) / day) * day).toISOString();
   const to = new Date(Math.floor(Date.now() / day) * day + day).toISOString();
   const counted = async () => {
-    const res = await fetch(`${o.query}/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}&granularity=day`, { headers: { authorization: `Bearer ${o.adminToken}` } });
+    const res = await fetch(`${o.query}/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}&granularity=day`, {
+      headers: { authorization: `Bearer ${o.adminToken}` },
+    });
     const { metrics } = await res.json();
     const c = emptyTally();
     for (const m of metrics) {
@@ -212,7 +281,9 @@ export async function runLoadgen(o) {
     counted: got[verdict],
     ok: got[verdict] >= expected[verdict] && got[verdict] <= expected[verdict] + maybe[verdict],
   }));
-  log(`loadgen: ${ledger.sent} events sent in ${((Date.now() - start) / 1000).toFixed(1)} s, ${ledger.acknowledged} acknowledged, ${ledger.failed} requests failed; campaign ${campaign_id}`);
+  log(
+    `loadgen: ${ledger.sent} events sent in ${((Date.now() - start) / 1000).toFixed(1)} s, ${ledger.acknowledged} acknowledged, ${ledger.failed} requests failed; campaign ${campaign_id}`,
+  );
   return { ok: rows.every((r) => r.ok), rows, campaign_id, ledger };
 }
 
@@ -225,7 +296,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`loadgen: ${target} is not this machine; add --i-mean-it to load a deployed stack.`);
     process.exit(2);
   }
-  const mix = Object.fromEntries((f.mix ?? "clicks=0.7,events=0.3").split(",").map((p) => p.split("=")).map(([k, v]) => [k, Number(v)]));
+  const mix = Object.fromEntries(
+    (f.mix ?? "clicks=0.7,events=0.3")
+      .split(",")
+      .map((p) => p.split("="))
+      .map(([k, v]) => [k, Number(v)]),
+  );
   const o = {
     target,
     query,

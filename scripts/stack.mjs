@@ -49,7 +49,20 @@ export async function buildWorkers(outDir = join(ROOT, ".wrangler/build")) {
       rmSync(out, { recursive: true, force: true });
       try {
         const entry = w.entry ? [join(ROOT, w.entry)] : [];
-        await run(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", ...entry, "--dry-run", "--outdir", out, "-c", join(ROOT, w.config)], { cwd: ROOT, env, maxBuffer: 16 << 20 });
+        await run(
+          process.execPath,
+          [
+            join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+            "deploy",
+            ...entry,
+            "--dry-run",
+            "--outdir",
+            out,
+            "-c",
+            join(ROOT, w.config),
+          ],
+          { cwd: ROOT, env, maxBuffer: 16 << 20 },
+        );
         // wrangler names the bundle after its entry file; the stack looks for index.js.
         if (w.entry) renameSync(join(out, `${basename(w.entry, ".ts")}.js`), join(out, "index.js"));
       } catch (err) {
@@ -85,11 +98,15 @@ export function bundleModules(dir, rules = []) {
 
 /** Applies migrations/*.sql that have not run yet, tracked in `d1_migrations` exactly as wrangler does. */
 export async function applyMigrations(db, dir = join(ROOT, "migrations")) {
-  await db.prepare(
-    "CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-  ).run();
+  await db
+    .prepare(
+      "CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    .run();
   const applied = new Set((await db.prepare("SELECT name FROM d1_migrations").all()).results.map((r) => r.name));
-  const files = readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
   const ran = [];
   for (const file of files) {
     if (applied.has(file)) continue;
@@ -112,7 +129,8 @@ function bindWorkerdToParent() {
   const binary = mod.default?.default ?? mod.default ?? mod;
   if (typeof binary !== "string") return;
   const wrapper = join(tmpdir(), `edgeclick-workerd-${createHash("sha256").update(binary).digest("hex").slice(0, 12)}.sh`);
-  if (!existsSync(wrapper)) writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/setpriv --pdeathsig KILL -- '${binary}' "$@"\n`, { mode: 0o755 });
+  if (!existsSync(wrapper))
+    writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/setpriv --pdeathsig KILL -- '${binary}' "$@"\n`, { mode: 0o755 });
   process.env.MINIFLARE_WORKERD_PATH = wrapper;
 }
 
@@ -125,7 +143,14 @@ async function migrateFirst(persistTo) {
       cf: false,
       log: new Log(LogLevel.WARN),
       resourcePersistencePath: join(persistTo, "v3"),
-      workers: [{ name: "migrate", modules: true, script: "export default { fetch() { return new Response(null, { status: 404 }); } };", d1Databases: workerOptions.d1Databases }],
+      workers: [
+        {
+          name: "migrate",
+          modules: true,
+          script: "export default { fetch() { return new Response(null, { status: 404 }); } };",
+          d1Databases: workerOptions.d1Databases,
+        },
+      ],
     }),
   );
   try {
@@ -141,15 +166,21 @@ function cronField(spec, value, min) {
   return spec.split(",").some((part) => {
     const [range, stepText] = part.split("/");
     const step = stepText ? Number(stepText) : 1;
-    let lo = min, hi = Infinity;
+    let lo = min,
+      hi = Infinity;
     if (range !== "*") [lo, hi] = range.includes("-") ? range.split("-").map(Number) : [Number(range), stepText ? Infinity : Number(range)];
     return value >= lo && value <= hi && (value - lo) % step === 0;
   });
 }
 export function cronMatches(expr, date) {
   const [m, h, dom, mon, dow] = expr.trim().split(/\s+/);
-  return cronField(m, date.getUTCMinutes(), 0) && cronField(h, date.getUTCHours(), 0) && cronField(dom, date.getUTCDate(), 1) &&
-    cronField(mon, date.getUTCMonth() + 1, 1) && cronField(dow, date.getUTCDay(), 0);
+  return (
+    cronField(m, date.getUTCMinutes(), 0) &&
+    cronField(h, date.getUTCHours(), 0) &&
+    cronField(dom, date.getUTCDate(), 1) &&
+    cronField(mon, date.getUTCMonth() + 1, 1) &&
+    cronField(dow, date.getUTCDay(), 0)
+  );
 }
 
 /**
@@ -164,7 +195,8 @@ export async function startStack(opts = {}) {
   const queryPort = opts.queryPort ?? 8788;
   const persistTo = resolve(opts.persistTo ?? join(ROOT, ".wrangler/state"));
   const buildDir = resolve(opts.buildDir ?? join(ROOT, ".wrangler/build"));
-  if (opts.build !== false || ![...WORKERS, DEV_INGEST].every((w) => existsSync(join(buildDir, w.id, "index.js")))) await buildWorkers(buildDir);
+  if (opts.build !== false || ![...WORKERS, DEV_INGEST].every((w) => existsSync(join(buildDir, w.id, "index.js"))))
+    await buildWorkers(buildDir);
   const dev = opts.objectRttMs !== undefined && opts.objectRttMs !== null;
   mkdirSync(persistTo, { recursive: true });
 
@@ -226,7 +258,8 @@ export async function startStack(opts = {}) {
       if (minute === last) return;
       last = minute;
       for (const { name, crons: list } of crons) {
-        for (const cron of list) if (cronMatches(cron, now)) fire(name, cron).catch((err) => console.error(`cron ${cron} of ${name} failed:`, err));
+        for (const cron of list)
+          if (cronMatches(cron, now)) fire(name, cron).catch((err) => console.error(`cron ${cron} of ${name} failed:`, err));
       }
     }, 1000);
     timer.unref?.();

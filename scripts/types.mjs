@@ -25,7 +25,10 @@ function onlyEnvInterfaces(text) {
     }
     keep.push(lines[i]);
   }
-  return keep.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
+  return `${keep
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trimEnd()}\n`;
 }
 
 const targets = [

@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { concatBytes } from "../domain/bytes";
 import { ApiError, errorResponse, methodNotAllowed as notAllowed, toErrorResponse } from "../domain/errors";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: any Hono app, whatever its bindings and variables
 export function withJsonErrors<T extends Hono<any>>(app: T): T {
   app.notFound((c) => errorResponse(404, "not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`));
   app.onError((err) => toErrorResponse(err));
@@ -19,7 +19,7 @@ export const methodNotAllowed = (allowed: string) => (): Response => {
  * Answers every other method on each routed path with 405 and `Allow` (GET implies HEAD). Called once all
  * routes are in, so the list is read from the router itself.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: any Hono app, whatever its bindings and variables
 export function closeMethods<T extends Hono<any>>(app: T): T {
   const methods = new Map<string, Set<string>>();
   for (const r of app.routes) {
@@ -59,7 +59,6 @@ export async function readBody(req: Request, max: number): Promise<string> {
     throw new ApiError(400, "invalid_encoding", "The body must be UTF-8.");
   }
 }
-
 
 /** A JSON body of at most `max` bytes (default 64 KiB), or a 4xx. */
 export async function readJson(req: Request, max = 64 * 1024, opts: { allowEmpty?: boolean } = {}): Promise<unknown> {

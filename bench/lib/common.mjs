@@ -25,6 +25,8 @@ export function freePort() {
 export function writeSection(path, start, end, lines) {
   const section = [start, ...lines, end].join("\n");
   const current = existsSync(path) ? readFileSync(path, "utf8") : "";
-  const next = current.includes(start) ? current.replace(new RegExp(`${start}[\\s\\S]*${end}`), section) : `${current.trimEnd()}\n\n${section}\n`;
+  const next = current.includes(start)
+    ? current.replace(new RegExp(`${start}[\\s\\S]*${end}`), section)
+    : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, next);
 }

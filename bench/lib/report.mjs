@@ -52,7 +52,11 @@ export function compare(runs, id, base, click) {
 }
 
 export function statusText(statuses) {
-  return Object.entries(statuses).map(([s, n]) => `${s}×${n}`).join(" ") || "none";
+  return (
+    Object.entries(statuses)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(" ") || "none"
+  );
 }
 
 /** One line per run, as printed while the bench goes. */
@@ -70,7 +74,8 @@ export function summaryLines(c) {
     `  ${c.label}:`,
     `    ${c.base.target.padEnd(11)} ${num(c.base.rps).padStart(7)} req/s  p50 ${ms(c.base.p50)} ms  p99 ${ms(c.base.p99)} ms`,
     `    ${c.click.target.padEnd(11)} ${num(c.click.rps).padStart(7)} req/s  p50 ${ms(c.click.p50)} ms  p99 ${ms(c.click.p99)} ms`,
-    `    ratio = ${c.ratio.toFixed(3)}` + (c.id === "goal" ? ` (goal >= 0.6: ${c.ratio >= 0.6 ? "met" : "NOT met"})` : "") +
+    `    ratio = ${c.ratio.toFixed(3)}` +
+      (c.id === "goal" ? ` (goal >= 0.6: ${c.ratio >= 0.6 ? "met" : "NOT met"})` : "") +
       `;  added latency p50 ${signedMs(c.addedP50)} ms, p99 ${signedMs(c.addedP99)} ms`,
   ];
 }
@@ -141,7 +146,9 @@ export function writeResults(path, { meta, runtimes }) {
         : `**changed during the bench** (the runtimes may have run different code): ` +
           meta.fingerprints.map((f) => `\`${f.hash}\` ${f.moment}`).join(", ")),
   );
-  L.push(`- Software: node ${meta.node}, wrangler ${meta.wrangler}, miniflare ${meta.miniflare}, workerd ${meta.workerd}, undici ${meta.undici}`);
+  L.push(
+    `- Software: node ${meta.node}, wrangler ${meta.wrangler}, miniflare ${meta.miniflare}, workerd ${meta.workerd}, undici ${meta.undici}`,
+  );
   L.push(
     `- Load: concurrency ${meta.concurrency}, warm-up ${meta.warmupS} s + measured ${meta.durationS} s per run, ` +
       `at most ${meta.maxRequests.toLocaleString("en-US")} requests per run, ${meta.ipPool.toLocaleString("en-US")} client IPs`,
@@ -153,7 +160,9 @@ export function writeResults(path, { meta, runtimes }) {
   L.push("|---|---|---|---:|---:|---:|---:|---:|---|");
   for (const rt of runtimes) {
     for (const r of rt.runs) {
-      L.push(`| ${rt.name} | ${r.index} | ${r.target} | ${num(r.rps)} | ${r.ok} | ${r.errors} | ${ms(r.p50)} | ${ms(r.p99)} | ${statusText(r.statuses)}${r.capped ? " (request cap)" : ""} |`);
+      L.push(
+        `| ${rt.name} | ${r.index} | ${r.target} | ${num(r.rps)} | ${r.ok} | ${r.errors} | ${ms(r.p50)} | ${ms(r.p99)} | ${statusText(r.statuses)}${r.capped ? " (request cap)" : ""} |`,
+      );
     }
   }
   L.push("");
@@ -174,8 +183,13 @@ export function writeResults(path, { meta, runtimes }) {
     }
   }
   L.push("");
-  L.push("req/s: mean of a target's runs. Latency percentiles: over all measured requests of its runs. Targets: " +
-    Object.entries(TARGETS).map(([k, v]) => `\`${k}\` = ${v}`).join("; ") + ".");
+  L.push(
+    "req/s: mean of a target's runs. Latency percentiles: over all measured requests of its runs. Targets: " +
+      Object.entries(TARGETS)
+        .map(([k, v]) => `\`${k}\` = ${v}`)
+        .join("; ") +
+      ".",
+  );
   L.push("");
 
   L.push("### Clicks acknowledged vs counted", "");
@@ -191,7 +205,9 @@ export function writeResults(path, { meta, runtimes }) {
     const c = rt.count;
     if (!c) continue;
     const diff = Number.isFinite(c.counted) ? c.counted - c.received : NaN;
-    L.push(`| ${rt.name} | \`${c.adId}\` | ${c.received} | ${c.counted ?? "n/a"} | ${Number.isFinite(diff) ? diff : "n/a"}${c.note ? ` (${c.note})` : ""} |`);
+    L.push(
+      `| ${rt.name} | \`${c.adId}\` | ${c.received} | ${c.counted ?? "n/a"} | ${Number.isFinite(diff) ? diff : "n/a"}${c.note ? ` (${c.note})` : ""} |`,
+    );
   }
   L.push("");
 
@@ -205,5 +221,5 @@ export function writeResults(path, { meta, runtimes }) {
     L.push("");
   }
   for (const section of sections) L.push("", section);
-  writeFileSync(path, L.join("\n") + "\n");
+  writeFileSync(path, `${L.join("\n")}\n`);
 }

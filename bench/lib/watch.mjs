@@ -40,7 +40,7 @@ export function gitState(root) {
   }
 }
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: it strips terminal escape sequences
 const ANSI = /\x1b\[[0-9;]*m/g;
 export const stripAnsi = (s) => String(s).replace(ANSI, "");
 
@@ -54,7 +54,10 @@ export class Tally {
     this.#byMessage.set(line, (this.#byMessage.get(line) ?? 0) + 1);
   }
   top(n = 3) {
-    return [...this.#byMessage].sort((a, b) => b[1] - a[1]).slice(0, n).map(([m, k]) => `${k}× "${m}"`);
+    return [...this.#byMessage]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([m, k]) => `${k}× "${m}"`);
   }
 }
 

@@ -24,7 +24,13 @@ function nodeSql(db: DatabaseSync): Sql & { written: number } {
       else if (args.length === 0 && query.split(";").filter((s) => s.trim()).length > 1) db.exec(query);
       else written = Number(db.prepare(query).run(...args).changes);
       sql.written += written;
-      return { toArray: () => rows, one: () => rows[0], rowsWritten: written, rowsRead: rows.length, [Symbol.iterator]: () => rows[Symbol.iterator]() };
+      return {
+        toArray: () => rows,
+        one: () => rows[0],
+        rowsWritten: written,
+        rowsRead: rows.length,
+        [Symbol.iterator]: () => rows[Symbol.iterator](),
+      };
     },
   };
   return sql as never;
@@ -73,10 +79,34 @@ export function simulate(opts: { rate: number; minutes: number; lateShare: numbe
       const late = s >= 20 * 60 && (n * 2654435761) % 1000 < opts.lateShare * 1000;
       const timestamp = late ? start + ((n * 7919) % (s * 1000 - 15 * 60_000)) : now + (i % 1000);
       const e = {
-        event_id: `e${n}`, uid: `r${n}`, timestamp, received_at: now + (i % 1000), source: "api", advertiser_id: "a", campaign_id: "c",
-        ad_id: `ad${n % 5}`, publisher_id: `p${n % 3}`, user_id: `u${(n * 31) % 200_000}`, ip_hash: `ip${(n * 17) % 100_000}`, user_agent: null, referer: null,
-        device_type: devices[n % 3], os: "Windows", browser: "Chrome", country: countries[n % 10], edge_country: "XX", city: null, asn: null, colo: null,
-        cost_per_click: 0.1, ad_format: null, variant: null, x: null, y: null, signature: "none", rate_limited: false,
+        event_id: `e${n}`,
+        uid: `r${n}`,
+        timestamp,
+        received_at: now + (i % 1000),
+        source: "api",
+        advertiser_id: "a",
+        campaign_id: "c",
+        ad_id: `ad${n % 5}`,
+        publisher_id: `p${n % 3}`,
+        user_id: `u${(n * 31) % 200_000}`,
+        ip_hash: `ip${(n * 17) % 100_000}`,
+        user_agent: null,
+        referer: null,
+        device_type: devices[n % 3],
+        os: "Windows",
+        browser: "Chrome",
+        country: countries[n % 10],
+        edge_country: "XX",
+        city: null,
+        asn: null,
+        colo: null,
+        cost_per_click: 0.1,
+        ad_format: null,
+        variant: null,
+        x: null,
+        y: null,
+        signature: "none",
+        rate_limited: false,
       } as ClickEvent;
       // Lateness of 5 minutes (1 hour deployed), so minutes close within the simulation.
       const o = judge(e, store, none, 5 * 60_000);
@@ -100,8 +130,15 @@ export function simulate(opts: { rate: number; minutes: number; lateShare: numbe
       const r = rules.stats();
       const c = cells.stats();
       samples.push({
-        minute: (s + 1) / 60, heap_mb: (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers) / 2 ** 20, split: `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)}+${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(1)}`, rule_minutes: r.partitions, rule_entries: r.entries,
-        rule_mb: r.bytes / 2 ** 20, cell_partitions: c.partitions, cells: c.cells, rows_written: sql.written,
+        minute: (s + 1) / 60,
+        heap_mb: (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers) / 2 ** 20,
+        split: `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)}+${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(1)}`,
+        rule_minutes: r.partitions,
+        rule_entries: r.entries,
+        rule_mb: r.bytes / 2 ** 20,
+        cell_partitions: c.partitions,
+        cells: c.cells,
+        rows_written: sql.written,
       });
     }
   }

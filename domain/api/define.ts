@@ -31,17 +31,26 @@ export const SECURITY_SCHEMES = {
 
 /** Every error edgeclick answers, by status: the shared response's name and what it means. */
 export const ERRORS: Record<ErrorStatus, [name: string, description: string]> = {
-  400: ["BadRequest", "Bad input (invalid_request, invalid_json, empty_body, invalid_range, range_too_large, …); the message names the field."],
+  400: [
+    "BadRequest",
+    "Bad input (invalid_request, invalid_json, empty_body, invalid_range, range_too_large, …); the message names the field.",
+  ],
   401: ["Unauthorized", "No key, or a key that is not valid (unauthorized)."],
   403: ["Forbidden", "The key is valid but may not do this (forbidden)."],
   404: ["NotFound", "Unknown, or not yours: another advertiser's campaign or ad answers the same as a missing one."],
   413: ["PayloadTooLarge", "The body is too large (payload_too_large, too_many_events)."],
-  429: ["TooManyRequests", `Over a rate limit (rate_limited); nothing was recorded. Retry after \`Retry-After\` seconds (at most ${LIMIT_PERIOD_S}).`],
+  429: [
+    "TooManyRequests",
+    `Over a rate limit (rate_limited); nothing was recorded. Retry after \`Retry-After\` seconds (at most ${LIMIT_PERIOD_S}).`,
+  ],
 };
 
 export const errorSchema = z
   .object({
-    error: z.object({ code: z.string().describe("snake_case, stable; branch on this."), message: z.string().describe("A sentence for people.") }),
+    error: z.object({
+      code: z.string().describe("snake_case, stable; branch on this."),
+      message: z.string().describe("A sentence for people."),
+    }),
   })
   .describe("Every error edgeclick answers (always a 4xx for bad input).");
 
@@ -131,7 +140,9 @@ export function endpoint<Q extends Params = undefined, P extends Params = undefi
     request: { ...(d.query ? { query: d.query } : {}), ...(d.params ? { params: d.params } : {}), ...(body ? { body } : {}) },
     responses,
   };
-  const spec = d.body?.schema ? { schema: d.body.schema, maxBytes: d.body.maxBytes ?? 64 * 1024, optional: d.body.optional ?? false } : undefined;
+  const spec = d.body?.schema
+    ? { schema: d.body.schema, maxBytes: d.body.maxBytes ?? 64 * 1024, optional: d.body.optional ?? false }
+    : undefined;
   return { route, auth: d.auth, query: d.query as Q, params: d.params as P, body: spec as Endpoint<Q, P, B>["body"] };
 }
 

@@ -138,12 +138,11 @@ export const ops = z
         events_per_second: z.number(),
       })
       .describe("What the campaign objects judged in the window."),
-    fraud: z
-      .object({
-        rate: z.number().describe("Invalid share of judged clicks."),
-        band: z.tuple([z.number(), z.number()]),
-        within_band: z.boolean().describe("Also true below 100 judged clicks, where a rate means little."),
-      }),
+    fraud: z.object({
+      rate: z.number().describe("Invalid share of judged clicks."),
+      band: z.tuple([z.number(), z.number()]),
+      within_band: z.boolean().describe("Also true below 100 judged clicks, where a rate means little."),
+    }),
     archive: z.object({
       log_rows: count("Log rows not yet archived."),
       open_messages: count("Archive messages sent and not yet confirmed."),
@@ -152,7 +151,9 @@ export const ops = z
     }),
     queues: z
       .object({
-        spooled_files: count("Files of events waiting in the R2 spool: dead letters and edge fallbacks, replayed by the cron or POST /v1/admin/replay."),
+        spooled_files: count(
+          "Files of events waiting in the R2 spool: dead letters and edge fallbacks, replayed by the cron or POST /v1/admin/replay.",
+        ),
         spooled_files_more: z.boolean().describe("More files wait than were counted."),
         oldest_spooled_age_s: count(),
       })
@@ -219,7 +220,11 @@ export const metricBucket = z
     timestamp: text("Bucket start, UTC."),
     ...counters,
     late_events: count("Late events dated in this bucket (kept out of the counts above, billed)."),
-    group: z.string().nullable().optional().describe("Value of the group_by dimension; for the pair country,device_type both, e.g. \"US,mobile\"."),
+    group: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('Value of the group_by dimension; for the pair country,device_type both, e.g. "US,mobile".'),
   })
   .meta({ id: "MetricBucket" }) satisfies z.ZodType<MetricBucket>;
 
@@ -299,7 +304,9 @@ export const reconciliation = z
         billed_clicks: count(),
         difference: z.number().int().describe("billed_clicks − realtime_clicks."),
         late_clicks: count("Clicks billed but kept out of real-time buckets as late."),
-        event_id_repeats: count("Clicks in real time that billing counts as duplicates: their event_id came earlier that day in another minute."),
+        event_id_repeats: count(
+          "Clicks in real time that billing counts as duplicates: their event_id came earlier that day in another minute.",
+        ),
         unexplained: z.number().int().describe("difference − late_clicks + event_id_repeats; 0 when the two agree."),
         billing_status: z.enum(["final", "provisional", "not_rolled_up"]),
       }),

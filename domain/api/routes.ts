@@ -68,7 +68,6 @@ export const postEvents = endpoint({
 /** Schemas the document names that no route's own schema reaches. */
 export const namedSchemas = { PostedEvent: inputSchema(S.postedEvent) };
 
-
 // ---------------------------------------------------------------------------------------------------
 // Admin (admin token)
 
@@ -227,7 +226,8 @@ export const opsView = endpoint({
   path: "/v1/ops",
   id: "ops",
   tag: "admin",
-  summary: "Is edgeclick working: ingest rate, fraud rate against the 5–30 % band, object load, archive lag, dead letters, rollups, drift, alerts",
+  summary:
+    "Is edgeclick working: ingest rate, fraud rate against the 5–30 % band, object load, archive lag, dead letters, rollups, drift, alerts",
   description:
     "Every figure is read from the campaign objects, R2 and D1. Alerts: fraud_rate_out_of_band, archive_lag (> 300 s), " +
     "dead_letters (events waiting for replay), reconciliation_drift (> 5 %), rollup_stale (none in 24 h).",

@@ -144,7 +144,9 @@ export class CellState {
       const key = JSON.stringify([ts, o.late, dims]);
       let cell = p.cells.get(key);
       if (!cell) p.cells.set(key, (cell = { ts, late: o.late, dims, n: new Array<number>(N).fill(0), users: null }));
-      COUNTERS.forEach((k, i) => (cell.n[i] += counts[k]));
+      COUNTERS.forEach((k, i) => {
+        cell.n[i] += counts[k];
+      });
       if (reason >= 0) cell.n[REASON_AT + reason]++;
       if (userId) cell.users = addUser(cell.users, userId);
       p.dirty = true;
@@ -157,7 +159,9 @@ export class CellState {
     const key = JSON.stringify([ts, late, dims]);
     let cell = p.cells.get(key);
     if (!cell) p.cells.set(key, (cell = { ts, late, dims, n: new Array<number>(N).fill(0), users: null }));
-    n.forEach((v, i) => (cell.n[i] += v));
+    n.forEach((v, i) => {
+      cell.n[i] += v;
+    });
     for (const [idx, rho] of users ?? []) {
       if (cell.users instanceof Uint8Array) cell.users[idx] = Math.max(cell.users[idx], rho);
       else (cell.users ??= new Map()).set(idx, Math.max(cell.users.get(idx) ?? 0, rho));
@@ -197,7 +201,9 @@ export class CellState {
           r.late_clicks += c.n[CLICKS_AT];
           continue;
         }
-        COUNTERS.forEach((k, i) => (r[k] += c.n[i]));
+        COUNTERS.forEach((k, i) => {
+          r[k] += c.n[i];
+        });
         CELL_REASONS.forEach((reason, i) => {
           if (c.n[REASON_AT + i]) r.reasons[reason] = (r.reasons[reason] ?? 0) + c.n[REASON_AT + i];
         });

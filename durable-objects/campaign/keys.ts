@@ -91,7 +91,8 @@ export class KeyTable {
   }
 
   forEach(fn: (key: Key, value: number) => void): void {
-    for (let i = 0; i < this.#hi.length; i++) if (this.#hi[i] !== 0 || this.#lo[i] !== 0) fn({ hi: this.#hi[i], lo: this.#lo[i] }, this.#val[i]);
+    for (let i = 0; i < this.#hi.length; i++)
+      if (this.#hi[i] !== 0 || this.#lo[i] !== 0) fn({ hi: this.#hi[i], lo: this.#lo[i] }, this.#val[i]);
   }
 
   /** The entries as (hi, lo, value) triples, split into byte strings of at most `maxEntries` entries. */

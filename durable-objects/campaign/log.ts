@@ -103,5 +103,10 @@ export class Log {
 
 /** The recorded events of a judged or counted row, as the archive stores them. */
 export function recordedEvents(row: LogRow, shard: number): RecordedEvent[] {
-  return (JSON.parse(row.body) as JudgedEntry[]).map(([e, code], i) => ({ ...e, ...outcomeOf(code), shard, seq: row.seq * EVENTS_PER_ROW + i }));
+  return (JSON.parse(row.body) as JudgedEntry[]).map(([e, code], i) => ({
+    ...e,
+    ...outcomeOf(code),
+    shard,
+    seq: row.seq * EVENTS_PER_ROW + i,
+  }));
 }

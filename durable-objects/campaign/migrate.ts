@@ -29,14 +29,28 @@ const V1_RECEIPT_MS = 2 * DAY;
 const v1Column = (k: (typeof CELL_COUNTERS)[number]) =>
   k === "cost_micros" ? "cost" : (CELL_REASONS as readonly string[]).includes(k) ? `r_${k}` : k;
 
-const V1_TABLES = ["receipt", "seen_event", "seen_user_minute", "ip_second", "ip_minute", "hll", "cell", "outbox", "dirty_minute", "late_arrival"];
+const V1_TABLES = [
+  "receipt",
+  "seen_event",
+  "seen_user_minute",
+  "ip_second",
+  "ip_minute",
+  "hll",
+  "cell",
+  "outbox",
+  "dirty_minute",
+  "late_arrival",
+];
 
 export function hasV1Tables(sql: Sql): boolean {
   return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cell'").toArray().length > 0;
 }
 
 /** Moves schema-1 state into the new structures (the caller checkpoints it in the same transaction). */
-export function migrateV1(sql: Sql, s: { rules: RuleState; cells: CellState; live: LiveState; log: Log; stateMs: number }): { events: number } {
+export function migrateV1(
+  sql: Sql,
+  s: { rules: RuleState; cells: CellState; live: LiveState; log: Log; stateMs: number },
+): { events: number } {
   const all = <T extends Record<string, SqlStorageValue>>(q: string) => sql.exec<T>(q).toArray();
   for (const r of all<{ event_id: string; exp: number }>("SELECT event_id, exp FROM seen_event")) {
     s.rules.put(Math.floor((r.exp - s.stateMs) / MINUTE), `e|${r.event_id}`, 1);
@@ -70,7 +84,10 @@ export function migrateV1(sql: Sql, s: { rules: RuleState; cells: CellState; liv
   }
 
   const late = all<{ ts: number; events: number; clicks: number }>("SELECT ts, events, clicks FROM late_arrival");
-  s.live.restore(late.map((r) => [r.ts, r.events, r.clicks]), all<{ ts: number }>("SELECT ts FROM dirty_minute").map((r) => r.ts));
+  s.live.restore(
+    late.map((r) => [r.ts, r.events, r.clicks]),
+    all<{ ts: number }>("SELECT ts FROM dirty_minute").map((r) => r.ts),
+  );
 
   // Outbox events were counted when recorded; as log rows they only wait for the archive.
   let entries: JudgedEntry[] = [];

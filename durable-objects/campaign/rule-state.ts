@@ -89,7 +89,10 @@ export class RuleState implements DedupStore, CountStore {
     if (!p) {
       p = { table: new KeyTable(), closed: this.#closed.has(minute), delta: null, chunks: 0, touched: this.#now };
       // Raw chunks only: a closed minute's buckets are probed when asked, never loaded whole.
-      for (const row of this.sql.exec<{ chunk: number; body: ArrayBuffer }>("SELECT chunk, body FROM keys WHERE part = ? AND chunk >= 0 ORDER BY chunk", minute)) {
+      for (const row of this.sql.exec<{ chunk: number; body: ArrayBuffer }>(
+        "SELECT chunk, body FROM keys WHERE part = ? AND chunk >= 0 ORDER BY chunk",
+        minute,
+      )) {
         p.table.unpack(row.body);
         p.chunks = row.chunk + 1;
       }
@@ -115,7 +118,12 @@ export class RuleState implements DedupStore, CountStore {
     if (table) this.#probes.delete(id);
     else {
       table = new KeyTable(BUCKET_ENTRIES);
-      for (const row of this.sql.exec<{ body: ArrayBuffer }>("SELECT body FROM keys WHERE part = ? AND chunk = ?", minute, bucketChunk(buckets, b))) table.unpack(row.body);
+      for (const row of this.sql.exec<{ body: ArrayBuffer }>(
+        "SELECT body FROM keys WHERE part = ? AND chunk = ?",
+        minute,
+        bucketChunk(buckets, b),
+      ))
+        table.unpack(row.body);
     }
     this.#probes.set(id, table);
     if (this.#probes.size > PROBE_CACHE) this.#probes.delete(this.#probes.keys().next().value!);
@@ -138,11 +146,14 @@ export class RuleState implements DedupStore, CountStore {
       const p = this.#parts.get(part);
       if (p?.delta) continue; // not checkpointed yet: next time
       const all = new KeyTable();
-      for (const row of this.sql.exec<{ body: ArrayBuffer }>("SELECT body FROM keys WHERE part = ? AND chunk >= 0 ORDER BY chunk", part)) all.unpack(row.body);
+      for (const row of this.sql.exec<{ body: ArrayBuffer }>("SELECT body FROM keys WHERE part = ? AND chunk >= 0 ORDER BY chunk", part))
+        all.unpack(row.body);
       let buckets = 1;
       while (buckets * BUCKET_ENTRIES < all.size) buckets *= 2;
       const tables = Array.from({ length: buckets }, () => new KeyTable(Math.ceil(all.size / buckets)));
-      all.forEach((key, value) => tables[bucketOf(key, buckets)].set(key, value));
+      all.forEach((key, value) => {
+        tables[bucketOf(key, buckets)].set(key, value);
+      });
       tables.forEach((t, b) => {
         const body = t.pack(Number.MAX_SAFE_INTEGER)[0] ?? new Uint8Array(0);
         this.sql.exec("INSERT INTO keys (part, chunk, body) VALUES (?, ?, ?)", part, bucketChunk(buckets, b), body.slice().buffer);

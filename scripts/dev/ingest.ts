@@ -24,11 +24,18 @@ function down<T extends object>(what: string): T {
 
 /** The edge's bindings with the faults EDGECLICK_FAULTS names. */
 function withFaults(env: DevEnv): IngestEnv {
-  const faults = new Set((env.EDGECLICK_FAULTS ?? "").split(",").map((f) => f.trim()).filter(Boolean));
+  const faults = new Set(
+    (env.EDGECLICK_FAULTS ?? "")
+      .split(",")
+      .map((f) => f.trim())
+      .filter(Boolean),
+  );
   if (faults.size === 0) return env;
   return {
     ...env,
-    ...(faults.has("campaign") ? { CAMPAIGN: down<IngestEnv["CAMPAIGN"]>("campaign objects"), BUFFER: down<IngestEnv["BUFFER"]>("edge buffers") } : {}),
+    ...(faults.has("campaign")
+      ? { CAMPAIGN: down<IngestEnv["CAMPAIGN"]>("campaign objects"), BUFFER: down<IngestEnv["BUFFER"]>("edge buffers") }
+      : {}),
     ...(faults.has("queue") ? { EVENTS: down<IngestEnv["EVENTS"]>("queue") } : {}),
   };
 }

@@ -85,14 +85,18 @@ async function killRuntime(nodeOnly = false): Promise<void> {
   await exited;
   child = null;
   // The runtime is gone when its port no longer answers.
-  await waitFor("the runtime to be gone", async () => {
-    try {
-      await fetch(`${ingest()}/healthz`);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 15_000);
+  await waitFor(
+    "the runtime to be gone",
+    async () => {
+      try {
+        await fetch(`${ingest()}/healthz`);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    15_000,
+  );
 }
 
 const ingest = () => `http://127.0.0.1:${ports.ingest}`;
@@ -100,7 +104,15 @@ const query = () => `http://127.0.0.1:${ports.query}`;
 
 interface Posted {
   campaign: string;
-  events: { event_id: string; timestamp: number; ad_id: string; user_id: string; ip_address: string; user_agent: string; country: string }[];
+  events: {
+    event_id: string;
+    timestamp: number;
+    ad_id: string;
+    user_id: string;
+    ip_address: string;
+    user_agent: string;
+    country: string;
+  }[];
 }
 
 const ledger = {
@@ -118,7 +130,7 @@ const uniqueIp = () => {
   return `2001:db8::${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
 };
 
-let campaigns: { id: string; ad_id: string; click_url: string }[] = [];
+const campaigns: { id: string; ad_id: string; click_url: string }[] = [];
 /** One publisher per posting loop, each well under the per-publisher request limit. */
 const publisherKeys: string[] = [];
 
@@ -171,7 +183,15 @@ async function load(stop: () => boolean): Promise<void> {
         campaign: c.id,
         events: Array.from({ length: BATCH }, () => {
           const n = ++seq;
-          return { event_id: `p${n}`, timestamp: now, ad_id: c.ad_id, user_id: `p${n}`, ip_address: uniqueIp(), user_agent: BROWSER, country: "NL" };
+          return {
+            event_id: `p${n}`,
+            timestamp: now,
+            ad_id: c.ad_id,
+            user_id: `p${n}`,
+            ip_address: uniqueIp(),
+            user_agent: BROWSER,
+            country: "NL",
+          };
         }),
       };
       if (await sendPosted(p, key)) ledger.postedAcked.push(p);
@@ -196,10 +216,19 @@ beforeAll(async () => {
   await buildWorkers(build);
   await startRuntime();
   const adv = await admin<{ advertiser_id: string }>("advertisers", { name: "Crash" });
-  for (const name of ["Crash network", "Crash exchange"]) publisherKeys.push((await admin<{ api_key: string }>("publishers", { name })).api_key);
+  for (const name of ["Crash network", "Crash exchange"])
+    publisherKeys.push((await admin<{ api_key: string }>("publishers", { name })).api_key);
   for (const shards of [1, 4]) {
-    const c = await admin<{ campaign_id: string }>("campaigns", { advertiser_id: adv.advertiser_id, name: `crash ${shards}`, cost_per_click: 0.1, shards });
-    const ad = await admin<{ ad_id: string; click_url: string }>("ads", { campaign_id: c.campaign_id, landing_url: "https://crash.example/" });
+    const c = await admin<{ campaign_id: string }>("campaigns", {
+      advertiser_id: adv.advertiser_id,
+      name: `crash ${shards}`,
+      cost_per_click: 0.1,
+      shards,
+    });
+    const ad = await admin<{ ad_id: string; click_url: string }>("ads", {
+      campaign_id: c.campaign_id,
+      landing_url: "https://crash.example/",
+    });
     campaigns.push({ id: c.campaign_id, ad_id: ad.ad_id, click_url: ad.click_url });
   }
 }, 240_000);
@@ -249,7 +278,10 @@ describe("exactly once under crashes", () => {
       const day = 86_400_000;
       const start = new Date(Math.floor(Date.now() / day) * day - day).toISOString();
       const end = new Date(Math.floor(Date.now() / day) * day + day).toISOString();
-      const r = await api<{ metrics: { clicks: number }[] }>(`${verify!.queryUrl}/v1/metrics?campaign_id=${campaign}&start=${start}&end=${end}&granularity=day`, { token: ADMIN_TOKEN });
+      const r = await api<{ metrics: { clicks: number }[] }>(
+        `${verify!.queryUrl}/v1/metrics?campaign_id=${campaign}&start=${start}&end=${end}&granularity=day`,
+        { token: ADMIN_TOKEN },
+      );
       return r.body.metrics.reduce((n, m) => n + m.clicks, 0);
     };
 
@@ -266,26 +298,37 @@ describe("exactly once under crashes", () => {
       if (objects.length === 0) return [];
       const duck = await DuckDBInstance.create(":memory:");
       const conn = await duck.connect();
-      const rows = (await conn.runAndReadAll(
-        `SELECT campaign_id, user_id, count(*) AS n FROM (SELECT DISTINCT ON (uid) * FROM read_parquet('${copy}/raw/**/*.parquet', hive_partitioning = false))
+      const rows = (
+        await conn.runAndReadAll(
+          `SELECT campaign_id, user_id, count(*) AS n FROM (SELECT DISTINCT ON (uid) * FROM read_parquet('${copy}/raw/**/*.parquet', hive_partitioning = false))
          WHERE verdict IN ('clean', 'suspicious') GROUP BY campaign_id, user_id`,
-      )).getRowObjectsJS() as { campaign_id: string; user_id: string; n: bigint }[];
+        )
+      ).getRowObjectsJS() as { campaign_id: string; user_id: string; n: bigint }[];
       conn.closeSync();
       duck.closeSync();
       return rows;
     };
 
     let report = "";
-    const settled = await waitFor("real time and archive to hold every acknowledged click", async () => {
-      const rows = await archived();
-      const inArchive = new Map(rows.map((r) => [r.user_id, r]));
-      const missing = [...acked.keys()].filter((id) => !inArchive.has(id));
-      const counts = [];
-      for (const c of campaigns) counts.push({ campaign: c.id, realtime: await realtime(c.id), archived: rows.filter((r) => r.campaign_id === c.id).reduce((n, r) => n + Number(r.n), 0) });
-      report = JSON.stringify({ missing: missing.length, sample: missing.slice(0, 5), counts });
-      await new Promise((r) => setTimeout(r, 1000));
-      return missing.length === 0 && counts.every((c) => c.realtime === c.archived) ? rows : false;
-    }, 120_000).catch((err: Error) => {
+    const settled = await waitFor(
+      "real time and archive to hold every acknowledged click",
+      async () => {
+        const rows = await archived();
+        const inArchive = new Map(rows.map((r) => [r.user_id, r]));
+        const missing = [...acked.keys()].filter((id) => !inArchive.has(id));
+        const counts = [];
+        for (const c of campaigns)
+          counts.push({
+            campaign: c.id,
+            realtime: await realtime(c.id),
+            archived: rows.filter((r) => r.campaign_id === c.id).reduce((n, r) => n + Number(r.n), 0),
+          });
+        report = JSON.stringify({ missing: missing.length, sample: missing.slice(0, 5), counts });
+        await new Promise((r) => setTimeout(r, 1000));
+        return missing.length === 0 && counts.every((c) => c.realtime === c.archived) ? rows : false;
+      },
+      120_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}: ${report}`);
     });
 
@@ -306,8 +349,14 @@ describe("exactly once under crashes", () => {
       const today = new Date().toISOString().slice(0, 10);
       const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
       const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-      const bill = await api<{ rows: { clicks: number }[] }>(`${verify.queryUrl}/v1/billing?campaign_id=${c.id}&from=${yesterday}&to=${tomorrow}`, { token: ADMIN_TOKEN });
-      expect(bill.body.rows.reduce((n, r) => n + r.clicks, 0), `billing of ${c.id} on ${today}`).toBe(rows.filter((r) => r.campaign_id === c.id).length);
+      const bill = await api<{ rows: { clicks: number }[] }>(
+        `${verify.queryUrl}/v1/billing?campaign_id=${c.id}&from=${yesterday}&to=${tomorrow}`,
+        { token: ADMIN_TOKEN },
+      );
+      expect(
+        bill.body.rows.reduce((n, r) => n + r.clicks, 0),
+        `billing of ${c.id} on ${today}`,
+      ).toBe(rows.filter((r) => r.campaign_id === c.id).length);
     }
     console.log(
       JSON.stringify({

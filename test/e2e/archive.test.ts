@@ -24,11 +24,18 @@ describe("npm run archive", () => {
     dirs.push(stack.persistTo, stack.buildDir);
     const ad = await seed(stack, "Exported");
     for (let i = 0; i < 3; i++) {
-      const r = await fetch(`${ad.click_url}&user_id=x${i}`, { redirect: "manual", headers: { "User-Agent": BROWSER, "CF-Connecting-IP": `198.51.100.${i}` } });
+      const r = await fetch(`${ad.click_url}&user_id=x${i}`, {
+        redirect: "manual",
+        headers: { "User-Agent": BROWSER, "CF-Connecting-IP": `198.51.100.${i}` },
+      });
       expect(r.status).toBe(302);
     }
     const bucket = await archiveBucket(stack);
-    await waitFor("archived", async () => (await bucket.list({ prefix: "raw/" })).objects.some((o) => o.key.includes(ad.campaign_id)), 30_000);
+    await waitFor(
+      "archived",
+      async () => (await bucket.list({ prefix: "raw/" })).objects.some((o) => o.key.includes(ad.campaign_id)),
+      30_000,
+    );
     await stack.close();
     stack = null;
 
@@ -37,9 +44,11 @@ describe("npm run archive", () => {
     expect(await exportArchive(dirs[0], out)).toBeGreaterThan(0);
     const db = await DuckDBInstance.create(":memory:");
     const conn = await db.connect();
-    const rows = (await conn.runAndReadAll(
-      `SELECT user_id FROM read_parquet('${out}/*/raw/**/*.parquet', hive_partitioning = false, union_by_name = true) WHERE campaign_id = '${ad.campaign_id}' ORDER BY user_id`,
-    )).getRowObjectsJS();
+    const rows = (
+      await conn.runAndReadAll(
+        `SELECT user_id FROM read_parquet('${out}/*/raw/**/*.parquet', hive_partitioning = false, union_by_name = true) WHERE campaign_id = '${ad.campaign_id}' ORDER BY user_id`,
+      )
+    ).getRowObjectsJS();
     conn.closeSync();
     db.closeSync();
     expect(rows.map((r) => r.user_id)).toEqual(["x0", "x1", "x2"]);

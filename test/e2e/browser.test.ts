@@ -13,7 +13,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { ensureChromium } from "../../scripts/browser.mjs";
 import { ADMIN_TOKEN, BROWSER, api, drained, removeDir, seed, startTestStack, waitFor, type TestStack } from "./harness";
 
-const IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 " +
+const IPHONE =
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 " +
   "Mobile/15E148 Safari/604.1";
 const CLICKS = [
   { user: "alice", ua: BROWSER, ip: "203.0.113.60", country: "NL" },
@@ -130,13 +131,17 @@ beforeAll(async () => {
   }
   await drained(stack);
   // Everything counted before the page opens, so the page and the API read the same numbers.
-  await waitFor("all clicks counted", async () => {
-    const live = await get<Live>(`/v1/campaigns/${acme.campaign_id}/live?minutes=60`);
-    if (live.clicks + live.duplicates !== CLICKS.length - 2 || live.invalid_clicks !== 2) return false;
-    // The leaderboard behind "Top ads" catches up a moment later.
-    const top = await get<{ ads: { count: number }[] }>("/v1/ads/popular?window=60&top_n=10");
-    return top.ads[0]?.count === live.clicks;
-  }, 10_000);
+  await waitFor(
+    "all clicks counted",
+    async () => {
+      const live = await get<Live>(`/v1/campaigns/${acme.campaign_id}/live?minutes=60`);
+      if (live.clicks + live.duplicates !== CLICKS.length - 2 || live.invalid_clicks !== 2) return false;
+      // The leaderboard behind "Top ads" catches up a moment later.
+      const top = await get<{ ads: { count: number }[] }>("/v1/ads/popular?window=60&top_n=10");
+      return top.ads[0]?.count === live.clicks;
+    },
+    10_000,
+  );
   // Archived, then rolled up, so the billing and reconciliation panels have rows too.
   await waitFor("the clicks archived", async () => (await get<Ops>("/v1/ops?minutes=60", ADMIN_TOKEN)).archive.log_rows === 0, 20_000);
   const rollup = await api(`${stack.queryUrl}/v1/admin/rollup`, { method: "POST", token: ADMIN_TOKEN, body: "{}" });
@@ -209,12 +214,24 @@ describe("in Chromium", () => {
     const bill = await get<{ rows: BillingRow[] }>(billingPath);
     const key = (r: { date: string; country?: string; device_type: string }) => `${r.date} ${r.country} ${r.device_type}`;
     const billed = (await cellsOf(page, "#billing tr")).map(([date, country, device_type, clicks, users, money, invalid, status]) => ({
-      date, country: code(country), device_type, clicks: numeric(clicks), unique_users: numeric(users), cost: numeric(money),
-      invalid_clicks: numeric(invalid), status,
+      date,
+      country: code(country),
+      device_type,
+      clicks: numeric(clicks),
+      unique_users: numeric(users),
+      cost: numeric(money),
+      invalid_clicks: numeric(invalid),
+      status,
     }));
     const rows = bill.rows.map((r) => ({
-      date: r.date, country: r.country, device_type: r.device_type, clicks: r.clicks, unique_users: r.unique_users, cost: r.cost,
-      invalid_clicks: r.invalid_clicks, status: r.status,
+      date: r.date,
+      country: r.country,
+      device_type: r.device_type,
+      clicks: r.clicks,
+      unique_users: r.unique_users,
+      cost: r.cost,
+      invalid_clicks: r.invalid_clicks,
+      status: r.status,
     }));
     expect(billed.sort((a, b) => key(a).localeCompare(key(b)))).toEqual(rows.sort((a, b) => key(a).localeCompare(key(b))));
     expect(bill.rows.reduce((n, r) => n + r.clicks, 0)).toBe(live.clicks);
@@ -223,8 +240,12 @@ describe("in Chromium", () => {
     const recon = await get<{ campaigns: Reconciliation[] }>(`/v1/reconciliation?date=${day(Date.now())}`);
     const mine = recon.campaigns.find((c) => c.campaign_id === acme.campaign_id)!;
     expect(await page.locator("#recon tr.current td").allInnerTexts()).toEqual([
-      "Acme launch", String(mine.realtime_clicks), String(mine.billed_clicks), (mine.difference > 0 ? "+" : "") + mine.difference,
-      String(mine.late_clicks ?? 0), (mine.billing_status ?? "").replace(/_/g, " "),
+      "Acme launch",
+      String(mine.realtime_clicks),
+      String(mine.billed_clicks),
+      (mine.difference > 0 ? "+" : "") + mine.difference,
+      String(mine.late_clicks ?? 0),
+      (mine.billing_status ?? "").replace(/_/g, " "),
     ]);
     expect(mine.billed_clicks).toBe(live.clicks);
 

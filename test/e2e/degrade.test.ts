@@ -22,8 +22,11 @@ async function stackWith(faults: string, persistTo?: string): Promise<TestStack>
   return s;
 }
 
-async function click(s: TestStack, url: string) {
-  const res = await fetch(`${url}&user_id=degraded`, { redirect: "manual", headers: { "User-Agent": BROWSER, "CF-Connecting-IP": "203.0.113.77" } });
+async function click(_s: TestStack, url: string) {
+  const res = await fetch(`${url}&user_id=degraded`, {
+    redirect: "manual",
+    headers: { "User-Agent": BROWSER, "CF-Connecting-IP": "203.0.113.77" },
+  });
   return { status: res.status, location: res.headers.get("location") };
 }
 

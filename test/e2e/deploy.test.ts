@@ -55,7 +55,9 @@ const expected: Record<string, string[]> = {
 
 // Files a bundle carries beside index.js: the query Worker's pages, as text modules (workers/query/pages).
 const modules: Record<string, string[]> = {
-  "edgeclick-query": ["common.js", "dashboard.html", "dashboard.css", "dashboard.js", "ops.html", "ops.css", "ops.js"].map((f) => `pages/${f}`),
+  "edgeclick-query": ["common.js", "dashboard.html", "dashboard.css", "dashboard.js", "ops.html", "ops.css", "ops.js"].map(
+    (f) => `pages/${f}`,
+  ),
 };
 
 describe("configuration", () => {
@@ -83,7 +85,8 @@ describe("wrangler deploy --dry-run", () => {
       for (const line of expected[name]) expect(stdout).toContain(line);
       expect(existsSync(join(out, "index.js"))).toBe(true);
       expect(statSync(join(out, "index.js")).size).toBeGreaterThan(1000);
-      for (const m of modules[name] ?? []) expect(readFileSync(join(out, m), "utf8"), m).toBe(readFileSync(join("workers/query", m), "utf8"));
+      for (const m of modules[name] ?? [])
+        expect(readFileSync(join(out, m), "utf8"), m).toBe(readFileSync(join("workers/query", m), "utf8"));
     } finally {
       removeDir(out);
     }
@@ -178,6 +181,7 @@ describe("npm run deploy -- --dry-run", () => {
 
       // A secret given in the environment goes to wrangler by reference: its value is in no file.
       for (const id of ["ingest", "query"]) {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: wrangler's own reference syntax, literally
         expect(readFileSync(join(out, id, "secrets.env"), "utf8")).toBe("IP_HASH_KEY=${IP_HASH_KEY}\n");
         expect(planLines.find((l) => l.includes(`/${id}/`))).toContain(`--secrets-file .wrangler/edgeclick-deploy/${id}/secrets.env`);
       }
@@ -455,6 +459,7 @@ describe("reading wrangler's output", () => {
       workerMissing('✘ [ERROR] Worker "edgeclick-query" not found.\n\nIf this is a new Worker, run `wrangler deploy` first to create it.'),
     ).toBe(true);
     expect(workerMissing("✘ [ERROR] Authentication error [code: 10000]")).toBe(false);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: wrangler's own reference syntax, literally
     expect(secretsFile(["A", "B"])).toBe("A=${A}\nB=${B}\n");
   });
 });

@@ -38,7 +38,10 @@ describe("clicks answered at the edge", () => {
     for (let i = 0; i < users.length; i += 8) {
       const answers = await Promise.all(
         users.slice(i, i + 8).map((u, k) =>
-          fetch(`${acme.click_url}&user_id=${u}`, { redirect: "manual", headers: { "User-Agent": BROWSER, "CF-Connecting-IP": `203.0.113.${(i + k) % 250}` } }),
+          fetch(`${acme.click_url}&user_id=${u}`, {
+            redirect: "manual",
+            headers: { "User-Agent": BROWSER, "CF-Connecting-IP": `203.0.113.${(i + k) % 250}` },
+          }),
         ),
       );
       for (const r of answers) expect(r.status).toBe(302);
@@ -46,24 +49,39 @@ describe("clicks answered at the edge", () => {
     // Every click was answered while the object could not be reached.
     expect(Date.now()).toBeLessThan(downUntil);
     // Nothing reached it meanwhile: the query (which asks the object) is refused, not answered with a count.
-    expect((await api(`${stack.queryUrl}/v1/ads/${acme.ad_id}/aggregated_count?from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`, { token: acme.key })).status).toBeGreaterThanOrEqual(500);
+    expect(
+      (
+        await api(
+          `${stack.queryUrl}/v1/ads/${acme.ad_id}/aggregated_count?from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`,
+          { token: acme.key },
+        )
+      ).status,
+    ).toBeGreaterThanOrEqual(500);
 
     // Once it is back, the buffers deliver everything, exactly once.
-    const counted = await waitFor("every click counted", async () => {
-      if (Date.now() < downUntil) return false;
-      const n = await countOf(stack, acme.ad_id, acme.key).catch(() => -1);
-      return n >= users.length ? n : false;
-    }, 90_000);
+    const counted = await waitFor(
+      "every click counted",
+      async () => {
+        if (Date.now() < downUntil) return false;
+        const n = await countOf(stack, acme.ad_id, acme.key).catch(() => -1);
+        return n >= users.length ? n : false;
+      },
+      90_000,
+    );
     expect(counted.value).toBe(users.length);
     const bucket = await archiveBucket(stack);
-    const archived = await waitFor("every click archived once", async () => {
-      const { objects } = await bucket.list({ prefix: "raw/" });
-      const rows = [];
-      for (const o of objects.filter((x) => x.key.includes(acme.campaign_id))) {
-        rows.push(...(await decodeArchive(await (await bucket.get(o.key))!.arrayBuffer(), ["user_id", "verdict"])));
-      }
-      return rows.length >= users.length ? rows : false;
-    }, 60_000);
+    const archived = await waitFor(
+      "every click archived once",
+      async () => {
+        const { objects } = await bucket.list({ prefix: "raw/" });
+        const rows = [];
+        for (const o of objects.filter((x) => x.key.includes(acme.campaign_id))) {
+          rows.push(...(await decodeArchive(await (await bucket.get(o.key))!.arrayBuffer(), ["user_id", "verdict"])));
+        }
+        return rows.length >= users.length ? rows : false;
+      },
+      60_000,
+    );
     expect(archived.value.map((r) => r.user_id).sort()).toEqual([...users].sort());
     expect(archived.value.every((r) => r.verdict === "clean")).toBe(true);
   });

@@ -53,7 +53,11 @@ export async function startTestStack(
       });
       return { ...stack, buildDir };
     } catch (err) {
-      if (attempt >= 4 || !/ADDRESS_IN_USE|already in use/i.test(String((err as Error)?.message ?? err) + String((err as { code?: string })?.code ?? ""))) throw err;
+      if (
+        attempt >= 4 ||
+        !/ADDRESS_IN_USE|already in use/i.test(String((err as Error)?.message ?? err) + String((err as { code?: string })?.code ?? ""))
+      )
+        throw err;
     }
   }
 }
@@ -62,7 +66,10 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function api<T = Record<string, unknown>>(url: string, init: RequestInit & { token?: string } = {}): Promise<{ status: number; body: T }> {
+export async function api<T = Record<string, unknown>>(
+  url: string,
+  init: RequestInit & { token?: string } = {},
+): Promise<{ status: number; body: T }> {
   const headers = new Headers(init.headers);
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
   const res = await fetch(url, { ...init, headers, redirect: "manual" });
@@ -70,7 +77,11 @@ export async function api<T = Record<string, unknown>>(url: string, init: Reques
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<{ value: T; ms: number }> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs: number,
+): Promise<{ value: T; ms: number }> {
   const start = Date.now();
   for (;;) {
     const value = await fn();
@@ -88,19 +99,31 @@ export async function seed(stack: TestStack, name: string) {
     return r.body;
   };
   const adv = await post<{ advertiser_id: string; api_key: string }>("advertisers", { name });
-  const cmp = await post<{ campaign_id: string }>("campaigns", { advertiser_id: adv.advertiser_id, name: `${name} launch`, cost_per_click: 0.35 });
-  const ad = await post<{ ad_id: string; click_url: string }>("ads", { campaign_id: cmp.campaign_id, landing_url: `https://${name.toLowerCase()}.example/offer` });
+  const cmp = await post<{ campaign_id: string }>("campaigns", {
+    advertiser_id: adv.advertiser_id,
+    name: `${name} launch`,
+    cost_per_click: 0.35,
+  });
+  const ad = await post<{ ad_id: string; click_url: string }>("ads", {
+    campaign_id: cmp.campaign_id,
+    landing_url: `https://${name.toLowerCase()}.example/offer`,
+  });
   return { key: adv.api_key, campaign_id: cmp.campaign_id, ...ad };
 }
 
-export const hourRange = () => `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
+export const hourRange = () =>
+  `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
 
 /** Waits until the stack's (local) edge buffers have delivered what they acknowledged: real time is fresh within a second. */
 export async function drained(stack: TestStack, timeoutMs = 10_000): Promise<void> {
-  await waitFor("edge buffers drained", async () => {
-    const r = await api<{ buffers: { waiting_rows: number }[] }>(`${stack.queryUrl}/v1/admin/buffers?colo=local`, { token: ADMIN_TOKEN });
-    return r.status === 200 && r.body.buffers.every((b) => b.waiting_rows === 0);
-  }, timeoutMs);
+  await waitFor(
+    "edge buffers drained",
+    async () => {
+      const r = await api<{ buffers: { waiting_rows: number }[] }>(`${stack.queryUrl}/v1/admin/buffers?colo=local`, { token: ADMIN_TOKEN });
+      return r.status === 200 && r.body.buffers.every((b) => b.waiting_rows === 0);
+    },
+    timeoutMs,
+  );
 }
 
 export async function countOf(stack: TestStack, adId: string, key: string): Promise<number> {

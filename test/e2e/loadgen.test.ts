@@ -17,20 +17,33 @@ afterAll(async () => {
 describe("loadgen", () => {
   it("puts mixed, realistic traffic on the stack and finds every acknowledged event counted", async () => {
     const result = await runLoadgen({
-      target: stack.ingestUrl, query: stack.queryUrl, adminToken: ADMIN_TOKEN, rate: 300, durationS: 6, maxEvents: 5_000,
-      clickShare: 0.6, fraud: 0.2, late: 0.05, dupes: 0.05, progress: false, log: () => {},
+      target: stack.ingestUrl,
+      query: stack.queryUrl,
+      adminToken: ADMIN_TOKEN,
+      rate: 300,
+      durationS: 6,
+      maxEvents: 5_000,
+      clickShare: 0.6,
+      fraud: 0.2,
+      late: 0.05,
+      dupes: 0.05,
+      progress: false,
+      log: () => {},
     });
     expect(result.ledger.acknowledged).toBeGreaterThan(1000);
     const byVerdict = Object.fromEntries(result.rows.map((r: { verdict: string; expected: number }) => [r.verdict, r.expected]));
     // Every kind of traffic was there.
-    for (const v of ["clicks", "bot_ua", "blocklisted_ip", "ip_burst_second", "duplicates", "late_events"]) expect(byVerdict[v], v).toBeGreaterThan(0);
+    for (const v of ["clicks", "bot_ua", "blocklisted_ip", "ip_burst_second", "duplicates", "late_events"])
+      expect(byVerdict[v], v).toBeGreaterThan(0);
     expect(result.rows.filter((r: { ok: boolean }) => !r.ok)).toEqual([]);
 
     // The ops view shows the same traffic, from the objects themselves (window wide enough for the late events).
     const counted = Object.fromEntries(result.rows.map((r: { verdict: string; counted: number }) => [r.verdict, r.counted]));
     const view = await api<{
       ingest: { clicks: number; duplicates: number; late_events: number; invalid_by_reason: Record<string, number>; events: number };
-      fraud: { rate: number }; campaigns: { campaign_id: string; events_per_second: number }[]; alerts: { code: string }[];
+      fraud: { rate: number };
+      campaigns: { campaign_id: string; events_per_second: number }[];
+      alerts: { code: string }[];
     }>(`${stack.queryUrl}/v1/ops?minutes=240`, { token: ADMIN_TOKEN });
     expect(view.status).toBe(200);
     expect(view.body.ingest).toMatchObject({

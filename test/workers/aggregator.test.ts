@@ -18,11 +18,20 @@ const recorded = (over: Parameters<typeof makeEvent>[0], seq: number): RecordedE
 });
 
 const message = (id: string, events: RecordedEvent[]): ArchiveMessage => ({
-  v: 2, kind: "recorded", id, campaign_id: uniq("cmp"), shard: 0, jurisdiction: null, packed: packEvents(events),
+  v: 2,
+  kind: "recorded",
+  id,
+  campaign_id: uniq("cmp"),
+  shard: 0,
+  jurisdiction: null,
+  packed: packEvents(events),
 });
 
 async function deliver(messages: { id: string; body: unknown; attempts?: number }[], queue = "edgeclick-events") {
-  const batch = createMessageBatch(queue, messages.map((m) => ({ id: m.id, timestamp: Date.now(), attempts: m.attempts ?? 1, body: m.body })));
+  const batch = createMessageBatch(
+    queue,
+    messages.map((m) => ({ id: m.id, timestamp: Date.now(), attempts: m.attempts ?? 1, body: m.body })),
+  );
   const ctx = createExecutionContext();
   await aggregator.queue(batch as never, testEnv);
   return getQueueResult(batch, ctx);
@@ -68,10 +77,13 @@ describe("aggregator (queue consumer)", () => {
     const pendingEvent = makeEvent({ campaign_id: uniq("cmp") });
     const pending = { v: 1, kind: "pending", plan: [[0, 1]], jurisdiction: null, events: [pendingEvent] };
     const recordedId = uniq("msg");
-    const result = await deliver([
-      { id: "d-1", body: pending },
-      { id: "d-2", body: message(recordedId, [recorded({ event_id: uniq("e") }, 1)]) },
-    ], "edgeclick-events-dlq");
+    const result = await deliver(
+      [
+        { id: "d-1", body: pending },
+        { id: "d-2", body: message(recordedId, [recorded({ event_id: uniq("e") }, 1)]) },
+      ],
+      "edgeclick-events-dlq",
+    );
     expect(result.explicitAcks.sort()).toEqual(["d-1", "d-2"]);
     const spooled = await testEnv.ARCHIVE.get(spoolKey(pendingEvent.received_at, pendingEvent.uid));
     expect(await spooled!.json()).toEqual(pending);

@@ -4,7 +4,9 @@ import { ADMIN, BROWSER, adminPost, call, json, seedAd, waitFor } from "./helper
 const range = () => `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
 
 async function count(adId: string, key: string, extra = ""): Promise<number> {
-  const res = await call(`http://query.test/v1/ads/${adId}/aggregated_count?${range()}${extra}`, { headers: { Authorization: `Bearer ${key}` } });
+  const res = await call(`http://query.test/v1/ads/${adId}/aggregated_count?${range()}${extra}`, {
+    headers: { Authorization: `Bearer ${key}` },
+  });
   expect(res.status).toBe(200);
   return (await json<{ count: number }>(res)).count;
 }
@@ -18,14 +20,17 @@ describe("registry", () => {
     const pub = await adminPost("publishers", { name: "News" });
     expect(pub.api_key).toMatch(/^ek_pub_/);
     const { testEnv } = await import("./helpers");
-    const row = await testEnv.DB.prepare("SELECT api_key_hash FROM advertisers WHERE advertiser_id = ?").bind(s.advertiser_id).first<{ api_key_hash: string }>();
+    const row = await testEnv.DB.prepare("SELECT api_key_hash FROM advertisers WHERE advertiser_id = ?")
+      .bind(s.advertiser_id)
+      .first<{ api_key_hash: string }>();
     expect(row!.api_key_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(row!.api_key_hash).not.toContain(s.key);
   });
 
   it("answers 401 without a valid admin token and 403 to another key", async () => {
     const s = await seedAd();
-    const post = (headers: Record<string, string>) => call("http://query.test/v1/admin/advertisers", { method: "POST", headers, body: '{"name":"x"}' });
+    const post = (headers: Record<string, string>) =>
+      call("http://query.test/v1/admin/advertisers", { method: "POST", headers, body: '{"name":"x"}' });
     const none = await post({});
     expect(none.status).toBe(401);
     expect(await json(none)).toEqual({ error: { code: "unauthorized", message: expect.any(String) } });
@@ -35,8 +40,19 @@ describe("registry", () => {
 
   it("refuses landing URLs that are not plain http(s)", async () => {
     const s = await seedAd();
-    for (const landing_url of ["javascript:alert(1)", "data:text/html,hi", "ftp://x.example/", "/relative", "https://user:pw@example.com/", ""]) {
-      const res = await call("http://query.test/v1/admin/ads", { method: "POST", headers: ADMIN, body: JSON.stringify({ campaign_id: s.campaign_id, landing_url }) });
+    for (const landing_url of [
+      "javascript:alert(1)",
+      "data:text/html,hi",
+      "ftp://x.example/",
+      "/relative",
+      "https://user:pw@example.com/",
+      "",
+    ]) {
+      const res = await call("http://query.test/v1/admin/ads", {
+        method: "POST",
+        headers: ADMIN,
+        body: JSON.stringify({ campaign_id: s.campaign_id, landing_url }),
+      });
       expect(res.status, landing_url).toBe(400);
       expect((await json<{ error: { code: string } }>(res)).error.code).toBe("invalid_request");
     }
@@ -46,7 +62,9 @@ describe("registry", () => {
 describe("GET /click", () => {
   it("redirects to the registered landing page, uncached, and counts the click", async () => {
     const s = await seedAd({ landing_url: "https://shop.example/spring?x=1" });
-    const res = await call(`${s.click_url}&user_id=u1`, { headers: { "User-Agent": BROWSER, "CF-Connecting-IP": "198.51.100.1", "CF-IPCountry": "DE" } });
+    const res = await call(`${s.click_url}&user_id=u1`, {
+      headers: { "User-Agent": BROWSER, "CF-Connecting-IP": "198.51.100.1", "CF-IPCountry": "DE" },
+    });
     expect(res.status).toBe(302);
     expect(res.headers.get("Location")).toBe("https://shop.example/spring?x=1");
     expect(res.headers.get("Cache-Control")).toBe("no-store");
@@ -58,7 +76,9 @@ describe("GET /click", () => {
   it("answers every one of many simultaneous clicks on one campaign, and counts each once", async () => {
     const s = await seedAd();
     const res = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => call(`${s.click_url}&user_id=burst-${i}`, { headers: { "User-Agent": BROWSER, "CF-Connecting-IP": `198.51.100.${i + 1}` } })),
+      Array.from({ length: 40 }, (_, i) =>
+        call(`${s.click_url}&user_id=burst-${i}`, { headers: { "User-Agent": BROWSER, "CF-Connecting-IP": `198.51.100.${i + 1}` } }),
+      ),
     );
     expect(res.map((r) => r.status)).toEqual(res.map(() => 302));
     expect(await count(s.ad_id, s.key)).toBe(40);
@@ -95,7 +115,15 @@ describe("POST /v1/events", () => {
     const pub = await adminPost("publishers", { name: "Net" });
     const now = Date.now();
     const body = [
-      { event_id: "e1", timestamp: new Date(now).toISOString(), ad_id: s.ad_id, user_id: "u1", ip_address: "203.0.113.9", user_agent: BROWSER, country: "FR" },
+      {
+        event_id: "e1",
+        timestamp: new Date(now).toISOString(),
+        ad_id: s.ad_id,
+        user_id: "u1",
+        ip_address: "203.0.113.9",
+        user_agent: BROWSER,
+        country: "FR",
+      },
       { event_id: "e2", timestamp: now, ad_id: s.ad_id, user_id: "u2" },
       { timestamp: now, ad_id: s.ad_id },
       { event_id: "e4", timestamp: now - 8 * 86_400_000, ad_id: s.ad_id },
@@ -103,7 +131,11 @@ describe("POST /v1/events", () => {
       { event_id: "e6", timestamp: now, ad_id: s.ad_id, cost_per_click: -1 },
       { event_id: "e1", timestamp: now, ad_id: s.ad_id, user_id: "u9" },
     ];
-    const res = await call("http://ingest.test/v1/events", { method: "POST", headers: { Authorization: `Bearer ${pub.api_key}` }, body: JSON.stringify(body) });
+    const res = await call("http://ingest.test/v1/events", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${pub.api_key}` },
+      body: JSON.stringify(body),
+    });
     expect(res.status).toBe(202);
     const out = await json<{ accepted: number; rejected: { index: number; code: string }[] }>(res);
     expect(out.accepted).toBe(3);
@@ -121,10 +153,16 @@ describe("POST /v1/events", () => {
     const s = await seedAd();
     const pub = await adminPost("publishers", { name: "Net" });
     const lines = `{"event_id":"n1","timestamp":${Date.now()},"ad_id":"${s.ad_id}"}\nnot json\n{"event_id":"n2","timestamp":${Date.now()},"ad_id":"${s.ad_id}"}\n`;
-    const res = await call("http://ingest.test/v1/events", { method: "POST", headers: { Authorization: `Bearer ${pub.api_key}`, "Content-Type": "application/x-ndjson" }, body: lines });
+    const res = await call("http://ingest.test/v1/events", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${pub.api_key}`, "Content-Type": "application/x-ndjson" },
+      body: lines,
+    });
     expect(await json(res)).toEqual({ accepted: 2, rejected: [{ index: 1, code: "invalid_json", message: expect.any(String) }] });
     expect((await call("http://ingest.test/v1/events", { method: "POST", body: "[]" })).status).toBe(401);
-    expect((await call("http://ingest.test/v1/events", { method: "POST", headers: { Authorization: `Bearer ${s.key}` }, body: "[]" })).status).toBe(403);
+    expect(
+      (await call("http://ingest.test/v1/events", { method: "POST", headers: { Authorization: `Bearer ${s.key}` }, body: "[]" })).status,
+    ).toBe(403);
   });
 });
 
@@ -137,7 +175,9 @@ describe("tenant isolation", () => {
     const missing = await call(`http://query.test/v1/ads/ad_missing/aggregated_count?${range()}`, asB);
     expect(foreign.status).toBe(404);
     expect(missing.status).toBe(404);
-    expect((await json<{ error: { code: string } }>(foreign)).error.code).toBe((await json<{ error: { code: string } }>(missing)).error.code);
+    expect((await json<{ error: { code: string } }>(foreign)).error.code).toBe(
+      (await json<{ error: { code: string } }>(missing)).error.code,
+    );
     const bill = await call(`http://query.test/v1/billing?campaign_id=${a.campaign_id}&from=2026-01-01&to=2027-01-01`, asB);
     expect(bill.status).toBe(404);
     const own = await call(`http://query.test/v1/billing?campaign_id=${b.campaign_id}&from=2026-01-01&to=2027-01-01`, asB);
@@ -161,9 +201,12 @@ describe("billing", () => {
     const today = new Date().toISOString().slice(0, 10);
     const billing = async () => {
       await adminPost<{ rows: number }>("rollup", { date: today });
-      const res = await call(`http://query.test/v1/billing?campaign_id=${s.campaign_id}&from=${today}&to=${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}`, {
-        headers: { Authorization: `Bearer ${s.key}` },
-      });
+      const res = await call(
+        `http://query.test/v1/billing?campaign_id=${s.campaign_id}&from=${today}&to=${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}`,
+        {
+          headers: { Authorization: `Bearer ${s.key}` },
+        },
+      );
       return (await json<{ rows: Record<string, unknown>[] }>(res)).rows;
     };
     const rows = await waitFor("billing rows", async () => {
@@ -171,8 +214,34 @@ describe("billing", () => {
       return r.length === 2 ? r : null;
     });
     expect(rows).toEqual([
-      { date: today, country: "GB", device_type: "bot", clicks: 0, unique_users: 0, cost: 0, invalid_clicks: 1, suspicious_clicks: 0, duplicates: 0, late_events: 0, event_id_repeats: 0, status: "provisional" },
-      { date: today, country: "US", device_type: "desktop", clicks: 2, unique_users: 2, cost: 0.8, invalid_clicks: 0, suspicious_clicks: 0, duplicates: 1, late_events: 0, event_id_repeats: 0, status: "provisional" },
+      {
+        date: today,
+        country: "GB",
+        device_type: "bot",
+        clicks: 0,
+        unique_users: 0,
+        cost: 0,
+        invalid_clicks: 1,
+        suspicious_clicks: 0,
+        duplicates: 0,
+        late_events: 0,
+        event_id_repeats: 0,
+        status: "provisional",
+      },
+      {
+        date: today,
+        country: "US",
+        device_type: "desktop",
+        clicks: 2,
+        unique_users: 2,
+        cost: 0.8,
+        invalid_clicks: 0,
+        suspicious_clicks: 0,
+        duplicates: 1,
+        late_events: 0,
+        event_id_repeats: 0,
+        status: "provisional",
+      },
     ]);
     expect(await billing()).toEqual(rows);
   });

@@ -24,7 +24,9 @@ describe("automatic sharding", () => {
     const again = await reshardIfHot(testEnv.DB, campaign_id, 900, 250, now);
     expect(shardsAt(again!, now + RESHARD_LEAD_MS + 60_000)).toBe(4);
     expect(await reshardIfHot(testEnv.DB, campaign_id, 100, 250, now)).toBeNull();
-    const stored = await testEnv.DB.prepare("SELECT shard_plan FROM campaigns WHERE campaign_id = ?").bind(campaign_id).first<{ shard_plan: string }>();
+    const stored = await testEnv.DB.prepare("SELECT shard_plan FROM campaigns WHERE campaign_id = ?")
+      .bind(campaign_id)
+      .first<{ shard_plan: string }>();
     expect(JSON.parse(stored!.shard_plan)).toEqual(again);
   });
 });

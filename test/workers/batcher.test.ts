@@ -62,7 +62,10 @@ describe("edge group commit", () => {
       }
       return events.map(() => clean);
     };
-    const first = b.submit(makeEvent(), send).then(() => "sent", (e: Error) => e.message);
+    const first = b.submit(makeEvent(), send).then(
+      () => "sent",
+      (e: Error) => e.message,
+    );
     await tick();
     const second = b.submit(makeEvent(), send);
     expect(await first).toBe("object unavailable");
@@ -75,10 +78,14 @@ describe("edge group commit", () => {
     const stuck = b.submit(makeEvent({ event_id: "stuck" }), () => new Promise<Outcome[]>(() => {}));
     void stuck;
     await tick();
-    const behind = await Promise.all(["a", "b"].map((id) => b.submit(makeEvent({ event_id: id }), async (events) => {
-      sent.push(events.map((e) => e.event_id));
-      return events.map(() => clean);
-    })));
+    const behind = await Promise.all(
+      ["a", "b"].map((id) =>
+        b.submit(makeEvent({ event_id: id }), async (events) => {
+          sent.push(events.map((e) => e.event_id));
+          return events.map(() => clean);
+        }),
+      ),
+    );
     expect(behind).toEqual([clean, clean]);
     expect(sent.flat().sort()).toEqual(["a", "b"]);
   });

@@ -3,21 +3,46 @@ import { BillingAccumulator, reconcile, type BillingInput } from "../../domain/b
 
 const T = Date.UTC(2026, 10, 20, 12, 0, 0);
 const ev = (over: Partial<BillingInput>): BillingInput => ({
-  uid: `r-${Math.random()}`, event_id: "e1", campaign_id: "c", timestamp: T, received_at: T, country: "US",
-  device_type: "desktop", user_id: "u1", cost_per_click: 0.5, verdict: "clean", late: false, ...over,
+  uid: `r-${Math.random()}`,
+  event_id: "e1",
+  campaign_id: "c",
+  timestamp: T,
+  received_at: T,
+  country: "US",
+  device_type: "desktop",
+  user_id: "u1",
+  cost_per_click: 0.5,
+  verdict: "clean",
+  late: false,
+  ...over,
 });
 
 describe("billing", () => {
   it("takes back a repeat of an event_id from another minute of the day, whichever file comes first", () => {
     const original = ev({ uid: "a", received_at: T });
     const repeat = ev({ uid: "b", timestamp: T + 120_000, received_at: T + 120_000, user_id: "u2" });
-    for (const order of [[original, repeat], [repeat, original]]) {
+    for (const order of [
+      [original, repeat],
+      [repeat, original],
+    ]) {
       const acc = new BillingAccumulator();
       for (const e of order) acc.add(e);
       acc.add(ev({ uid: "c", event_id: "e2", user_id: "u2", verdict: "invalid" }));
       expect(acc.rows()).toEqual([
-        { campaign_id: "c", date: "2026-11-20", country: "US", device_type: "desktop", clicks: 1, unique_users: 1, cost_micros: 500_000,
-          invalid_clicks: 1, suspicious_clicks: 0, duplicates: 1, late_events: 0, event_id_repeats: 1 },
+        {
+          campaign_id: "c",
+          date: "2026-11-20",
+          country: "US",
+          device_type: "desktop",
+          clicks: 1,
+          unique_users: 1,
+          cost_micros: 500_000,
+          invalid_clicks: 1,
+          suspicious_clicks: 0,
+          duplicates: 1,
+          late_events: 0,
+          event_id_repeats: 1,
+        },
       ]);
     }
   });
@@ -37,7 +62,10 @@ describe("billing", () => {
     acc.add(ev({ uid: "b", verdict: "duplicate" }));
     acc.add(ev({ uid: "c", campaign_id: "other" }));
     const rows = acc.rows();
-    expect(rows.map((r) => [r.campaign_id, r.clicks, r.duplicates, r.event_id_repeats])).toEqual([["c", 1, 1, 0], ["other", 1, 0, 0]]);
+    expect(rows.map((r) => [r.campaign_id, r.clicks, r.duplicates, r.event_id_repeats])).toEqual([
+      ["c", 1, 1, 0],
+      ["other", 1, 0, 0],
+    ]);
     expect(acc.events).toBe(3);
   });
 });

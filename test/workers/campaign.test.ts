@@ -12,7 +12,12 @@ describe("CampaignCounter", () => {
     const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
     const t = Date.UTC(2026, 10, 22, 10, 30, 15);
     const e = (over = {}) => makeEvent({ campaign_id, ad_id: "ad1", timestamp: t, received_at: t, ...over });
-    const outcomes = await stub.record(0, [e({ event_id: "a" }), e({ event_id: "a" }), e({ user_agent: "curl/8" }), e({ country: "DE", edge_country: "FR" })]);
+    const outcomes = await stub.record(0, [
+      e({ event_id: "a" }),
+      e({ event_id: "a" }),
+      e({ user_agent: "curl/8" }),
+      e({ country: "DE", edge_country: "FR" }),
+    ]);
     expect(outcomes.map((o) => o.verdict)).toEqual(["clean", "duplicate", "invalid", "suspicious"]);
 
     for (const granularity of ["minute", "hour", "day"] as const) {
@@ -65,7 +70,11 @@ describe("CampaignCounter", () => {
     const seqs = await waitFor("archived events", async () => {
       const list = await testEnv.ARCHIVE.list({ prefix: "raw/" });
       const mine = list.objects.filter((o) => o.key.includes(`${campaign_id}.0-`));
-      const rows = (await Promise.all(mine.map(async (o) => decodeArchive(await (await testEnv.ARCHIVE.get(o.key))!.arrayBuffer(), ["seq", "campaign_id", "verdict"])))).flat();
+      const rows = (
+        await Promise.all(
+          mine.map(async (o) => decodeArchive(await (await testEnv.ARCHIVE.get(o.key))!.arrayBuffer(), ["seq", "campaign_id", "verdict"])),
+        )
+      ).flat();
       return rows.length === 300 ? rows.map((r) => r.seq) : null;
     });
     expect(new Set(seqs).size).toBe(300);
@@ -94,14 +103,27 @@ describe("a sharded campaign", () => {
     // The edge dies between the shards: the dedup shards logged the events, no counting shard saw them.
     const byDedup = new Map<number, typeof events>();
     for (const e of events) byDedup.set(dedupShard(e, 4), [...(byDedup.get(dedupShard(e, 4)) ?? []), e]);
-    for (const [d, list] of byDedup) await campaignStub(testEnv.CAMPAIGN, campaign_id, d).admit(d, list.map((event) => ({ event, shards: 4 })));
+    for (const [d, list] of byDedup)
+      await campaignStub(testEnv.CAMPAIGN, campaign_id, d).admit(
+        d,
+        list.map((event) => ({ event, shards: 4 })),
+      );
     // The client's retry (same receipts) goes the whole way: the dedup answers are the first ones.
     const out = await recordEvents(testEnv.CAMPAIGN, plan, events.slice(0, 100));
     expect(out.filter((o) => o.verdict === "duplicate")).toHaveLength(0);
 
     const totals = async () => {
-      const parts = (await Promise.all([0, 1, 2, 3].map((s) => campaignStub(testEnv.CAMPAIGN, campaign_id, s).cells({ granularity: "day", from: t - 86_400_000, to: t + 86_400_000 })))).flat();
-      return { events: parts.reduce((n, p) => n + p.clicks + p.duplicates + p.invalid, 0), duplicates: parts.reduce((n, p) => n + p.duplicates, 0) };
+      const parts = (
+        await Promise.all(
+          [0, 1, 2, 3].map((s) =>
+            campaignStub(testEnv.CAMPAIGN, campaign_id, s).cells({ granularity: "day", from: t - 86_400_000, to: t + 86_400_000 }),
+          ),
+        )
+      ).flat();
+      return {
+        events: parts.reduce((n, p) => n + p.clicks + p.duplicates + p.invalid, 0),
+        duplicates: parts.reduce((n, p) => n + p.duplicates, 0),
+      };
     };
     const counted = await waitFor("forwarded events counted", async () => {
       for (const s of [0, 1, 2, 3]) await runDurableObjectAlarm(campaignStub(testEnv.CAMPAIGN, campaign_id, s));
@@ -122,15 +144,28 @@ describe("edge buffer", () => {
     const buffer = testEnv.BUFFER.getByName(uniq("local"));
     // 12 posted batches of 1,000 events: more than one log row of the campaign object can hold at once.
     for (let b = 0; b < 12; b++) {
-      const events = Array.from({ length: 1000 }, (_, i) => makeEvent({ campaign_id, ad_id: "ad1", user_id: `u${b}-${i}`, ip_hash: `ip${(b * 1000 + i) % 5000}`, timestamp: t, received_at: t }));
+      const events = Array.from({ length: 1000 }, (_, i) =>
+        makeEvent({
+          campaign_id,
+          ad_id: "ad1",
+          user_id: `u${b}-${i}`,
+          ip_hash: `ip${(b * 1000 + i) % 5000}`,
+          timestamp: t,
+          received_at: t,
+        }),
+      );
       await buffer.append({ events, routes: { [campaign_id]: { shard_plan: singlePlan(1), jurisdiction: null } } });
     }
     const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
-    const counted = await waitFor("the backlog counted", async () => {
-      const [parts] = await stub.cellsMany([{ granularity: "day", from: t - 86_400_000, to: t + 86_400_000 }]);
-      const n = parts.reduce((s, p) => s + p.clicks + p.invalid + p.duplicates, 0);
-      return n >= 12_000 ? n : null;
-    }, 30_000);
+    const counted = await waitFor(
+      "the backlog counted",
+      async () => {
+        const [parts] = await stub.cellsMany([{ granularity: "day", from: t - 86_400_000, to: t + 86_400_000 }]);
+        const n = parts.reduce((s, p) => s + p.clicks + p.invalid + p.duplicates, 0);
+        return n >= 12_000 ? n : null;
+      },
+      30_000,
+    );
     expect(counted).toBe(12_000);
     expect((await buffer.stats()).waiting_rows).toBe(0);
   });

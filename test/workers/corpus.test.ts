@@ -27,7 +27,8 @@ interface World {
 let w: World;
 
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
-const qs = (params: Record<string, string | number>) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+const qs = (params: Record<string, string | number>) =>
+  new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
 
 /** A 4xx whose body is exactly `{"error":{"code":<snake_case>,"message":<string>}}`. */
 async function expectError(res: Response, label: string, status?: number, code?: string): Promise<{ code: string; message: string }> {
@@ -87,7 +88,9 @@ async function snapshot() {
     rows[t] = (await testEnv.DB.prepare(`SELECT COUNT(*) AS n FROM ${t}`).first<{ n: number }>())!.n;
   }
   const metrics = async (s: Seeded) => {
-    const res = await call(`${Q}/v1/metrics?${qs({ campaign_id: s.campaign_id, start: w.start, end: w.end, granularity: "hour" })}`, { headers: ADMIN });
+    const res = await call(`${Q}/v1/metrics?${qs({ campaign_id: s.campaign_id, start: w.start, end: w.end, granularity: "hour" })}`, {
+      headers: ADMIN,
+    });
     expect(res.status).toBe(200);
     return (await json<{ metrics: unknown[] }>(res)).metrics;
   };
@@ -133,7 +136,15 @@ beforeAll(async () => {
 
 const ADMIN_POSTS = ["advertisers", "publishers", "campaigns", "ads", "click-urls", "blocklist", "rollup"] as const;
 
-function adminCase(name: string, path: string, body: BodyInit | undefined, status?: number, code?: string, method = "POST", headers: Record<string, string> = ADMIN): Case {
+function adminCase(
+  name: string,
+  path: string,
+  body: BodyInit | undefined,
+  status?: number,
+  code?: string,
+  method = "POST",
+  headers: Record<string, string> = ADMIN,
+): Case {
   return { name, url: `${Q}/v1/admin/${path}`, init: { method, headers, body }, status, code };
 }
 
@@ -156,8 +167,22 @@ function badBodies(path: string, method = "POST"): Case[] {
     adminCase(n("deeply nested"), path, `{"name":${"[".repeat(5000)}${"]".repeat(5000)}}`, 400, "invalid_request", method),
   ];
   // `POST /v1/admin/rollup` takes an empty body (today and yesterday); everything else needs one.
-  if (path !== "rollup") cases.push(adminCase(n("empty body"), path, "", 400, "empty_body", method), adminCase(n("whitespace body"), path, " \n\t ", 400, "empty_body", method));
-  if (path !== "blocklist") cases.push(adminCase(n("100 KB field"), path, JSON.stringify({ name: "x".repeat(100 * 1024), campaign_id: "x".repeat(100 * 1024) }), 413, "payload_too_large", method));
+  if (path !== "rollup")
+    cases.push(
+      adminCase(n("empty body"), path, "", 400, "empty_body", method),
+      adminCase(n("whitespace body"), path, " \n\t ", 400, "empty_body", method),
+    );
+  if (path !== "blocklist")
+    cases.push(
+      adminCase(
+        n("100 KB field"),
+        path,
+        JSON.stringify({ name: "x".repeat(100 * 1024), campaign_id: "x".repeat(100 * 1024) }),
+        413,
+        "payload_too_large",
+        method,
+      ),
+    );
   return cases;
 }
 
@@ -179,7 +204,10 @@ const BAD_TEXT: [string, string][] = [
 
 function adminFieldCases(): Case[] {
   const cases: Case[] = [];
-  const obj = (fields: Record<string, string>) => `{${Object.entries(fields).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(",")}}`;
+  const obj = (fields: Record<string, string>) =>
+    `{${Object.entries(fields)
+      .map(([k, v]) => `${JSON.stringify(k)}:${v}`)
+      .join(",")}}`;
   for (const path of ["advertisers", "publishers"]) {
     cases.push(adminCase(`${path}: no name`, path, "{}", 400, "invalid_request"));
     cases.push(adminCase(`${path}: misspelt key`, path, '{"nam":"x"}', 400, "invalid_request"));
@@ -189,29 +217,68 @@ function adminFieldCases(): Case[] {
   const campaign = (over: Record<string, string>) =>
     obj({ advertiser_id: JSON.stringify(w.a.advertiser_id), name: '"C"', cost_per_click: "0.5", ...over });
   for (const [label, v] of [
-    ["1e308", "1e308"], ["-0.01", "-0.01"], ['"1"', '"1"'], ["null", "null"], ["true", "true"], ["1001", "1001"],
-    ["7 decimals", "0.1234567"], ["array", "[1]"], ["-1e308", "-1e308"], ["huge exponent", "1e999"],
+    ["1e308", "1e308"],
+    ["-0.01", "-0.01"],
+    ['"1"', '"1"'],
+    ["null", "null"],
+    ["true", "true"],
+    ["1001", "1001"],
+    ["7 decimals", "0.1234567"],
+    ["array", "[1]"],
+    ["-1e308", "-1e308"],
+    ["huge exponent", "1e999"],
   ] as const) {
     cases.push(adminCase(`campaigns: cost_per_click ${label}`, "campaigns", campaign({ cost_per_click: v }), 400, "invalid_request"));
   }
   cases.push(adminCase("campaigns: Infinity literal", "campaigns", campaign({ cost_per_click: "Infinity" }), 400, "invalid_json"));
-  cases.push(adminCase("campaigns: no cost_per_click", "campaigns", obj({ advertiser_id: JSON.stringify(w.a.advertiser_id), name: '"C"' }), 400, "invalid_request"));
-  for (const [label, v] of [["SQL", JSON.stringify(SQL)], ["number", "123"], ["empty", '""'], ["65 chars", JSON.stringify("a".repeat(65))], ["null", "null"], ["emoji", '"adv_😀"']] as const) {
+  cases.push(
+    adminCase(
+      "campaigns: no cost_per_click",
+      "campaigns",
+      obj({ advertiser_id: JSON.stringify(w.a.advertiser_id), name: '"C"' }),
+      400,
+      "invalid_request",
+    ),
+  );
+  for (const [label, v] of [
+    ["SQL", JSON.stringify(SQL)],
+    ["number", "123"],
+    ["empty", '""'],
+    ["65 chars", JSON.stringify("a".repeat(65))],
+    ["null", "null"],
+    ["emoji", '"adv_😀"'],
+  ] as const) {
     cases.push(adminCase(`campaigns: advertiser_id ${label}`, "campaigns", campaign({ advertiser_id: v }), 400, "invalid_request"));
   }
   cases.push(adminCase("campaigns: unknown advertiser", "campaigns", campaign({ advertiser_id: '"adv_doesnotexist"' }), 404, "not_found"));
-  for (const [label, v] of BAD_TEXT.filter(([l]) => l !== "10 KB")) cases.push(adminCase(`campaigns: name ${label}`, "campaigns", campaign({ name: v }), 400, "invalid_request"));
-  for (const v of ["0", "17", "1.5", '"2"', "-1"]) cases.push(adminCase(`campaigns: shards ${v}`, "campaigns", campaign({ shards: v }), 400, "invalid_request"));
+  for (const [label, v] of BAD_TEXT.filter(([l]) => l !== "10 KB"))
+    cases.push(adminCase(`campaigns: name ${label}`, "campaigns", campaign({ name: v }), 400, "invalid_request"));
+  for (const v of ["0", "17", "1.5", '"2"', "-1"])
+    cases.push(adminCase(`campaigns: shards ${v}`, "campaigns", campaign({ shards: v }), 400, "invalid_request"));
 
-  const ad = (over: Record<string, string>) => obj({ campaign_id: JSON.stringify(w.a.campaign_id), landing_url: '"https://ok.example/"', ...over });
+  const ad = (over: Record<string, string>) =>
+    obj({ campaign_id: JSON.stringify(w.a.campaign_id), landing_url: '"https://ok.example/"', ...over });
   cases.push(adminCase("ads: unknown campaign", "ads", ad({ campaign_id: '"cmp_doesnotexist"' }), 404, "not_found"));
   cases.push(adminCase("ads: campaign_id SQL", "ads", ad({ campaign_id: JSON.stringify(SQL) }), 400, "invalid_request"));
   cases.push(adminCase("ads: no landing_url", "ads", obj({ campaign_id: JSON.stringify(w.a.campaign_id) }), 400, "invalid_request"));
-  for (const url of BAD_LANDING_URLS) cases.push(adminCase(`ads: landing_url ${JSON.stringify(url).slice(0, 60)}`, "ads", ad({ landing_url: JSON.stringify(url) }), 400, "invalid_request"));
-  cases.push(adminCase("ads: landing_url lone surrogate", "ads", ad({ landing_url: '"https://example.com/\\ud800"' }), 400, "invalid_request"));
-  for (const v of ["42", '"bad format!"', JSON.stringify("f".repeat(100)), '""']) cases.push(adminCase(`ads: ad_format ${v.slice(0, 20)}`, "ads", ad({ ad_format: v }), 400, "invalid_request"));
+  for (const url of BAD_LANDING_URLS)
+    cases.push(
+      adminCase(
+        `ads: landing_url ${JSON.stringify(url).slice(0, 60)}`,
+        "ads",
+        ad({ landing_url: JSON.stringify(url) }),
+        400,
+        "invalid_request",
+      ),
+    );
+  cases.push(
+    adminCase("ads: landing_url lone surrogate", "ads", ad({ landing_url: '"https://example.com/\\ud800"' }), 400, "invalid_request"),
+  );
+  for (const v of ["42", '"bad format!"', JSON.stringify("f".repeat(100)), '""'])
+    cases.push(adminCase(`ads: ad_format ${v.slice(0, 20)}`, "ads", ad({ ad_format: v }), 400, "invalid_request"));
 
-  const clickUrl = (over: Record<string, string>) => obj({ ad_id: JSON.stringify(w.a.ad_id), publisher_id: JSON.stringify(w.pub.publisher_id), ...over });
+  const clickUrl = (over: Record<string, string>) =>
+    obj({ ad_id: JSON.stringify(w.a.ad_id), publisher_id: JSON.stringify(w.pub.publisher_id), ...over });
   cases.push(adminCase("click-urls: unknown ad", "click-urls", clickUrl({ ad_id: '"ad_doesnotexist"' }), 404, "not_found"));
   cases.push(adminCase("click-urls: unknown publisher", "click-urls", clickUrl({ publisher_id: '"pub_doesnotexist"' }), 404, "not_found"));
   cases.push(adminCase("click-urls: ad_id number", "click-urls", clickUrl({ ad_id: "42" }), 400, "invalid_request"));
@@ -237,12 +304,25 @@ function adminFieldCases(): Case[] {
     cases.push(adminCase(`blocklist: ${label}`, "blocklist", body, 400, "invalid_request"));
   }
 
-  for (const v of ['"2026-13-01"', '"2026-02-30"', '"yesterday"', "20260101", "null", '"2026-1-1"', '"0000-00-00"', '"0050-01-01"', JSON.stringify(SQL), '"2026-01-01T00:00:00Z"']) {
+  for (const v of [
+    '"2026-13-01"',
+    '"2026-02-30"',
+    '"yesterday"',
+    "20260101",
+    "null",
+    '"2026-1-1"',
+    '"0000-00-00"',
+    '"0050-01-01"',
+    JSON.stringify(SQL),
+    '"2026-01-01T00:00:00Z"',
+  ]) {
     cases.push(adminCase(`rollup: date ${v}`, "rollup", `{"date":${v}}`, 400, "invalid_request"));
   }
 
-  const patch = (id: string, body: string, status: number, code: string, label: string) => adminCase(`PATCH campaigns: ${label}`, `campaigns/${id}`, body, status, code, "PATCH");
-  for (const v of ["0", "17", '"2"', "1.5", "null"]) cases.push(patch(w.a.campaign_id, `{"shards":${v}}`, 400, "invalid_request", `shards ${v}`));
+  const patch = (id: string, body: string, status: number, code: string, label: string) =>
+    adminCase(`PATCH campaigns: ${label}`, `campaigns/${id}`, body, status, code, "PATCH");
+  for (const v of ["0", "17", '"2"', "1.5", "null"])
+    cases.push(patch(w.a.campaign_id, `{"shards":${v}}`, 400, "invalid_request", `shards ${v}`));
   cases.push(patch(w.a.campaign_id, "{}", 400, "invalid_request", "no shards"));
   cases.push(patch("cmp_doesnotexist", '{"shards":2}', 404, "not_found", "unknown campaign"));
   cases.push(patch(encodeURIComponent(SQL), '{"shards":2}', 404, "not_found", "SQL id"));
@@ -279,10 +359,7 @@ const BAD_LANDING_URLS = [
 
 describe("corpus: admin endpoints", () => {
   it("answers bad bodies on every admin endpoint with a 4xx JSON error and writes nothing", async () => {
-    const cases = [
-      ...ADMIN_POSTS.flatMap((p) => badBodies(p)),
-      ...badBodies(`campaigns/${w.a.campaign_id}`, "PATCH"),
-    ];
+    const cases = [...ADMIN_POSTS.flatMap((p) => badBodies(p)), ...badBodies(`campaigns/${w.a.campaign_id}`, "PATCH")];
     await runUnchanged(cases);
   });
 
@@ -291,7 +368,10 @@ describe("corpus: admin endpoints", () => {
   });
 
   it("wants the admin token: 401 without valid credentials, 403 for an advertiser or publisher key", async () => {
-    const routes: [string, string][] = [...ADMIN_POSTS.map((p) => ["POST", p] as [string, string]), ["PATCH", `campaigns/${w.a.campaign_id}`]];
+    const routes: [string, string][] = [
+      ...ADMIN_POSTS.map((p) => ["POST", p] as [string, string]),
+      ["PATCH", `campaigns/${w.a.campaign_id}`],
+    ];
     const cases: Case[] = [];
     const valid = '{"name":"should never be created"}';
     for (const [method, path] of routes) {
@@ -322,10 +402,22 @@ describe("corpus: admin endpoints", () => {
   it("answers wrong methods with 405 and an Allow header, unknown admin paths with 404", async () => {
     const cases: Case[] = [];
     for (const path of ADMIN_POSTS) {
-      for (const method of ["GET", "PUT", "DELETE", "PATCH"]) cases.push(adminCase(`${method} ${path}`, path, method === "GET" ? undefined : "{}", 405, "method_not_allowed", method));
+      for (const method of ["GET", "PUT", "DELETE", "PATCH"])
+        cases.push(adminCase(`${method} ${path}`, path, method === "GET" ? undefined : "{}", 405, "method_not_allowed", method));
     }
-    for (const method of ["GET", "POST", "PUT", "DELETE"]) cases.push(adminCase(`${method} campaigns/:id`, `campaigns/${w.a.campaign_id}`, method === "GET" ? undefined : "{}", 405, "method_not_allowed", method));
-    for (const path of ["nope", "advertisers/x", "ads/x/y", "", "../v1/metrics"]) cases.push(adminCase(`unknown admin path ${path}`, path, "{}", 404, "not_found"));
+    for (const method of ["GET", "POST", "PUT", "DELETE"])
+      cases.push(
+        adminCase(
+          `${method} campaigns/:id`,
+          `campaigns/${w.a.campaign_id}`,
+          method === "GET" ? undefined : "{}",
+          405,
+          "method_not_allowed",
+          method,
+        ),
+      );
+    for (const path of ["nope", "advertisers/x", "ads/x/y", "", "../v1/metrics"])
+      cases.push(adminCase(`unknown admin path ${path}`, path, "{}", 404, "not_found"));
     await runUnchanged(cases);
     const res = await call(`${Q}/v1/admin/advertisers`, { headers: ADMIN });
     expect(res.headers.get("Allow")).toBe("POST");
@@ -334,14 +426,19 @@ describe("corpus: admin endpoints", () => {
   it("stores SQL-looking, emoji and right-to-left names as plain data", async () => {
     for (const name of [SQL, "Café 😀 Ünïcödé", "שלום עולם مرحبا", "Robert'); DROP TABLE advertisers;--"]) {
       const adv = await adminPost("advertisers", { name });
-      const row = await testEnv.DB.prepare("SELECT name FROM advertisers WHERE advertiser_id = ?").bind(adv.advertiser_id).first<{ name: string }>();
+      const row = await testEnv.DB.prepare("SELECT name FROM advertisers WHERE advertiser_id = ?")
+        .bind(adv.advertiser_id)
+        .first<{ name: string }>();
       expect(row!.name).toBe(name);
       const cmp = await adminPost("campaigns", { advertiser_id: adv.advertiser_id, name, cost_per_click: 0.1 });
-      const list = await json<{ campaigns: { campaign_id: string; name: string }[] }>(await call(`${Q}/v1/campaigns`, { headers: bearer(adv.api_key) }));
+      const list = await json<{ campaigns: { campaign_id: string; name: string }[] }>(
+        await call(`${Q}/v1/campaigns`, { headers: bearer(adv.api_key) }),
+      );
       expect(list.campaigns).toEqual([expect.objectContaining({ campaign_id: cmp.campaign_id, name })]);
     }
     // The tables are all still there.
-    for (const t of ["advertisers", "campaigns", "ads"]) expect((await testEnv.DB.prepare(`SELECT COUNT(*) AS n FROM ${t}`).first<{ n: number }>())!.n).toBeGreaterThan(0);
+    for (const t of ["advertisers", "campaigns", "ads"])
+      expect((await testEnv.DB.prepare(`SELECT COUNT(*) AS n FROM ${t}`).first<{ n: number }>())!.n).toBeGreaterThan(0);
   });
 });
 
@@ -364,7 +461,13 @@ describe("corpus: ingest", () => {
       { name: "unknown ad", url: click("?ad_id=ad_doesnotexist&url=https://evil.example/"), status: 404, code: "unknown_ad" },
       { name: "ambiguous ad_id", url: click(`?ad_id=${w.a.ad_id}&ad_id=${w.b.ad_id}`), status: 400, code: "invalid_request" },
       { name: "ad_id case-changed", url: click(`?ad_id=${w.a.ad_id.toUpperCase()}`), status: 404, code: "unknown_ad" },
-      ...["POST", "PUT", "DELETE", "PATCH"].map((method) => ({ name: `${method} /click`, url: click(`?ad_id=${w.a.ad_id}`), init: { method }, status: 405, code: "method_not_allowed" })),
+      ...["POST", "PUT", "DELETE", "PATCH"].map((method) => ({
+        name: `${method} /click`,
+        url: click(`?ad_id=${w.a.ad_id}`),
+        init: { method },
+        status: 405,
+        code: "method_not_allowed",
+      })),
       { name: "unknown ingest path", url: `${I}/nope`, status: 404, code: "not_found" },
       { name: "unknown v1 ingest path", url: `${I}/v1/nope`, status: 404, code: "not_found" },
       { name: "click with trailing path", url: `${I}/click/x?ad_id=${w.a.ad_id}`, status: 404, code: "not_found" },
@@ -374,8 +477,19 @@ describe("corpus: ingest", () => {
 
   it("answers bad POST /v1/events requests with a 4xx JSON error and records nothing", async () => {
     const events = `${I}/v1/events`;
-    const post = (name: string, body: BodyInit | undefined, status: number, code: string, headers: Record<string, string> = bearer(w.pub.api_key), method = "POST"): Case => ({
-      name, url: events, init: { method, headers, body }, status, code,
+    const post = (
+      name: string,
+      body: BodyInit | undefined,
+      status: number,
+      code: string,
+      headers: Record<string, string> = bearer(w.pub.api_key),
+      method = "POST",
+    ): Case => ({
+      name,
+      url: events,
+      init: { method, headers, body },
+      status,
+      code,
     });
     const good = JSON.stringify([{ event_id: "never", timestamp: Date.now(), ad_id: w.a.ad_id }]);
     const cases: Case[] = [
@@ -399,9 +513,21 @@ describe("corpus: ingest", () => {
       post("NaN", "NaN", 400, "invalid_json"),
       post("not UTF-8", new Uint8Array([0x5b, 0x22, 0xff, 0x22, 0x5d]), 400, "invalid_encoding"),
       post("2 MiB body", `[${JSON.stringify("x".repeat(2 * 1024 * 1024))}]`, 413, "payload_too_large"),
-      post("1,001 events", JSON.stringify(Array.from({ length: 1001 }, (_, i) => ({ event_id: `e${i}`, timestamp: Date.now(), ad_id: w.a.ad_id }))), 413, "too_many_events"),
-      post("1,001 NDJSON lines", Array.from({ length: 1001 }, (_, i) => JSON.stringify({ event_id: `n${i}`, timestamp: Date.now(), ad_id: w.a.ad_id })).join("\n"), 413, "too_many_events"),
-      ...["GET", "PUT", "DELETE", "PATCH"].map((m) => post(`${m} /v1/events`, m === "GET" ? undefined : good, 405, "method_not_allowed", bearer(w.pub.api_key), m)),
+      post(
+        "1,001 events",
+        JSON.stringify(Array.from({ length: 1001 }, (_, i) => ({ event_id: `e${i}`, timestamp: Date.now(), ad_id: w.a.ad_id }))),
+        413,
+        "too_many_events",
+      ),
+      post(
+        "1,001 NDJSON lines",
+        Array.from({ length: 1001 }, (_, i) => JSON.stringify({ event_id: `n${i}`, timestamp: Date.now(), ad_id: w.a.ad_id })).join("\n"),
+        413,
+        "too_many_events",
+      ),
+      ...["GET", "PUT", "DELETE", "PATCH"].map((m) =>
+        post(`${m} /v1/events`, m === "GET" ? undefined : good, 405, "method_not_allowed", bearer(w.pub.api_key), m),
+      ),
       // The key is checked before the body: no key and a bad body is still 401.
       post("no key, bad body", "{", 401, "unauthorized", {}),
     ];
@@ -412,7 +538,11 @@ describe("corpus: ingest", () => {
     const now = Date.now();
     const ok = { event_id: "x", timestamp: now, ad_id: w.a.ad_id };
     const bad: unknown[] = [
-      null, 42, "event", [], true,
+      null,
+      42,
+      "event",
+      [],
+      true,
       { timestamp: now, ad_id: w.a.ad_id },
       { event_id: null, timestamp: now, ad_id: w.a.ad_id },
       { ...ok, event_id: "" },
@@ -504,7 +634,13 @@ describe("corpus: query API", () => {
     const now = Date.now();
     const from = now - HOUR;
     const far = 8_999_999_999_999_999; // a safe integer, beyond what a Date can hold
-    const get = (name: string, url: string, code = "invalid_request", status = 400): Case => ({ name, url, init: { headers: bearer(w.a.key) }, status, code });
+    const get = (name: string, url: string, code = "invalid_request", status = 400): Case => ({
+      name,
+      url,
+      init: { headers: bearer(w.a.key) },
+      status,
+      code,
+    });
     const cases: Case[] = [
       get("count: no from/to", r.count({})),
       get("count: no to", r.count({ from })),
@@ -528,7 +664,9 @@ describe("corpus: query API", () => {
       get("count: filter 1 KB", r.count({ from, to: now, filter: `country:${"U".repeat(1024)}` })),
       get("count: filter NUL", r.count({ from, to: now, filter: "os:a\u0000b" })),
 
-      ...["0", "1441", "abc", "-5", "1.5", "", "1e9", "Infinity"].map((v) => get(`popular: window ${JSON.stringify(v)}`, r.popular({ window: v }))),
+      ...["0", "1441", "abc", "-5", "1.5", "", "1e9", "Infinity"].map((v) =>
+        get(`popular: window ${JSON.stringify(v)}`, r.popular({ window: v })),
+      ),
       ...["0", "101", "abc", "-1", "2.5", "", "1e3"].map((v) => get(`popular: top_n ${JSON.stringify(v)}`, r.popular({ top_n: v }))),
 
       get("metrics: neither ad nor campaign", r.metrics({ start: from, end: now })),
@@ -546,8 +684,16 @@ describe("corpus: query API", () => {
       get("metrics: filter country", r.metrics({ campaign_id: w.a.campaign_id, start: from, end: now, filter: "country" })),
       get("metrics: filter nope:1", r.metrics({ campaign_id: w.a.campaign_id, start: from, end: now, filter: "nope:1" })),
       get("metrics: campaign_id SQL", r.metrics({ campaign_id: SQL, start: from, end: now })),
-      get("metrics: a year of minutes", r.metrics({ campaign_id: w.a.campaign_id, start: now - 365 * 86_400_000, end: now, granularity: "minute" }), "range_too_large"),
-      get("metrics: minutes since 1970", r.metrics({ campaign_id: w.a.campaign_id, start: 0, end: now, granularity: "minute" }), "range_too_large"),
+      get(
+        "metrics: a year of minutes",
+        r.metrics({ campaign_id: w.a.campaign_id, start: now - 365 * 86_400_000, end: now, granularity: "minute" }),
+        "range_too_large",
+      ),
+      get(
+        "metrics: minutes since 1970",
+        r.metrics({ campaign_id: w.a.campaign_id, start: 0, end: now, granularity: "minute" }),
+        "range_too_large",
+      ),
       get("metrics: days to the end of time", r.metrics({ campaign_id: w.a.campaign_id, start: 0, end: far, granularity: "day" })),
       get("metrics: minutes to the end of time", r.metrics({ campaign_id: w.a.campaign_id, start: now, end: far, granularity: "minute" })),
 
@@ -564,7 +710,9 @@ describe("corpus: query API", () => {
       get("billing: campaign 100 chars", r.billing({ campaign_id: "c".repeat(100), from: "2026-01-01", to: "2026-02-01" })),
 
       get("reconciliation: no date", r.reconciliation({})),
-      ...["abc", "2026-02-30", "2026-1-1", "20260101", "0000-01-01", "0050-06-01", SQL, "2026-01-01T00:00:00Z", ""].map((v) => get(`reconciliation: date ${JSON.stringify(v)}`, r.reconciliation({ date: v }))),
+      ...["abc", "2026-02-30", "2026-1-1", "20260101", "0000-01-01", "0050-06-01", SQL, "2026-01-01T00:00:00Z", ""].map((v) =>
+        get(`reconciliation: date ${JSON.stringify(v)}`, r.reconciliation({ date: v })),
+      ),
     ];
     await runUnchanged(cases);
   });
@@ -572,10 +720,31 @@ describe("corpus: query API", () => {
   it("answers unknown and malformed ids in paths with 404", async () => {
     const cases: Case[] = [];
     const now = Date.now();
-    for (const [label, id] of [["unknown", "ad_doesnotexist"], ["SQL", SQL], ["NUL", "a\u0000b"], ["emoji", "😀"], ["10 KB", "x".repeat(10_000)], ["broken UTF-8", "%ED%A0%80"], ["bad escape", "%zz"], ["lone percent", "a%"]] as const) {
+    for (const [label, id] of [
+      ["unknown", "ad_doesnotexist"],
+      ["SQL", SQL],
+      ["NUL", "a\u0000b"],
+      ["emoji", "😀"],
+      ["10 KB", "x".repeat(10_000)],
+      ["broken UTF-8", "%ED%A0%80"],
+      ["bad escape", "%zz"],
+      ["lone percent", "a%"],
+    ] as const) {
       const enc = ["broken UTF-8", "bad escape", "lone percent"].includes(label) ? id : encodeURIComponent(id);
-      cases.push({ name: `aggregated_count of ${label} ad`, url: `${Q}/v1/ads/${enc}/aggregated_count?${qs({ from: now - HOUR, to: now })}`, init: { headers: bearer(w.a.key) }, status: 404, code: "not_found" });
-      cases.push({ name: `live of ${label} campaign`, url: `${Q}/v1/campaigns/${enc}/live`, init: { headers: bearer(w.a.key) }, status: 404, code: "not_found" });
+      cases.push({
+        name: `aggregated_count of ${label} ad`,
+        url: `${Q}/v1/ads/${enc}/aggregated_count?${qs({ from: now - HOUR, to: now })}`,
+        init: { headers: bearer(w.a.key) },
+        status: 404,
+        code: "not_found",
+      });
+      cases.push({
+        name: `live of ${label} campaign`,
+        url: `${Q}/v1/campaigns/${enc}/live`,
+        init: { headers: bearer(w.a.key) },
+        status: 404,
+        code: "not_found",
+      });
     }
     await runUnchanged(cases);
   });
@@ -603,10 +772,25 @@ describe("corpus: query API", () => {
     const cases: Case[] = [];
     for (const [name, url] of validReads(w.a)) {
       for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
-        cases.push({ name: `${method} ${name}`, url, init: { method, headers: bearer(w.a.key), body: "{}" }, status: 405, code: "method_not_allowed" });
+        cases.push({
+          name: `${method} ${name}`,
+          url,
+          init: { method, headers: bearer(w.a.key), body: "{}" },
+          status: 405,
+          code: "method_not_allowed",
+        });
       }
     }
-    for (const path of ["/v1/nope", "/v1/ads", `/v1/ads/${w.a.ad_id}`, `/v1/ads/${w.a.ad_id}/nope`, `/v1/campaigns/${w.a.campaign_id}`, `/v1/campaigns/${w.a.campaign_id}/live/x`, "/v2/metrics", "/v1/metrics/x"]) {
+    for (const path of [
+      "/v1/nope",
+      "/v1/ads",
+      `/v1/ads/${w.a.ad_id}`,
+      `/v1/ads/${w.a.ad_id}/nope`,
+      `/v1/campaigns/${w.a.campaign_id}`,
+      `/v1/campaigns/${w.a.campaign_id}/live/x`,
+      "/v2/metrics",
+      "/v1/metrics/x",
+    ]) {
       cases.push({ name: `unknown path ${path}`, url: `${Q}${path}`, init: { headers: bearer(w.a.key) }, status: 404, code: "not_found" });
     }
     await runUnchanged(cases);
@@ -643,14 +827,20 @@ describe("probes", () => {
 
     // Lists only ever show the caller's own: the admin's popular list has A's ad, B's has not.
     const popular = async (headers: Record<string, string>) =>
-      (await json<{ ads: { ad_id: string; campaign_id: string }[] }>(await call(`${Q}/v1/ads/popular?window=60&top_n=100`, { headers }))).ads;
+      (await json<{ ads: { ad_id: string; campaign_id: string }[] }>(await call(`${Q}/v1/ads/popular?window=60&top_n=100`, { headers })))
+        .ads;
     await waitFor("A's ad on the global leaderboard", async () => (await popular(ADMIN)).some((x) => x.ad_id === w.a.ad_id));
     await waitFor("A's ad on A's leaderboard", async () => (await popular(bearer(w.a.key))).some((x) => x.ad_id === w.a.ad_id));
     const seenByB = await popular(bearer(w.b.key));
     expect(seenByB.map((x) => x.ad_id)).not.toContain(w.a.ad_id);
     expect(seenByB.every((x) => x.campaign_id === w.b.campaign_id)).toBe(true);
 
-    const campaigns = async (key: string) => (await json<{ campaigns: { campaign_id: string; advertiser_id: string }[] }>(await call(`${Q}/v1/campaigns`, { headers: bearer(key) }))).campaigns;
+    const campaigns = async (key: string) =>
+      (
+        await json<{ campaigns: { campaign_id: string; advertiser_id: string }[] }>(
+          await call(`${Q}/v1/campaigns`, { headers: bearer(key) }),
+        )
+      ).campaigns;
     expect((await campaigns(w.b.key)).map((c) => c.campaign_id)).toEqual([w.b.campaign_id]);
     expect((await campaigns(w.a.key)).map((c) => c.campaign_id)).toEqual([w.a.campaign_id]);
 
@@ -697,8 +887,13 @@ describe("probes", () => {
 
     const totals = async (t: Seeded) => {
       const now = Date.now();
-      const res = await call(`${Q}/v1/metrics?${qs({ campaign_id: t.campaign_id, start: now - HOUR, end: now + HOUR, granularity: "hour" })}`, { headers: bearer(t.key) });
-      const { metrics } = await json<{ metrics: { clicks: number; invalid_clicks: number; invalid_by_reason: Record<string, number> }[] }>(res);
+      const res = await call(
+        `${Q}/v1/metrics?${qs({ campaign_id: t.campaign_id, start: now - HOUR, end: now + HOUR, granularity: "hour" })}`,
+        { headers: bearer(t.key) },
+      );
+      const { metrics } = await json<{ metrics: { clicks: number; invalid_clicks: number; invalid_by_reason: Record<string, number> }[] }>(
+        res,
+      );
       return {
         clicks: metrics.reduce((n, m) => n + m.clicks, 0),
         invalid: metrics.reduce((n, m) => n + m.invalid_clicks, 0),
@@ -713,8 +908,32 @@ describe("probes", () => {
     const s = await seedAd({ landing_url: "https://registered.example/path?a=1" });
     const pub = await adminPost("publishers", { name: "Pub" });
     const { click_url } = await adminPost("click-urls", { ad_id: s.ad_id, publisher_id: pub.publisher_id });
-    const names = ["url", "redirect", "redirect_uri", "landing_url", "next", "return_to", "returnUrl", "dest", "destination", "goto", "to", "u", "r", "target", "continue", "location"];
-    const values = [EVIL, "//evil.example/", "javascript:alert(1)", "/\\evil.example", "https:evil.example", "%0d%0aLocation:%20https://evil.example/"];
+    const names = [
+      "url",
+      "redirect",
+      "redirect_uri",
+      "landing_url",
+      "next",
+      "return_to",
+      "returnUrl",
+      "dest",
+      "destination",
+      "goto",
+      "to",
+      "u",
+      "r",
+      "target",
+      "continue",
+      "location",
+    ];
+    const values = [
+      EVIL,
+      "//evil.example/",
+      "javascript:alert(1)",
+      "/\\evil.example",
+      "https:evil.example",
+      "%0d%0aLocation:%20https://evil.example/",
+    ];
     let n = 0;
     for (const base of [s.click_url, click_url]) {
       for (const name of names) {
@@ -727,7 +946,9 @@ describe("probes", () => {
       }
     }
     // A Location header or Host sent by the client changes nothing either.
-    const res = await call(`${s.click_url}&user_id=hdr`, { headers: { Location: EVIL, "X-Forwarded-Host": "evil.example", Referer: EVIL } });
+    const res = await call(`${s.click_url}&user_id=hdr`, {
+      headers: { Location: EVIL, "X-Forwarded-Host": "evil.example", Referer: EVIL },
+    });
     expect(res.headers.get("Location")).toBe("https://registered.example/path?a=1");
   });
 
@@ -744,8 +965,12 @@ describe("probes", () => {
     }
     const t1 = Date.now();
     const seconds = Math.floor(t1 / 1000) - Math.floor(t0 / 1000) + 1;
-    const res = await call(`${Q}/v1/metrics?${qs({ campaign_id: s.campaign_id, start: t0 - HOUR, end: t1 + HOUR, granularity: "hour" })}`, { headers: bearer(s.key) });
-    const { metrics } = await json<{ metrics: { clicks: number; invalid_clicks: number; invalid_by_reason: Record<string, number> }[] }>(res);
+    const res = await call(`${Q}/v1/metrics?${qs({ campaign_id: s.campaign_id, start: t0 - HOUR, end: t1 + HOUR, granularity: "hour" })}`, {
+      headers: bearer(s.key),
+    });
+    const { metrics } = await json<{ metrics: { clicks: number; invalid_clicks: number; invalid_by_reason: Record<string, number> }[] }>(
+      res,
+    );
     const clicks = metrics.reduce((a, m) => a + m.clicks, 0);
     const invalid = metrics.reduce((a, m) => a + m.invalid_clicks, 0);
     const burst = metrics.reduce((a, m) => a + (m.invalid_by_reason.ip_burst_second ?? 0), 0);

@@ -11,7 +11,7 @@ import { GRANULARITIES } from "../../domain/time";
 import { app } from "../../workers/query/app";
 import { ADMIN, BROWSER, call, json, seedAd, waitFor } from "./helpers";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the checker walks arbitrary JSON documents
 type Json = any;
 
 /** Every endpoint CONTRACT.md names (plus the two it implies: PATCH campaigns {shards}, GET /v1/campaigns). */
@@ -55,25 +55,38 @@ async function loadDoc(): Promise<Json> {
 
 function operations(doc: Json): { key: string; path: string; method: string; op: Json; pathItem: Json }[] {
   return Object.entries(doc.paths as Record<string, Json>).flatMap(([path, pathItem]) =>
-    METHODS.filter((m) => pathItem[m]).map((method) => ({ key: `${method.toUpperCase()} ${path}`, path, method, op: pathItem[method], pathItem })),
+    METHODS.filter((m) => pathItem[m]).map((method) => ({
+      key: `${method.toUpperCase()} ${path}`,
+      path,
+      method,
+      op: pathItem[method],
+      pathItem,
+    })),
   );
 }
 
 function resolve(doc: Json, node: Json): Json {
   while (node && typeof node.$ref === "string") {
     expect(node.$ref, "only local references").toMatch(/^#\//);
-    node = node.$ref.slice(2).split("/").reduce((n: Json, part: string) => n?.[part], doc);
+    node = node.$ref
+      .slice(2)
+      .split("/")
+      .reduce((n: Json, part: string) => n?.[part], doc);
     expect(node, "reference resolves").toBeDefined();
   }
   return node;
 }
 
 const isType = (v: unknown, t: string) =>
-  t === "null" ? v === null
-  : t === "integer" ? Number.isInteger(v)
-  : t === "array" ? Array.isArray(v)
-  : t === "object" ? typeof v === "object" && v !== null && !Array.isArray(v)
-  : typeof v === t;
+  t === "null"
+    ? v === null
+    : t === "integer"
+      ? Number.isInteger(v)
+      : t === "array"
+        ? Array.isArray(v)
+        : t === "object"
+          ? typeof v === "object" && v !== null && !Array.isArray(v)
+          : typeof v === t;
 
 /**
  * What in `value` does not fit `schema`: the subset of JSON Schema the document uses, and strict about
@@ -81,7 +94,10 @@ const isType = (v: unknown, t: string) =>
  */
 function mismatches(doc: Json, value: unknown, schema: Json, at = "$"): string[] {
   const s = resolve(doc, schema);
-  if (s.anyOf) return (s.anyOf as Json[]).some((o) => mismatches(doc, value, o, at).length === 0) ? [] : [`${at}: fits none of anyOf (${JSON.stringify(value)})`];
+  if (s.anyOf)
+    return (s.anyOf as Json[]).some((o) => mismatches(doc, value, o, at).length === 0)
+      ? []
+      : [`${at}: fits none of anyOf (${JSON.stringify(value)})`];
   const types: string[] = s.type === undefined ? [] : [].concat(s.type);
   if (types.length && !types.some((t) => isType(value, t))) return [`${at}: expected ${types.join("|")}, got ${JSON.stringify(value)}`];
   if (s.enum && !s.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} is not one of ${s.enum.join(", ")}`];
@@ -145,8 +161,16 @@ describe("GET /openapi.json", () => {
     for (const k of CONTRACT) expect(keys, k).toContain(k);
     for (const o of ops) {
       const servers = o.pathItem.servers ?? o.op.servers;
-      if (INGEST.includes(o.key)) expect(servers?.map((s: Json) => s.url), o.key).toEqual(["http://ingest.test"]);
-      else if (o.key === "GET /healthz") expect(servers?.map((s: Json) => s.url), "both Workers").toEqual(["http://query.test", "http://ingest.test"]);
+      if (INGEST.includes(o.key))
+        expect(
+          servers?.map((s: Json) => s.url),
+          o.key,
+        ).toEqual(["http://ingest.test"]);
+      else if (o.key === "GET /healthz")
+        expect(
+          servers?.map((s: Json) => s.url),
+          "both Workers",
+        ).toEqual(["http://query.test", "http://ingest.test"]);
       else expect(servers, `${o.key} is on the query base URL`).toBeUndefined();
     }
     expect(new Set(ops.map((o) => o.op.operationId)).size, "operationIds are unique").toBe(ops.length);
@@ -164,14 +188,18 @@ describe("GET /openapi.json", () => {
   it("gives every operation a success, its 4xx errors in the error shape, and its credentials", async () => {
     const doc = await loadDoc();
     const schemes = doc.components.securitySchemes;
-    for (const name of ["adminToken", "advertiserKey", "publisherKey"]) expect(schemes[name]).toMatchObject({ type: "http", scheme: "bearer" });
+    for (const name of ["adminToken", "advertiserKey", "publisherKey"])
+      expect(schemes[name]).toMatchObject({ type: "http", scheme: "bearer" });
     const error = resolve(doc, { $ref: "#/components/schemas/Error" });
     expect(mismatches(doc, { error: { code: "x", message: "y" } }, error)).toEqual([]);
     expect(mismatches(doc, { error: { code: "x" } }, error)).not.toEqual([]);
 
     for (const { key, path, op } of operations(doc)) {
       const statuses = Object.keys(op.responses);
-      expect(statuses.some((s) => /^[23]\d\d$/.test(s)), `${key} has a success`).toBe(true);
+      expect(
+        statuses.some((s) => /^[23]\d\d$/.test(s)),
+        `${key} has a success`,
+      ).toBe(true);
       const errors = statuses.filter((s) => /^4\d\d$/.test(s));
       if (!PUBLIC_DOCS.includes(key)) expect(errors.length, `${key} documents errors`).toBeGreaterThan(0);
       for (const s of errors) {
@@ -204,7 +232,9 @@ describe("GET /openapi.json", () => {
     const doc = await loadDoc();
     const params = (key: string) => {
       const [m, p] = key.split(" ");
-      return Object.fromEntries((doc.paths[p][m.toLowerCase()].parameters as Json[]).filter((x) => x.in === "query").map((x) => [x.name, x]));
+      return Object.fromEntries(
+        (doc.paths[p][m.toLowerCase()].parameters as Json[]).filter((x) => x.in === "query").map((x) => [x.name, x]),
+      );
     };
     const queries: [string, z.ZodObject][] = [
       ["GET /click", S.clickParams],
@@ -243,7 +273,11 @@ describe("GET /openapi.json", () => {
       const media = doc.paths[p][m.toLowerCase()].requestBody.content[type];
       const s = resolve(doc, media.schema);
       expect(Object.keys(s.properties).sort(), key).toEqual(Object.keys(schema.shape).sort());
-      expect((s.required ?? []).sort(), key).toEqual(Object.keys(schema.shape).filter((k) => !schema.shape[k].safeParse(undefined).success).sort());
+      expect((s.required ?? []).sort(), key).toEqual(
+        Object.keys(schema.shape)
+          .filter((k) => !schema.shape[k].safeParse(undefined).success)
+          .sort(),
+      );
       if (media.example !== undefined) expect(schema.safeParse(media.example).success, `${key} example`).toBe(true);
     }
     const posted = doc.paths["/v1/events"].post.requestBody.content["application/json"];
@@ -256,18 +290,43 @@ describe("GET /openapi.json", () => {
 
   it("documents what the endpoints really answer, successes and errors alike", async () => {
     const doc = await loadDoc();
-    const post = (body: unknown, headers: Record<string, string> = ADMIN): RequestInit => ({ method: "POST", headers, body: JSON.stringify(body) });
+    const post = (body: unknown, headers: Record<string, string> = ADMIN): RequestInit => ({
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+    });
     const Q = "http://query.test";
 
     const adv = await conforms(doc, "POST /v1/admin/advertisers", `${Q}/v1/admin/advertisers`, post({ name: "Docs" }));
     const key = { Authorization: `Bearer ${adv.api_key}` };
     const pub = await conforms(doc, "POST /v1/admin/publishers", `${Q}/v1/admin/publishers`, post({ name: "Docs news" }));
-    const { campaign_id } = await conforms(doc, "POST /v1/admin/campaigns", `${Q}/v1/admin/campaigns`, post({ advertiser_id: adv.advertiser_id, name: "C", cost_per_click: 0.5 }));
-    const { ad_id, click_url } = await conforms(doc, "POST /v1/admin/ads", `${Q}/v1/admin/ads`, post({ campaign_id, landing_url: "https://example.com/" }));
-    await conforms(doc, "PATCH /v1/admin/publishers/{id}", `${Q}/v1/admin/publishers/${pub.publisher_id}`, { ...post({ events_per_second: 9000 }), method: "PATCH" });
+    const { campaign_id } = await conforms(
+      doc,
+      "POST /v1/admin/campaigns",
+      `${Q}/v1/admin/campaigns`,
+      post({ advertiser_id: adv.advertiser_id, name: "C", cost_per_click: 0.5 }),
+    );
+    const { ad_id, click_url } = await conforms(
+      doc,
+      "POST /v1/admin/ads",
+      `${Q}/v1/admin/ads`,
+      post({ campaign_id, landing_url: "https://example.com/" }),
+    );
+    await conforms(doc, "PATCH /v1/admin/publishers/{id}", `${Q}/v1/admin/publishers/${pub.publisher_id}`, {
+      ...post({ events_per_second: 9000 }),
+      method: "PATCH",
+    });
     await conforms(doc, "POST /v1/admin/click-urls", `${Q}/v1/admin/click-urls`, post({ ad_id, publisher_id: pub.publisher_id }));
-    await conforms(doc, "PATCH /v1/admin/campaigns/{id}", `${Q}/v1/admin/campaigns/${campaign_id}`, { ...post({ shards: 1 }), method: "PATCH" });
-    await conforms(doc, "POST /v1/admin/blocklist", `${Q}/v1/admin/blocklist`, post({ user_agents: [`docs-test-agent-${crypto.randomUUID()}`] }));
+    await conforms(doc, "PATCH /v1/admin/campaigns/{id}", `${Q}/v1/admin/campaigns/${campaign_id}`, {
+      ...post({ shards: 1 }),
+      method: "PATCH",
+    });
+    await conforms(
+      doc,
+      "POST /v1/admin/blocklist",
+      `${Q}/v1/admin/blocklist`,
+      post({ user_agents: [`docs-test-agent-${crypto.randomUUID()}`] }),
+    );
     await conforms(doc, "POST /v1/admin/rollup", `${Q}/v1/admin/rollup`, post({}));
 
     // Clicks: billed, a bot, an unknown ad; and posted events with one rejected.
@@ -275,13 +334,20 @@ describe("GET /openapi.json", () => {
     expect((await call(`${click_url}&user_id=b`, { headers: { "User-Agent": "curl/8" } })).status).toBe(302);
     await conforms(doc, "GET /click", "http://ingest.test/click?ad_id=ad_nope");
     await conforms(doc, "GET /click", "http://ingest.test/click");
-    const events = await conforms(doc, "POST /v1/events", "http://ingest.test/v1/events",
-      post([{ event_id: crypto.randomUUID(), timestamp: Date.now(), ad_id, user_id: "c" }, { ad_id }], { Authorization: `Bearer ${pub.api_key}` }));
+    const events = await conforms(
+      doc,
+      "POST /v1/events",
+      "http://ingest.test/v1/events",
+      post([{ event_id: crypto.randomUUID(), timestamp: Date.now(), ad_id, user_id: "c" }, { ad_id }], {
+        Authorization: `Bearer ${pub.api_key}`,
+      }),
+    );
     expect(events.rejected).toHaveLength(1);
     await conforms(doc, "POST /v1/events", "http://ingest.test/v1/events", post([], {}));
 
     const now = Date.now();
-    const from = new Date(now - 3_600_000).toISOString(), to = new Date(now + 60_000).toISOString();
+    const from = new Date(now - 3_600_000).toISOString(),
+      to = new Date(now + 60_000).toISOString();
     const today = new Date(now).toISOString().slice(0, 10);
     const campaigns = await conforms(doc, "GET /v1/campaigns", `${Q}/v1/campaigns`, { headers: key });
     expect(campaigns.campaigns).toHaveLength(1);
@@ -291,9 +357,18 @@ describe("GET /openapi.json", () => {
       return body.clicks + body.invalid_clicks === 3 ? body : null;
     });
     expect(live).toMatchObject({ clicks: 2, invalid_clicks: 1, invalid_by_reason: { bot_ua: 1 } });
-    await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}&granularity=minute`, { headers: key });
-    await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?ad_id=${ad_id}&start=${from}&end=${to}&granularity=hour&group_by=country`, { headers: key });
-    await conforms(doc, "GET /v1/ads/{ad_id}/aggregated_count", `${Q}/v1/ads/${ad_id}/aggregated_count?from=${from}&to=${to}&filter=country:DE`, { headers: key });
+    await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}&granularity=minute`, {
+      headers: key,
+    });
+    await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?ad_id=${ad_id}&start=${from}&end=${to}&granularity=hour&group_by=country`, {
+      headers: key,
+    });
+    await conforms(
+      doc,
+      "GET /v1/ads/{ad_id}/aggregated_count",
+      `${Q}/v1/ads/${ad_id}/aggregated_count?from=${from}&to=${to}&filter=country:DE`,
+      { headers: key },
+    );
     await conforms(doc, "GET /v1/ads/popular", `${Q}/v1/ads/popular?window=60&top_n=10`, { headers: key });
     await conforms(doc, "GET /v1/billing", `${Q}/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`, { headers: key });
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=${today}`, { headers: key });
@@ -310,7 +385,12 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "GET /v1/campaigns/{id}/live", `${Q}/v1/campaigns/cmp_nope/live`, { headers: key });
     await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?campaign_id=${campaign_id}&start=${to}&end=${from}`, { headers: key });
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=2026-02-30`, { headers: key });
-    await conforms(doc, "POST /v1/admin/campaigns", `${Q}/v1/admin/campaigns`, post({ advertiser_id: "adv_nope", name: "C", cost_per_click: 1 }));
+    await conforms(
+      doc,
+      "POST /v1/admin/campaigns",
+      `${Q}/v1/admin/campaigns`,
+      post({ advertiser_id: "adv_nope", name: "C", cost_per_click: 1 }),
+    );
     await conforms(doc, "POST /v1/admin/ads", `${Q}/v1/admin/ads`, post({ campaign_id, landing_url: "javascript:alert(1)" }));
     await conforms(doc, "POST /v1/admin/advertisers", `${Q}/v1/admin/advertisers`, post({ name: "x" }, key));
     await conforms(doc, "GET /v1/ops", `${Q}/v1/ops?minutes=0`, { headers: ADMIN });
@@ -321,14 +401,29 @@ describe("GET /openapi.json", () => {
     // The checker above must be able to fail, or the test before proves nothing.
     const doc = await loadDoc();
     const live = { $ref: "#/components/schemas/Live" };
-    const good = { campaign_id: "c", minutes: 60, clicks: 1, unique_users: 1, cost: 0.5, invalid_clicks: 0, invalid_by_reason: {}, suspicious_clicks: 0, duplicates: 0, late_events: 0, from: "x", as_of: "y" };
+    const good = {
+      campaign_id: "c",
+      minutes: 60,
+      clicks: 1,
+      unique_users: 1,
+      cost: 0.5,
+      invalid_clicks: 0,
+      invalid_by_reason: {},
+      suspicious_clicks: 0,
+      duplicates: 0,
+      late_events: 0,
+      from: "x",
+      as_of: "y",
+    };
     expect(mismatches(doc, good, live)).toEqual([]);
     expect(mismatches(doc, { ...good, surprise: 1 }, live)).toEqual(["$.surprise: not in the document"]);
     expect(mismatches(doc, { ...good, clicks: "1" }, live)).toHaveLength(1);
     const { clicks: _, ...missing } = good;
     expect(mismatches(doc, missing, live)).toEqual(["$.clicks: missing"]);
     expect(mismatches(doc, { ...good, invalid_by_reason: { bot_ua: 2 } }, live)).toEqual([]);
-    expect(mismatches(doc, { ...good, invalid_by_reason: { made_up: 2 } }, live)).toEqual(["$.invalid_by_reason.made_up: not in the document"]);
+    expect(mismatches(doc, { ...good, invalid_by_reason: { made_up: 2 } }, live)).toEqual([
+      "$.invalid_by_reason.made_up: not in the document",
+    ]);
   });
 });
 
@@ -343,31 +438,34 @@ describe("GET /dashboard and GET /ops", () => {
     return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
   }
 
-  it.each(["/dashboard", "/ops"])("%s is an uncached HTML page, public, under a strict CSP that allows exactly its inline code", async (path) => {
-    const { res, html } = await page(path);
-    expect(res.status).toBe(200);
-    expect(res.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
-    expect(res.headers.get("Cache-Control")).toBe("no-store");
-    expect(html).toMatch(/^<!doctype html>/i);
+  it.each(["/dashboard", "/ops"])(
+    "%s is an uncached HTML page, public, under a strict CSP that allows exactly its inline code",
+    async (path) => {
+      const { res, html } = await page(path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
+      expect(res.headers.get("Cache-Control")).toBe("no-store");
+      expect(html).toMatch(/^<!doctype html>/i);
 
-    const header = res.headers.get("Content-Security-Policy")!;
-    const directives = header.split(";").map((d) => d.trim().split(/\s+/));
-    const csp = Object.fromEntries(directives.map(([name, ...values]) => [name, values]));
-    expect(Object.keys(csp), "each directive once (browsers ignore repeats)").toHaveLength(directives.length);
-    expect(csp["default-src"]).toEqual(["'none'"]);
-    expect(csp["connect-src"]).toEqual(["'self'"]);
-    expect(csp["frame-ancestors"]).toEqual(["'none'"]);
-    expect(header).not.toMatch(/'unsafe-inline'|'unsafe-eval'|'unsafe-hashes'|\*|https?:/);
+      const header = res.headers.get("Content-Security-Policy")!;
+      const directives = header.split(";").map((d) => d.trim().split(/\s+/));
+      const csp = Object.fromEntries(directives.map(([name, ...values]) => [name, values]));
+      expect(Object.keys(csp), "each directive once (browsers ignore repeats)").toHaveLength(directives.length);
+      expect(csp["default-src"]).toEqual(["'none'"]);
+      expect(csp["connect-src"]).toEqual(["'self'"]);
+      expect(csp["frame-ancestors"]).toEqual(["'none'"]);
+      expect(header).not.toMatch(/'unsafe-inline'|'unsafe-eval'|'unsafe-hashes'|\*|https?:/);
 
-    // Exactly one inline script and one inline style, and the CSP names their hashes: the page runs.
-    const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
-    const styles = [...html.matchAll(/<style([^>]*)>([\s\S]*?)<\/style>/g)];
-    expect(scripts).toHaveLength(1);
-    expect(styles).toHaveLength(1);
-    expect(scripts[0][1], "no external script").toBe("");
-    expect(csp["script-src"]).toEqual([await sha256(scripts[0][2])]);
-    expect(csp["style-src"]).toEqual([await sha256(styles[0][2])]);
-  });
+      // Exactly one inline script and one inline style, and the CSP names their hashes: the page runs.
+      const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+      const styles = [...html.matchAll(/<style([^>]*)>([\s\S]*?)<\/style>/g)];
+      expect(scripts).toHaveLength(1);
+      expect(styles).toHaveLength(1);
+      expect(scripts[0][1], "no external script").toBe("");
+      expect(csp["script-src"]).toEqual([await sha256(scripts[0][2])]);
+      expect(csp["style-src"]).toEqual([await sha256(styles[0][2])]);
+    },
+  );
 
   it.each(["/dashboard", "/ops"])("%s is self-contained and uses nothing the CSP would block", async (path) => {
     const { html } = await page(path);
@@ -410,7 +508,8 @@ describe("GET /dashboard and GET /ops", () => {
     expect(html).toContain('createElementNS("http://www.w3.org/2000/svg"');
     // The ops page reads the admin view and shows the alerts first.
     const ops = (await page("/ops")).html;
-    for (const needle of ['"/v1/ops?minutes=60"', "o.alerts", "fraud rate", "oldest unarchived", "sessionStorage"]) expect(ops, needle).toContain(needle);
+    for (const needle of ['"/v1/ops?minutes=60"', "o.alerts", "fraud rate", "oldest unarchived", "sessionStorage"])
+      expect(ops, needle).toContain(needle);
     // A readable label for every invalid reason the counting rules can give.
     for (const reason of INVALID_REASONS) expect(html, reason).toMatch(new RegExp(`\\b${reason}: "[^"]+"`));
     expect(html).toMatch(/<html lang="en">/);

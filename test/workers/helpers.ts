@@ -47,7 +47,11 @@ export async function adminPost<T = Record<string, string>>(path: string, body: 
 /** A fresh advertiser with one campaign and one ad. */
 export async function seedAd(opts: { cost_per_click?: number; landing_url?: string } = {}) {
   const adv = await adminPost("advertisers", { name: "Acme" });
-  const cmp = await adminPost("campaigns", { advertiser_id: adv.advertiser_id, name: "Spring", cost_per_click: opts.cost_per_click ?? 0.25 });
+  const cmp = await adminPost("campaigns", {
+    advertiser_id: adv.advertiser_id,
+    name: "Spring",
+    cost_per_click: opts.cost_per_click ?? 0.25,
+  });
   const ad = await adminPost("ads", { campaign_id: cmp.campaign_id, landing_url: opts.landing_url ?? "https://example.com/landing" });
   return { advertiser_id: adv.advertiser_id, key: adv.api_key, campaign_id: cmp.campaign_id, ad_id: ad.ad_id, click_url: ad.click_url };
 }

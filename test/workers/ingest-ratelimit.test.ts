@@ -42,7 +42,12 @@ async function burst(n: number, request: (i: number) => Promise<Response>): Prom
 
 async function totals(s: { campaign_id: string }) {
   const now = Date.now();
-  const q = new URLSearchParams({ campaign_id: s.campaign_id, start: String(now - 3_600_000), end: String(now + 3_600_000), granularity: "hour" });
+  const q = new URLSearchParams({
+    campaign_id: s.campaign_id,
+    start: String(now - 3_600_000),
+    end: String(now + 3_600_000),
+    granularity: "hour",
+  });
   const { metrics } = await json<{ metrics: { clicks: number; invalid_clicks: number; invalid_by_reason: Record<string, number> }[] }>(
     await call(`${Q}/v1/metrics?${q}`, { headers: ADMIN }),
   );
@@ -87,15 +92,29 @@ describe("POST /v1/events limits, per publisher, as settings", () => {
     expect(plain.limits).toEqual(DEFAULT_PUBLISHER_LIMITS);
     const big = await adminPost("publishers", { name: "Big network", requests_per_minute: 60_000, events_per_second: 200_000 });
     expect(big.limits).toEqual({ requests_per_minute: 60_000, events_per_second: 200_000 });
-    const patch = (id: string, body: unknown) => call(`${Q}/v1/admin/publishers/${id}`, { method: "PATCH", headers: ADMIN, body: JSON.stringify(body) });
+    const patch = (id: string, body: unknown) =>
+      call(`${Q}/v1/admin/publishers/${id}`, { method: "PATCH", headers: ADMIN, body: JSON.stringify(body) });
     const res = await patch(big.publisher_id, { requests_per_minute: null });
     expect(res.status).toBe(200);
     expect(await json(res)).toEqual({ publisher_id: big.publisher_id, limits: { requests_per_minute: 600, events_per_second: 200_000 } });
-    for (const [body, status] of [[{}, 400], [{ events_per_second: 0 }, 400], [{ requests_per_minute: 1.5 }, 400], [{ rpm: 5 }, 400]] as const) {
+    for (const [body, status] of [
+      [{}, 400],
+      [{ events_per_second: 0 }, 400],
+      [{ requests_per_minute: 1.5 }, 400],
+      [{ rpm: 5 }, 400],
+    ] as const) {
       expect((await patch(big.publisher_id, body)).status, JSON.stringify(body)).toBe(status);
     }
     expect((await patch("pub_nope", { events_per_second: 10 })).status).toBe(404);
-    expect((await call(`${Q}/v1/admin/publishers/${big.publisher_id}`, { method: "PATCH", headers: { Authorization: `Bearer ${big.api_key}` }, body: "{}" })).status).toBe(403);
+    expect(
+      (
+        await call(`${Q}/v1/admin/publishers/${big.publisher_id}`, {
+          method: "PATCH",
+          headers: { Authorization: `Bearer ${big.api_key}` },
+          body: "{}",
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it("answers 429 over the requests a minute, before reading the body, says how long to wait, and records nothing of it", async () => {
@@ -141,7 +160,13 @@ describe("POST /v1/events limits, per publisher, as settings", () => {
     const pub = await adminPost("publishers", { name: "Slow network", events_per_second: 1 });
     const events = (prefix: string, n: number) =>
       JSON.stringify(
-        Array.from({ length: n }, (_, i) => ({ event_id: `${prefix}${i}`, timestamp: Date.now(), ad_id: s.ad_id, user_id: `${prefix}${i}`, ip_address: ipOf(nextIp++) })),
+        Array.from({ length: n }, (_, i) => ({
+          event_id: `${prefix}${i}`,
+          timestamp: Date.now(),
+          ad_id: s.ad_id,
+          user_id: `${prefix}${i}`,
+          ip_address: ipOf(nextIp++),
+        })),
       );
     expect(await json(await post(pub.api_key, events("a", 600)))).toMatchObject({ accepted: 600 });
     const over = await post(pub.api_key, events("b", 600));
@@ -178,9 +203,14 @@ describe("token buckets", () => {
 /** A distinct IP per event, so that the per-IP counting rules leave them all clean. */
 const ipOf = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 let nextIp = Math.floor(Math.random() * 1e6);
-const batch = (adId: string, id: string) => JSON.stringify([{ event_id: id, timestamp: Date.now(), ad_id: adId, user_id: id, ip_address: ipOf(nextIp++) }]);
+const batch = (adId: string, id: string) =>
+  JSON.stringify([{ event_id: id, timestamp: Date.now(), ad_id: adId, user_id: id, ip_address: ipOf(nextIp++) }]);
 
 async function count(s: { ad_id: string; key: string }): Promise<number> {
   const q = new URLSearchParams({ from: String(Date.now() - 3_600_000), to: String(Date.now() + 3_600_000) });
-  return (await json<{ count: number }>(await call(`${Q}/v1/ads/${s.ad_id}/aggregated_count?${q}`, { headers: { Authorization: `Bearer ${s.key}` } }))).count;
+  return (
+    await json<{ count: number }>(
+      await call(`${Q}/v1/ads/${s.ad_id}/aggregated_count?${q}`, { headers: { Authorization: `Bearer ${s.key}` } }),
+    )
+  ).count;
 }

@@ -52,7 +52,17 @@ describe("signing keys", () => {
     expect(await verifyClick([k("k2", "some-other-secret")], "ad_1", "pub_1", sig)).toBe(false);
     expect(await verifyClick(keys, "ad_1", "pub_1", `k9.${tag}`)).toBe(false);
     expect(await verifyClick(keys, "ad_1", "pub_1", `k1.${tag}`)).toBe(false);
-    for (const bad of [tag, `.${tag}`, "k2.", `k2.${tag.slice(0, -1)}`, `k2.${tag}A`, `k2.${tag.replace(/^./, (c) => (c === "A" ? "B" : "A"))}`, "k2.!!!!", `k2.${tag}==`, ""]) {
+    for (const bad of [
+      tag,
+      `.${tag}`,
+      "k2.",
+      `k2.${tag.slice(0, -1)}`,
+      `k2.${tag}A`,
+      `k2.${tag.replace(/^./, (c) => (c === "A" ? "B" : "A"))}`,
+      "k2.!!!!",
+      `k2.${tag}==`,
+      "",
+    ]) {
       expect(await verifyClick(keys, "ad_1", "pub_1", bad), bad).toBe(false);
     }
   });
@@ -105,8 +115,16 @@ describe("signed click links at the edge", () => {
 
     const byPublisher = async (t: { campaign_id: string }) => {
       const now = Date.now();
-      const q = new URLSearchParams({ campaign_id: t.campaign_id, start: String(now - 3_600_000), end: String(now + 3_600_000), granularity: "hour", group_by: "publisher_id" });
-      const { metrics } = await json<{ metrics: { group: string; clicks: number; invalid_by_reason: Record<string, number> }[] }>(await call(`${Q}/v1/metrics?${q}`, { headers: ADMIN }));
+      const q = new URLSearchParams({
+        campaign_id: t.campaign_id,
+        start: String(now - 3_600_000),
+        end: String(now + 3_600_000),
+        granularity: "hour",
+        group_by: "publisher_id",
+      });
+      const { metrics } = await json<{ metrics: { group: string; clicks: number; invalid_by_reason: Record<string, number> }[] }>(
+        await call(`${Q}/v1/metrics?${q}`, { headers: ADMIN }),
+      );
       const out: Record<string, { clicks: number; bad_signature: number }> = {};
       for (const m of metrics) {
         const g = (out[m.group] ??= { clicks: 0, bad_signature: 0 });

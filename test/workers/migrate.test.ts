@@ -38,25 +38,50 @@ describe("schema migration", () => {
     const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
     const t = Math.floor(Date.now() / 60_000) * 60_000 + 1_000;
     const users = ["u1", "u2", "u3"];
-    const events = users.map((user_id, i) => makeEvent({ campaign_id, ad_id: "ad1", user_id, ip_hash: "ip1", timestamp: t + i, received_at: t + i }));
+    const events = users.map((user_id, i) =>
+      makeEvent({ campaign_id, ad_id: "ad1", user_id, ip_hash: "ip1", timestamp: t + i, received_at: t + i }),
+    );
     await runInDurableObject(stub, (_o, state) => {
       const sql = state.storage.sql;
-      for (const q of V1.split(";").map((s) => s.trim()).filter(Boolean)) sql.exec(q);
-      for (const [k, v] of [["campaign_id", campaign_id], ["shard", "0"], ["advertiser_id", "adv_test"]]) sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
+      for (const q of V1.split(";")
+        .map((s) => s.trim())
+        .filter(Boolean))
+        sql.exec(q);
+      for (const [k, v] of [
+        ["campaign_id", campaign_id],
+        ["shard", "0"],
+        ["advertiser_id", "adv_test"],
+      ])
+        sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", k, v);
       for (const [i, e] of events.entries()) {
         sql.exec("INSERT INTO seen_event VALUES (?, ?)", e.event_id, e.timestamp + HORIZONS.stateMs);
         sql.exec("INSERT OR IGNORE INTO seen_user_minute VALUES (?, ?, ?)", Math.floor(t / 60_000), e.ad_id, e.user_id);
-        sql.exec("INSERT INTO receipt VALUES (?, 0, ?, ?)", e.uid, JSON.stringify({ verdict: "clean", reason: null, late: false }), e.received_at + 2 * 86_400_000);
+        sql.exec(
+          "INSERT INTO receipt VALUES (?, 0, ?, ?)",
+          e.uid,
+          JSON.stringify({ verdict: "clean", reason: null, late: false }),
+          e.received_at + 2 * 86_400_000,
+        );
         sql.exec("INSERT OR REPLACE INTO ip_second VALUES (?, 'ip1', ?)", Math.floor(t / 1000), i + 1);
         sql.exec("INSERT OR REPLACE INTO ip_minute VALUES (?, 'ip1', ?)", Math.floor(t / 60_000), i + 1);
-        sql.exec("INSERT INTO outbox (bytes, body) VALUES (1, ?)", JSON.stringify({ ...e, verdict: "clean", reason: null, late: false, shard: 0 }));
+        sql.exec(
+          "INSERT INTO outbox (bytes, body) VALUES (1, ?)",
+          JSON.stringify({ ...e, verdict: "clean", reason: null, late: false, shard: 0 }),
+        );
       }
-      for (const [g, step] of [[0, 60_000], [1, 3_600_000], [2, 86_400_000]]) {
-        const id = sql.exec<{ id: number }>(
-          `INSERT INTO cell (g, ts, late, ad_id, country, device_type, os, publisher_id, ad_format, clicks, cost, suspicious, duplicates, invalid, ${REASONS.map((r) => `r_${r}`).join(", ")})
+      for (const [g, step] of [
+        [0, 60_000],
+        [1, 3_600_000],
+        [2, 86_400_000],
+      ]) {
+        const id = sql
+          .exec<{ id: number }>(
+            `INSERT INTO cell (g, ts, late, ad_id, country, device_type, os, publisher_id, ad_format, clicks, cost, suspicious, duplicates, invalid, ${REASONS.map((r) => `r_${r}`).join(", ")})
            VALUES (?, ?, 0, 'ad1', 'US', 'desktop', 'Windows', '', '', 3, 1500000, 0, 0, 0, ${REASONS.map(() => "0").join(", ")}) RETURNING id`,
-          g, Math.floor(t / step) * step,
-        ).one().id;
+            g,
+            Math.floor(t / step) * step,
+          )
+          .one().id;
         for (const u of users) {
           const { idx, rho } = hllPoint(u);
           sql.exec("INSERT INTO hll VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET rho = MAX(rho, excluded.rho)", id, idx, rho);
@@ -77,13 +102,18 @@ describe("schema migration", () => {
     expect(await again.record(0, [events[0]])).toEqual([{ verdict: "clean", reason: null, late: false }]);
     expect((await again.record(0, [{ ...events[1], uid: "r-new" }]))[0]).toMatchObject({ verdict: "duplicate", reason: "event_id" });
     // The IP's counters carried over: 8 more events in its second are clean, the 11th of the second is not.
-    const more = Array.from({ length: 8 }, (_, i) => makeEvent({ campaign_id, ad_id: "ad1", ip_hash: "ip1", timestamp: t + 10 + i, received_at: t + 10 + i }));
+    const more = Array.from({ length: 8 }, (_, i) =>
+      makeEvent({ campaign_id, ad_id: "ad1", ip_hash: "ip1", timestamp: t + 10 + i, received_at: t + 10 + i }),
+    );
     const verdicts = (await again.record(0, more)).map((o) => o.reason);
     expect(verdicts).toEqual([null, null, null, null, null, null, null, "ip_burst_second"]);
     expect((await day()).clicks).toBe(10);
 
     const tables = await runInDurableObject(again, (_o, state) =>
-      state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").toArray().map((r) => r.name),
+      state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .toArray()
+        .map((r) => r.name),
     );
     expect(tables.filter((n) => !n.startsWith("_cf") && !n.startsWith("sqlite_"))).toEqual(["blob", "keys", "log", "meta"]);
 

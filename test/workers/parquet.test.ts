@@ -6,7 +6,14 @@ import { makeEvent } from "./fixtures";
 describe("archive Parquet", () => {
   it("round-trips every column, nulls included", async () => {
     const events: RecordedEvent[] = [
-      { ...makeEvent({ user_id: null, x: 10, y: -3, asn: 13335, city: "Zürich", referer: "https://a.example/?q=ü" }), verdict: "clean", reason: null, late: false, shard: 0, seq: 1 },
+      {
+        ...makeEvent({ user_id: null, x: 10, y: -3, asn: 13335, city: "Zürich", referer: "https://a.example/?q=ü" }),
+        verdict: "clean",
+        reason: null,
+        late: false,
+        shard: 0,
+        seq: 1,
+      },
       { ...makeEvent({ cost_per_click: 0.123456, variant: "b" }), verdict: "invalid", reason: "bot_ua", late: true, shard: 3, seq: 2 },
     ];
     const file = encodeArchive(events);
@@ -16,7 +23,10 @@ describe("archive Parquet", () => {
   });
 
   it("reads only the columns asked for", async () => {
-    const rows = await decodeArchive(encodeArchive([{ ...makeEvent(), verdict: "clean", reason: null, late: false, shard: 0, seq: 9 }]), ["seq", "verdict"]);
+    const rows = await decodeArchive(encodeArchive([{ ...makeEvent(), verdict: "clean", reason: null, late: false, shard: 0, seq: 9 }]), [
+      "seq",
+      "verdict",
+    ]);
     expect(rows).toEqual([{ seq: 9, verdict: "clean" }]);
   });
 });

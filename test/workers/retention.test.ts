@@ -23,7 +23,8 @@ describe("retention", () => {
     await stub.record(0, [makeEvent({ campaign_id, event_id: "kept", timestamp: t, received_at: t })]);
     expect(await counts(stub, t)).toEqual({ minute: 1, hour: 1, day: 1 });
     await stub.checkpointNow();
-    const storedKeys = () => runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keys").one().n);
+    const storedKeys = () =>
+      runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keys").one().n);
     expect(await storedKeys()).toBeGreaterThan(0);
 
     const pruneAt = (now: number) => runInDurableObject(stub, (o) => o.prune(now));
@@ -32,7 +33,9 @@ describe("retention", () => {
     await pruneAt(t + 50 * HOUR);
     expect(await counts(stub, t)).toEqual({ minute: 0, hour: 1, day: 1 });
     // Dedup keys outlive the 7-day accept window: a resend is still a duplicate after 2 days…
-    expect((await stub.record(0, [makeEvent({ campaign_id, event_id: "kept", timestamp: t, received_at: t + 2 * DAY })]))[0].verdict).toBe("duplicate");
+    expect((await stub.record(0, [makeEvent({ campaign_id, event_id: "kept", timestamp: t, received_at: t + 2 * DAY })]))[0].verdict).toBe(
+      "duplicate",
+    );
     await pruneAt(t + 92 * DAY);
     expect(await counts(stub, t)).toEqual({ minute: 0, hour: 0, day: 1 });
     // …and are gone once no event of that time can be accepted any more.
@@ -68,7 +71,12 @@ describe("closed minutes", () => {
     await stub.checkpointNow();
     await runDurableObjectAlarm(stub);
     const buckets = () =>
-      runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keys WHERE part = ? AND chunk < 0", Math.floor(t / 60_000)).one().n);
+      runInDurableObject(
+        stub,
+        (_o, state) =>
+          state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keys WHERE part = ? AND chunk < 0", Math.floor(t / 60_000)).one()
+            .n,
+      );
     expect(await buckets()).toBeGreaterThan(0);
 
     await evictDurableObject(stub);
@@ -77,7 +85,9 @@ describe("closed minutes", () => {
     expect(await again.record(0, [events[0]])).toEqual([{ verdict: "clean", reason: null, late: true }]);
     expect((await again.record(0, [{ ...events[1], uid: "r-resend" }]))[0]).toMatchObject({ verdict: "duplicate", reason: "event_id" });
     // The IP's count carried on: two more fit the second, the 11th is a burst.
-    const more = Array.from({ length: 3 }, (_, i) => makeEvent({ campaign_id, ip_hash: "ip-old", timestamp: t + 100 + i, received_at: now }));
+    const more = Array.from({ length: 3 }, (_, i) =>
+      makeEvent({ campaign_id, ip_hash: "ip-old", timestamp: t + 100 + i, received_at: now }),
+    );
     expect((await again.record(0, more)).map((o) => o.reason)).toEqual([null, null, "ip_burst_second"]);
   });
 });

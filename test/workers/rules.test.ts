@@ -17,14 +17,21 @@ describe("counting rules", () => {
     const first = makeEvent({ event_id: "same" });
     expect(judge(first, store, none, HOUR).verdict).toBe("clean");
     expect(judge({ ...first }, store, none, HOUR)).toMatchObject({ verdict: "clean", replay: true });
-    expect(judge(makeEvent({ event_id: "same" }), store, none, HOUR)).toMatchObject({ verdict: "duplicate", reason: "event_id", replay: false });
+    expect(judge(makeEvent({ event_id: "same" }), store, none, HOUR)).toMatchObject({
+      verdict: "duplicate",
+      reason: "event_id",
+      replay: false,
+    });
   });
 
   it("dedups the same ad, user and UTC minute, but not another minute, ad or an empty user", () => {
     const store = new MemoryRuleStore();
     const base = { ad_id: "a1", user_id: "u1", timestamp: T0 + 5_000, received_at: T0 + 5_000 };
     expect(judge(makeEvent(base), store, none, HOUR).verdict).toBe("clean");
-    expect(judge(makeEvent({ ...base, timestamp: T0 + 59_999 }), store, none, HOUR)).toMatchObject({ verdict: "duplicate", reason: "user_minute" });
+    expect(judge(makeEvent({ ...base, timestamp: T0 + 59_999 }), store, none, HOUR)).toMatchObject({
+      verdict: "duplicate",
+      reason: "user_minute",
+    });
     expect(judge(makeEvent({ ...base, timestamp: T0 + 60_000 }), store, none, HOUR).verdict).toBe("clean");
     expect(judge(makeEvent({ ...base, ad_id: "a2" }), store, none, HOUR).verdict).toBe("clean");
     expect(judge(makeEvent({ ...base, user_id: null }), store, none, HOUR).verdict).toBe("clean");
@@ -48,7 +55,9 @@ describe("counting rules", () => {
     judge(e, store, none, HOUR);
     for (let i = 0; i < 20; i++) judge(makeEvent({ ip_hash: "ip", timestamp: T0 + i, received_at: T0, user_id: "u" }), store, none, HOUR);
     // 1 counted so far; 9 more distinct users fit in the second.
-    const more = Array.from({ length: 9 }, (_, i) => judge(makeEvent({ ip_hash: "ip", timestamp: T0 + 100 + i, received_at: T0 }), store, none, HOUR));
+    const more = Array.from({ length: 9 }, (_, i) =>
+      judge(makeEvent({ ip_hash: "ip", timestamp: T0 + 100 + i, received_at: T0 }), store, none, HOUR),
+    );
     expect(more.every((v) => v.verdict === "clean")).toBe(true);
   });
 
@@ -82,7 +91,9 @@ describe("counting rules", () => {
       reason: "geo_mismatch",
     });
     expect(judge(makeEvent({ country: "DE", edge_country: "XX" }), new MemoryRuleStore(), none, HOUR).verdict).toBe("clean");
-    expect(judge(makeEvent({ country: "DE", edge_country: "US", user_agent: "curl/8.0" }), new MemoryRuleStore(), none, HOUR).reason).toBe("bot_ua");
+    expect(judge(makeEvent({ country: "DE", edge_country: "US", user_agent: "curl/8.0" }), new MemoryRuleStore(), none, HOUR).reason).toBe(
+      "bot_ua",
+    );
   });
 
   it("marks events older than the allowed lateness as late, whatever their verdict", () => {
@@ -90,7 +101,10 @@ describe("counting rules", () => {
     const old = makeEvent({ timestamp: T0 - HOUR - 1, received_at: T0, event_id: "late" });
     expect(judge(old, store, none, HOUR)).toMatchObject({ verdict: "clean", late: true });
     expect(judge(makeEvent({ timestamp: T0 - HOUR, received_at: T0 }), store, none, HOUR).late).toBe(false);
-    expect(judge(makeEvent({ event_id: "late", timestamp: T0 - HOUR - 1, received_at: T0 + 1000 }), store, none, HOUR)).toMatchObject({ verdict: "duplicate", late: true });
+    expect(judge(makeEvent({ event_id: "late", timestamp: T0 - HOUR - 1, received_at: T0 + 1000 }), store, none, HOUR)).toMatchObject({
+      verdict: "duplicate",
+      late: true,
+    });
   });
 
   it("scopes real-time event_id dedup to the event's UTC minute (billing dedups it across the archive)", () => {

@@ -8,8 +8,18 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, adminPost, call, json, waitFor } from "./helpers";
 import {
-  BLOCKED_IP, BLOCKED_UA, HOUR, MINUTE, buildScenario, groupBy, judgeAll, totals,
-  type AdInfo, type Expected, type Judged, type Post,
+  BLOCKED_IP,
+  BLOCKED_UA,
+  HOUR,
+  MINUTE,
+  buildScenario,
+  groupBy,
+  judgeAll,
+  totals,
+  type AdInfo,
+  type Expected,
+  type Judged,
+  type Post,
 } from "./scenario";
 
 interface Bucket extends Expected {
@@ -30,10 +40,17 @@ const live = (j: Judged[]) => j.filter((x) => !x.late);
 
 function expectSameNumbers(actual: Bucket, expected: Expected, where: string) {
   expect({ ...actual, unique_users: 0, timestamp: 0, late_events: 0, group: 0 }, where).toEqual({
-    ...expected, cost: expect.closeTo(expected.cost, 6), unique_users: 0, timestamp: 0, late_events: 0, group: 0,
+    ...expected,
+    cost: expect.closeTo(expected.cost, 6),
+    unique_users: 0,
+    timestamp: 0,
+    late_events: 0,
+    group: 0,
   });
   // Real-time unique users are a HyperLogLog estimate: within 2 % (and within 1 for tiny sets).
-  expect(Math.abs(actual.unique_users - expected.unique_users), `${where} unique_users`).toBeLessThanOrEqual(Math.max(1, expected.unique_users * 0.02));
+  expect(Math.abs(actual.unique_users - expected.unique_users), `${where} unique_users`).toBeLessThanOrEqual(
+    Math.max(1, expected.unique_users * 0.02),
+  );
 }
 
 async function get<T>(path: string, key: string): Promise<T> {
@@ -57,7 +74,11 @@ beforeAll(async () => {
     const c = await adminPost("campaigns", { advertiser_id: s.adv, name: `Scenario ${i}`, cost_per_click: s.cost, shards: s.shards });
     campaigns.push({ campaign_id: c.campaign_id, advertiser_id: s.adv });
     for (const f of s.formats) {
-      const ad = await adminPost("ads", { campaign_id: c.campaign_id, landing_url: "https://example.com/", ...(f ? { ad_format: f } : {}) });
+      const ad = await adminPost("ads", {
+        campaign_id: c.campaign_id,
+        landing_url: "https://example.com/",
+        ...(f ? { ad_format: f } : {}),
+      });
       ads.push({ ad_id: ad.ad_id, campaign_id: c.campaign_id, advertiser_id: s.adv, cost_per_click: s.cost, ad_format: f });
     }
   }
@@ -80,23 +101,36 @@ beforeAll(async () => {
   // A sharded campaign's events reach their counting shards from the dedup shards a moment after the
   // 202: wait until every campaign has counted every event (and no more), then compare.
   const DAY = 24 * HOUR;
-  await waitFor("every event counted in real time", async () => {
-    for (const c of campaigns) {
-      const body = await get<{ metrics: Bucket[] }>(
-        `/v1/metrics?campaign_id=${c.campaign_id}&start=${iso(floor(now, DAY) - 2 * DAY)}&end=${iso(floor(now, DAY) + DAY)}&granularity=day`,
-        keys[c.advertiser_id],
-      );
-      const counted = body.metrics.reduce((n, m) => n + m.clicks + m.invalid_clicks + m.duplicates + m.late_events, 0);
-      if (counted !== judged.filter((j) => j.ad.campaign_id === c.campaign_id).length) return false;
-    }
-    return true;
-  }, 20_000);
+  await waitFor(
+    "every event counted in real time",
+    async () => {
+      for (const c of campaigns) {
+        const body = await get<{ metrics: Bucket[] }>(
+          `/v1/metrics?campaign_id=${c.campaign_id}&start=${iso(floor(now, DAY) - 2 * DAY)}&end=${iso(floor(now, DAY) + DAY)}&granularity=day`,
+          keys[c.advertiser_id],
+        );
+        const counted = body.metrics.reduce((n, m) => n + m.clicks + m.invalid_clicks + m.duplicates + m.late_events, 0);
+        if (counted !== judged.filter((j) => j.ad.campaign_id === c.campaign_id).length) return false;
+      }
+      return true;
+    },
+    20_000,
+  );
 }, 120_000);
 
 describe("a scenario of thousands of events", () => {
   it("exercises every rule", () => {
     const reasons = new Set(judged.map((j) => j.reason));
-    for (const r of ["event_id", "user_minute", "bot_ua", "blocklisted_ip", "blocklisted_ua", "ip_burst_second", "ip_rate_minute", "geo_mismatch"]) {
+    for (const r of [
+      "event_id",
+      "user_minute",
+      "bot_ua",
+      "blocklisted_ip",
+      "blocklisted_ua",
+      "ip_burst_second",
+      "ip_rate_minute",
+      "geo_mismatch",
+    ]) {
       expect(reasons, r).toContain(r);
     }
     expect(judged.filter((j) => j.late).length).toBeGreaterThan(50);
@@ -116,7 +150,10 @@ describe("a scenario of thousands of events", () => {
           keys[c.advertiser_id],
         );
         const byBucket = groupBy(live(mine), (j) => floor(j.e.timestamp, step));
-        const lateByBucket = groupBy(mine.filter((j) => j.late), (j) => floor(j.e.timestamp, step));
+        const lateByBucket = groupBy(
+          mine.filter((j) => j.late),
+          (j) => floor(j.e.timestamp, step),
+        );
         const expectedStarts: number[] = [];
         for (let t = floor(start, step); t < end; t += step) expectedStarts.push(t);
         expect(body.metrics.map((m) => Date.parse(m.timestamp))).toEqual(expectedStarts);
@@ -165,7 +202,10 @@ describe("a scenario of thousands of events", () => {
       `/v1/metrics?campaign_id=${c.campaign_id}&start=${iso(start)}&end=${iso(now + HOUR)}&granularity=hour&group_by=device_type&filter=country:DE`,
       keys[c.advertiser_id],
     );
-    const de = groupBy(mine.filter((j) => j.e.country === "DE"), (j) => `${floor(j.e.timestamp, HOUR)}|${j.e.device_type}`);
+    const de = groupBy(
+      mine.filter((j) => j.e.country === "DE"),
+      (j) => `${floor(j.e.timestamp, HOUR)}|${j.e.device_type}`,
+    );
     for (const m of filtered.metrics) expectSameNumbers(m, totals(de.get(`${Date.parse(m.timestamp)}|${m.group}`) ?? []), `DE ${m.group}`);
   });
 
@@ -176,7 +216,10 @@ describe("a scenario of thousands of events", () => {
       const mine = live(judged.filter((j) => j.ad.ad_id === ad.ad_id));
       const all = await get<{ count: number }>(`/v1/ads/${ad.ad_id}/aggregated_count?from=${from}&to=${to}`, keys[ad.advertiser_id]);
       expect(all.count, ad.ad_id).toBe(totals(mine).clicks);
-      const us = await get<{ count: number; filter: string }>(`/v1/ads/${ad.ad_id}/aggregated_count?from=${from}&to=${to}&filter=country:US`, keys[ad.advertiser_id]);
+      const us = await get<{ count: number; filter: string }>(
+        `/v1/ads/${ad.ad_id}/aggregated_count?from=${from}&to=${to}&filter=country:US`,
+        keys[ad.advertiser_id],
+      );
       expect(us).toMatchObject({ count: totals(mine.filter((j) => j.e.country === "US")).clicks, filter: "country:US" });
     }
   });
@@ -184,7 +227,12 @@ describe("a scenario of thousands of events", () => {
   it("matches the top ads over the last hour, per advertiser and for the admin", async () => {
     const since = floor(now - 60 * MINUTE, MINUTE);
     const top = (js: Judged[]) =>
-      [...groupBy(live(js).filter((j) => j.e.timestamp >= since), (j) => j.ad.ad_id)]
+      [
+        ...groupBy(
+          live(js).filter((j) => j.e.timestamp >= since),
+          (j) => j.ad.ad_id,
+        ),
+      ]
         .map(([ad_id, list]) => ({ ad_id, campaign_id: list[0].ad.campaign_id, count: totals(list).clicks }))
         .filter((x) => x.count > 0)
         .sort((x, y) => y.count - x.count || x.ad_id.localeCompare(y.ad_id));
@@ -213,7 +261,11 @@ describe("a scenario of thousands of events", () => {
       expect(body.late_events).toBe(judged.filter((j) => j.late && j.ad.campaign_id === c.campaign_id).length);
       const since = floor(now - 60 * MINUTE, MINUTE);
       const t = totals(live(judged.filter((j) => j.ad.campaign_id === c.campaign_id && j.e.timestamp >= since)));
-      expect({ clicks: body.clicks, invalid_clicks: body.invalid_clicks, cost: body.cost }).toEqual({ clicks: t.clicks, invalid_clicks: t.invalid_clicks, cost: expect.closeTo(t.cost, 6) });
+      expect({ clicks: body.clicks, invalid_clicks: body.invalid_clicks, cost: body.cost }).toEqual({
+        clicks: t.clicks,
+        invalid_clicks: t.invalid_clicks,
+        cost: expect.closeTo(t.cost, 6),
+      });
       expect(Math.abs(body.unique_users - t.unique_users)).toBeLessThanOrEqual(Math.max(1, t.unique_users * 0.02));
     }
   });
@@ -229,38 +281,64 @@ describe("a scenario of thousands of events", () => {
     });
     const repeats = new Set(judged.filter((_, i) => isRepeat[i]));
     const expectedRows = (campaignId: string) =>
-      [...groupBy(judged.filter((j) => j.ad.campaign_id === campaignId), (j) => `${new Date(j.e.timestamp).toISOString().slice(0, 10)}|${j.e.country}|${j.e.device_type}`)]
+      [
+        ...groupBy(
+          judged.filter((j) => j.ad.campaign_id === campaignId),
+          (j) => `${new Date(j.e.timestamp).toISOString().slice(0, 10)}|${j.e.country}|${j.e.device_type}`,
+        ),
+      ]
         .map(([k, list]) => {
           const [date, country, device_type] = k.split("|");
-          const users = new Set(list.filter((j) => j.verdict === "clean" || j.verdict === "suspicious").map((j) => j.e.user_id).filter(Boolean));
+          const users = new Set(
+            list
+              .filter((j) => j.verdict === "clean" || j.verdict === "suspicious")
+              .map((j) => j.e.user_id)
+              .filter(Boolean),
+          );
           const t = totals(list);
           return {
-            date, country, device_type, clicks: t.clicks, unique_users: users.size, cost: expect.closeTo(t.cost, 6), invalid_clicks: t.invalid_clicks,
-            suspicious_clicks: t.suspicious_clicks, duplicates: t.duplicates, late_events: list.filter((j) => j.late).length,
-            event_id_repeats: list.filter((j) => repeats.has(j)).length, status: "provisional",
+            date,
+            country,
+            device_type,
+            clicks: t.clicks,
+            unique_users: users.size,
+            cost: expect.closeTo(t.cost, 6),
+            invalid_clicks: t.invalid_clicks,
+            suspicious_clicks: t.suspicious_clicks,
+            duplicates: t.duplicates,
+            late_events: list.filter((j) => j.late).length,
+            event_id_repeats: list.filter((j) => repeats.has(j)).length,
+            status: "provisional",
           };
         })
         .sort((x, y) => x.date.localeCompare(y.date) || x.country.localeCompare(y.country) || x.device_type.localeCompare(y.device_type));
 
     const from = dates[0];
     const to = new Date(Date.parse(dates.at(-1)!) + 86_400_000).toISOString().slice(0, 10);
-    await waitFor("the whole scenario in the billing rows", async () => {
-      for (const date of dates) await adminPost("rollup", { date });
-      for (const c of campaigns) {
-        const body = await get<{ rows: unknown[] }>(`/v1/billing?campaign_id=${c.campaign_id}&from=${from}&to=${to}`, keys[c.advertiser_id]);
-        try {
-          expect(body.rows).toEqual(expectedRows(c.campaign_id));
-        } catch {
-          return false;
+    await waitFor(
+      "the whole scenario in the billing rows",
+      async () => {
+        for (const date of dates) await adminPost("rollup", { date });
+        for (const c of campaigns) {
+          const body = await get<{ rows: unknown[] }>(
+            `/v1/billing?campaign_id=${c.campaign_id}&from=${from}&to=${to}`,
+            keys[c.advertiser_id],
+          );
+          try {
+            expect(body.rows).toEqual(expectedRows(c.campaign_id));
+          } catch {
+            return false;
+          }
         }
-      }
-      return true;
-    }, 60_000);
+        return true;
+      },
+      60_000,
+    );
 
     const today = new Date(now).toISOString().slice(0, 10);
-    const rec = await get<{ campaigns: { campaign_id: string; realtime_clicks: number; billed_clicks: number; difference: number; late_clicks: number }[] }>(
-      `/v1/reconciliation?date=${today}`, "test-admin-token",
-    );
+    const rec = await get<{
+      campaigns: { campaign_id: string; realtime_clicks: number; billed_clicks: number; difference: number; late_clicks: number }[];
+    }>(`/v1/reconciliation?date=${today}`, "test-admin-token");
     for (const c of campaigns) {
       const mine = judged.filter((j) => j.ad.campaign_id === c.campaign_id && new Date(j.e.timestamp).toISOString().slice(0, 10) === today);
       const lateClicks = totals(mine.filter((j) => j.late)).clicks;

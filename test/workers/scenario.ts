@@ -53,10 +53,26 @@ export interface AdInfo {
 }
 
 export const BROWSERS = [
-  { ua: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36", device_type: "desktop", os: "Windows" },
-  { ua: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1", device_type: "mobile", os: "iOS" },
-  { ua: "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36", device_type: "mobile", os: "Android" },
-  { ua: "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 Version/16.6 Mobile/15E148 Safari/604.1", device_type: "tablet", os: "iOS" },
+  {
+    ua: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
+    device_type: "desktop",
+    os: "Windows",
+  },
+  {
+    ua: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1",
+    device_type: "mobile",
+    os: "iOS",
+  },
+  {
+    ua: "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36",
+    device_type: "mobile",
+    os: "Android",
+  },
+  {
+    ua: "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 Version/16.6 Mobile/15E148 Safari/604.1",
+    device_type: "tablet",
+    os: "iOS",
+  },
 ] as const;
 export const BOTS = ["curl/8.4.0", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "python-requests/2.31.0"];
 export const BLOCKED_UA = "EvilClicker/6.6 (automation)";
@@ -105,7 +121,8 @@ export function buildScenario(ads: AdInfo[], now: number, seed = 7): Post[] {
   }
   // Bots, blocklisted IPs and User-Agents.
   const bad: PostedEvent[] = [];
-  for (let i = 0; i < 60; i++) bad.push({ ...ordinary(start + r.int(50 * MINUTE)), user_agent: r.pick(BOTS), device_type: "bot", os: "unknown" });
+  for (let i = 0; i < 60; i++)
+    bad.push({ ...ordinary(start + r.int(50 * MINUTE)), user_agent: r.pick(BOTS), device_type: "bot", os: "unknown" });
   for (let i = 0; i < 30; i++) bad.push({ ...ordinary(start + r.int(50 * MINUTE)), ip_address: BLOCKED_IP });
   for (let i = 0; i < 25; i++) bad.push({ ...ordinary(start + r.int(50 * MINUTE)), user_agent: BLOCKED_UA });
   // One IP over 100 events in one minute (at most 3 a second), one IP with 15 in one second.
@@ -116,10 +133,16 @@ export function buildScenario(ads: AdInfo[], now: number, seed = 7): Post[] {
   const bursted = inCampaign(ads.find((a) => a.campaign_id !== ads[0].campaign_id)!.campaign_id);
   // Distinct users, so none of them is a duplicate (duplicates do not count towards the IP limits).
   for (let i = 0; i < 130; i++) {
-    bad.push({ ...ordinary(minuteStart + Math.floor(i / 3) * 1000 + (i % 3) * 10), ip_address: "10.99.0.1", ad_id: r.pick(flooded).ad_id, user_id: `flood-${i}` });
+    bad.push({
+      ...ordinary(minuteStart + Math.floor(i / 3) * 1000 + (i % 3) * 10),
+      ip_address: "10.99.0.1",
+      ad_id: r.pick(flooded).ad_id,
+      user_id: `flood-${i}`,
+    });
   }
   const second = Math.floor((now - 10 * MINUTE) / 1000) * 1000;
-  for (let i = 0; i < 15; i++) bad.push({ ...ordinary(second + i * 30), ip_address: "10.99.0.2", ad_id: r.pick(bursted).ad_id, user_id: `burst-${i}` });
+  for (let i = 0; i < 15; i++)
+    bad.push({ ...ordinary(second + i * 30), ip_address: "10.99.0.2", ad_id: r.pick(bursted).ad_id, user_id: `burst-${i}` });
 
   const mixed = [...stream, ...doubles, ...bad];
   // Interleave by time, but keep arrival order deterministic.
@@ -214,7 +237,15 @@ export interface Expected {
 /** Totals of some judged events (late ones excluded unless asked for). */
 export function totals(judged: Judged[]): Expected {
   const users = new Set<string>();
-  const t: Expected = { clicks: 0, cost: 0, invalid_clicks: 0, invalid_by_reason: {}, suspicious_clicks: 0, duplicates: 0, unique_users: 0 };
+  const t: Expected = {
+    clicks: 0,
+    cost: 0,
+    invalid_clicks: 0,
+    invalid_by_reason: {},
+    suspicious_clicks: 0,
+    duplicates: 0,
+    unique_users: 0,
+  };
   let micros = 0;
   for (const j of judged) {
     if (j.verdict === "clean" || j.verdict === "suspicious") {

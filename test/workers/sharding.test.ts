@@ -22,7 +22,10 @@ describe("shard plans", () => {
 
   it("parses stored plans and falls back to the shard column", () => {
     expect(parsePlan(null, 3)).toEqual([[0, 3]]);
-    expect(parsePlan("[[100,2],[0,1]]")).toEqual([[0, 1], [100, 2]]);
+    expect(parsePlan("[[100,2],[0,1]]")).toEqual([
+      [0, 1],
+      [100, 2],
+    ]);
     expect(parsePlan("garbage", 2)).toEqual([[0, 2]]);
     expect(singlePlan(99)).toEqual([[0, 16]]);
   });
@@ -46,13 +49,29 @@ describe("rules in two steps", () => {
     const events = [] as ReturnType<typeof makeEvent>[];
     const t = Date.UTC(2026, 10, 22, 12, 0, 0);
     for (let i = 0; i < 300; i++) {
-      events.push(makeEvent({ event_id: `e${i % 250}`, user_id: `u${i % 40}`, ad_id: `a${i % 3}`, ip_hash: `ip${i % 3}`, timestamp: t + i * 20, received_at: t + i * 20 }));
+      events.push(
+        makeEvent({
+          event_id: `e${i % 250}`,
+          user_id: `u${i % 40}`,
+          ad_id: `a${i % 3}`,
+          ip_hash: `ip${i % 3}`,
+          timestamp: t + i * 20,
+          received_at: t + i * 20,
+        }),
+      );
     }
     const one = new MemoryRuleStore();
     const whole = events.map((e) => judge(e, one, none, HOUR).verdict);
     const dedupStore = new MemoryRuleStore();
     const countStore = new MemoryRuleStore();
-    const dedupRe = { ...dedupStore, eventIdSeen: dedupStore.eventIdSeen.bind(dedupStore), userMinuteSeen: dedupStore.userMinuteSeen.bind(dedupStore), rememberKeys: dedupStore.rememberKeys.bind(dedupStore), receipt: () => null, rememberReceipt: () => {} };
+    const dedupRe = {
+      ...dedupStore,
+      eventIdSeen: dedupStore.eventIdSeen.bind(dedupStore),
+      userMinuteSeen: dedupStore.userMinuteSeen.bind(dedupStore),
+      rememberKeys: dedupStore.rememberKeys.bind(dedupStore),
+      receipt: () => null,
+      rememberReceipt: () => {},
+    };
     const split = events.map((e) => classify(e, dedupe(e, dedupRe), countStore, none, HOUR).verdict);
     expect(split).toEqual(whole);
     expect(whole.filter((v) => v === "duplicate").length).toBeGreaterThan(50);

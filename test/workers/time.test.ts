@@ -14,7 +14,17 @@ describe("time", () => {
   });
 
   it("refuses what is not a time", () => {
-    for (const bad of ["", "yesterday", "2026-02-31", "2026-13-01", "12/11/2026", "1e12", "-5", "2026-11-20T25:00Z", "2026-11-20T12:00:00ZZ"]) {
+    for (const bad of [
+      "",
+      "yesterday",
+      "2026-02-31",
+      "2026-13-01",
+      "12/11/2026",
+      "1e12",
+      "-5",
+      "2026-11-20T25:00Z",
+      "2026-11-20T12:00:00ZZ",
+    ]) {
       expect(parseTime(bad), bad).toBeNull();
     }
     expect(parseTime(-1)).toBeNull();

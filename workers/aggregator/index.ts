@@ -35,7 +35,9 @@ async function handleDeadLetter(body: Body, env: AggregatorEnv): Promise<"droppe
   if (body?.kind === "pending") {
     const first = body.events[0];
     if (!first) return "dropped";
-    await archiveFor(env, body.jurisdiction).put(spoolKey(first.received_at, first.uid), JSON.stringify(body), { httpMetadata: { contentType: "application/json" } });
+    await archiveFor(env, body.jurisdiction).put(spoolKey(first.received_at, first.uid), JSON.stringify(body), {
+      httpMetadata: { contentType: "application/json" },
+    });
     return "spooled";
   }
   logLine("info", "dead letter dropped", { kind: body?.kind ?? null, message_id: body?.kind === "recorded" ? body.id : null });

@@ -41,10 +41,7 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
   const edge = edgeContext(req);
   const ipHash = hashIp(env.IP_HASH_KEY, edge.ip);
   // The limiter and the registry are asked at once: the limit adds no latency to a click.
-  const [ad, allowed] = await Promise.all([
-    getAdCached(env.DB, params.ad_id),
-    ipHash.then((h) => clickWithinLimit(env.CLICK_LIMITER, h)),
-  ]);
+  const [ad, allowed] = await Promise.all([getAdCached(env.DB, params.ad_id), ipHash.then((h) => clickWithinLimit(env.CLICK_LIMITER, h))]);
   if (!ad) throw new ApiError(404, "unknown_ad", `No ad with id ${params.ad_id}.`);
 
   // The claimed publisher, if it is at least a well-formed id (a forged link's is kept for fraud analysis).

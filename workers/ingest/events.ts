@@ -16,7 +16,6 @@ import type { Principal } from "../../domain/registry";
 
 import { MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
 
-
 export interface Rejection {
   index: number;
   code: string;
@@ -88,19 +87,31 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
   const now = Date.now();
   const rejected: Rejection[] = [];
   const valid: { index: number; e: PostedEvent }[] = [];
-  items.forEach((item, index) => {
-    if (!item.ok) return rejected.push({ index, code: "invalid_json", message: item.message });
-    const r = rejectionFor(index, item.value);
-    if ("code" in r) return rejected.push(r);
-    if (r.timestamp < now - MAX_EVENT_AGE_MS || r.timestamp > now + MAX_EVENT_SKEW_MS) {
-      return rejected.push({ index, code: "timestamp_out_of_range", message: "timestamp must lie within the last 7 days and at most 5 minutes ahead" });
+  for (const [index, item] of items.entries()) {
+    if (!item.ok) {
+      rejected.push({ index, code: "invalid_json", message: item.message });
+      continue;
     }
-    valid.push({ index, e: r });
-  });
+    const r = rejectionFor(index, item.value);
+    if ("code" in r) {
+      rejected.push(r);
+    } else if (r.timestamp < now - MAX_EVENT_AGE_MS || r.timestamp > now + MAX_EVENT_SKEW_MS) {
+      rejected.push({
+        index,
+        code: "timestamp_out_of_range",
+        message: "timestamp must lie within the last 7 days and at most 5 minutes ahead",
+      });
+    } else {
+      valid.push({ index, e: r });
+    }
+  }
 
   // The events count against the publisher's events a second; a batch that does not fit is refused whole.
   if (valid.length) await publisherWithinLimit(env.PUBLISHER_GATE, publisherId, publisher.limits, valid.length);
-  const ads = await getAdsCached(env.DB, valid.map((v) => v.e.ad_id));
+  const ads = await getAdsCached(
+    env.DB,
+    valid.map((v) => v.e.ad_id),
+  );
   const edge = edgeContext(req);
   const ipHashes = new Map<string, Promise<string>>();
   const ipHash = (ip: string) => {
@@ -157,7 +168,11 @@ export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Re
   await Promise.all(
     [...groups.values()].map(async (g) => {
       try {
-        await recordDurably(env, g.ad, g.items.map((i) => i.event));
+        await recordDurably(
+          env,
+          g.ad,
+          g.items.map((i) => i.event),
+        );
         accepted += g.items.length;
       } catch (err) {
         logLine("error", "events could not be recorded", { campaign_id: g.ad.campaign_id, events: g.items.length, error: err });

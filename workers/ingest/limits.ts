@@ -76,9 +76,17 @@ export async function publisherWithinLimit(
     return;
   }
   if (!answer.ok) {
-    const what = answer.limit === "requests_per_minute" ? `${limits.requests_per_minute} requests a minute` : `${limits.events_per_second} events a second`;
-    throw new ApiError(429, "rate_limited", `This publisher key may make ${what}; retry in ${answer.retry_after_s} s. Nothing of this request was recorded.`, {
-      "Retry-After": String(answer.retry_after_s),
-    });
+    const what =
+      answer.limit === "requests_per_minute"
+        ? `${limits.requests_per_minute} requests a minute`
+        : `${limits.events_per_second} events a second`;
+    throw new ApiError(
+      429,
+      "rate_limited",
+      `This publisher key may make ${what}; retry in ${answer.retry_after_s} s. Nothing of this request was recorded.`,
+      {
+        "Retry-After": String(answer.retry_after_s),
+      },
+    );
   }
 }

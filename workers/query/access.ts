@@ -31,11 +31,16 @@ export async function adFor(env: QueryEnv, p: Principal, adId: string): Promise<
  * A binding to one of our own Durable Object classes, typed. `wrangler types` types a binding to another
  * script's class as an untyped namespace; the class is ours, so it is typed here, in one place.
  */
-export function objectsOf<T extends Rpc.DurableObjectBranded>(ns: DurableObjectNamespace<T> | DurableObjectNamespace): DurableObjectNamespace<T> {
+export function objectsOf<T extends Rpc.DurableObjectBranded>(
+  ns: DurableObjectNamespace<T> | DurableObjectNamespace,
+): DurableObjectNamespace<T> {
   return ns as DurableObjectNamespace<T>;
 }
 
 /** Every shard object that ever counted the campaign. */
-export function shardStubs(env: QueryEnv, c: { campaign_id: string; shard_plan: ShardPlan; jurisdiction: Jurisdiction | null }): DurableObjectStub<CampaignCounter>[] {
+export function shardStubs(
+  env: QueryEnv,
+  c: { campaign_id: string; shard_plan: ShardPlan; jurisdiction: Jurisdiction | null },
+): DurableObjectStub<CampaignCounter>[] {
   return Array.from({ length: maxShards(c.shard_plan) }, (_, s) => campaignStub(env.CAMPAIGN, c.campaign_id, s, c.jurisdiction));
 }

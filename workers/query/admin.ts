@@ -23,7 +23,11 @@ export function configuredIngestBase(env: QueryEnv): string | null {
 export function ingestBase(env: QueryEnv): string {
   const base = configuredIngestBase(env);
   if (!base) {
-    throw new ApiError(503, "not_configured", "INGEST_BASE_URL is not set for the query Worker, so no click link can be made (see README, Deploy).");
+    throw new ApiError(
+      503,
+      "not_configured",
+      "INGEST_BASE_URL is not set for the query Worker, so no click link can be made (see README, Deploy).",
+    );
   }
   return base;
 }
@@ -33,7 +37,9 @@ export function adminRoutes(app: QueryApp): void {
     return c.json(await registry.createAdvertiser(c.env.DB, body.name, body.jurisdiction ?? null), 201);
   });
 
-  mount(app, api.createPublisher, async (c, { body: { name, ...limits } }) => c.json(await registry.createPublisher(c.env.DB, name, limits), 201));
+  mount(app, api.createPublisher, async (c, { body: { name, ...limits } }) =>
+    c.json(await registry.createPublisher(c.env.DB, name, limits), 201),
+  );
 
   mount(app, api.updatePublisher, async (c, { params, body }) => {
     const limits = await registry.setPublisherLimits(c.env.DB, params.id, body);
@@ -57,7 +63,12 @@ export function adminRoutes(app: QueryApp): void {
     const campaign = await registry.getCampaign(c.env.DB, params.id);
     if (!campaign) throw notFound(`Campaign ${params.id}`);
     const shards = await Promise.all(
-      shardStubs(c.env, campaign).map(async (stub, shard) => ({ shard, backlog: await stub.backlog(), memory: await stub.memory(), storage: await stub.storage() })),
+      shardStubs(c.env, campaign).map(async (stub, shard) => ({
+        shard,
+        backlog: await stub.backlog(),
+        memory: await stub.memory(),
+        storage: await stub.storage(),
+      })),
     );
     const boards = objectsOf<Leaderboard>(c.env.LEADERBOARD);
     const names = [GLOBAL_LEADERBOARD, advertiserLeaderboard(campaign.advertiser_id)];

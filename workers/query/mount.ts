@@ -21,7 +21,8 @@ export function queryApp(): QueryApp {
     // Query and path parameters that do not fit answer like every other bad input: a 400 naming the field.
     defaultHook: (result) => {
       // @hono/zod-validator hands the hook the input it read as `data` (which tells "missing" from "wrong").
-      if (!result.success) throw new ApiError(400, "invalid_request", describeIssues(result.error, undefined, "data" in result ? result.data : undefined));
+      if (!result.success)
+        throw new ApiError(400, "invalid_request", describeIssues(result.error, undefined, "data" in result ? result.data : undefined));
     },
   });
 }
@@ -43,13 +44,19 @@ const AUTH: Record<Auth, MiddlewareHandler<QueryVars> | null> = {
   none: null,
 };
 
-export function mount<E extends Endpoint>(app: QueryApp, e: E, handler: (c: QueryContext, input: Input<E>) => Response | Promise<Response>): void {
+export function mount<E extends Endpoint>(
+  app: QueryApp,
+  e: E,
+  handler: (c: QueryContext, input: Input<E>) => Response | Promise<Response>,
+): void {
   const auth = AUTH[e.auth];
   if (e.auth === "publisher") throw new Error(`${e.route.path}: publisher endpoints live on the ingest Worker`);
   // The router has validated query and path already; their typed view comes from the definition (Input<E>).
   type Validated = { out: { query: unknown; param: unknown } };
   app.openapi({ ...e.route, middleware: auth ? [auth] : [] }, (async (c: Context<QueryVars, string, Validated>) => {
-    const body = e.body ? parseOr400(e.body.schema, await readJson(c.req.raw, e.body.maxBytes, { allowEmpty: e.body.optional })) : undefined;
+    const body = e.body
+      ? parseOr400(e.body.schema, await readJson(c.req.raw, e.body.maxBytes, { allowEmpty: e.body.optional }))
+      : undefined;
     const input = { query: e.query ? c.req.valid("query") : {}, params: e.params ? c.req.valid("param") : {}, body } as Input<E>;
     return handler(c as QueryContext, input);
   }) as never);

@@ -13,7 +13,7 @@ const INFO = {
   title: "edgeclick",
   version: "1.0.0",
   description:
-    "Ad click aggregator on Cloudflare's edge. Every error is `{\"error\":{\"code\",\"message\"}}` with a 4xx status; " +
+    'Ad click aggregator on Cloudflare\'s edge. Every error is `{"error":{"code","message"}}` with a 4xx status; ' +
     "another method on a documented path is 405 `method_not_allowed` with an `Allow` header. " +
     "Times are ISO-8601 or epoch ms; `from`/`start` inclusive, `to`/`end` exclusive; buckets are UTC.",
 };
@@ -52,13 +52,19 @@ type Doc = ReturnType<QueryApp["getOpenAPI31Document"]>;
 
 /** The whole document, for a query Worker at `queryUrl` and an ingest Worker at `ingestUrl`. */
 export function openApiDocument(app: QueryApp, queryUrl: string, ingestUrl: string): Doc {
-  const own = app.getOpenAPI31Document({ openapi: "3.1.0", info: INFO, servers: [{ url: queryUrl, description: "Query base URL" }], tags: TAGS });
+  const own = app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: INFO,
+    servers: [{ url: queryUrl, description: "Query base URL" }],
+    tags: TAGS,
+  });
   // The ingest Worker's endpoints, generated on their own and served from the ingest base URL.
   const ingest = new OpenAPIHono();
   for (const e of INGEST) if (e !== health) ingest.openAPIRegistry.registerPath(e.route);
   const theirs = ingest.getOpenAPI31Document({ openapi: "3.1.0", info: INFO });
   const paths = { ...own.paths };
-  for (const [path, item] of Object.entries(theirs.paths ?? {})) paths[path] = { ...item, servers: [{ url: ingestUrl, description: "Ingest base URL" }] };
+  for (const [path, item] of Object.entries(theirs.paths ?? {}))
+    paths[path] = { ...item, servers: [{ url: ingestUrl, description: "Ingest base URL" }] };
   // Both Workers answer `/healthz`.
   paths[health.route.path] = { ...paths[health.route.path], servers: [{ url: queryUrl }, { url: ingestUrl }] };
   return { ...own, paths, components: { ...own.components, schemas: { ...theirs.components?.schemas, ...own.components?.schemas } } };

@@ -19,21 +19,22 @@ function checkRange(from: number, to: number): void {
   if (to <= from) throw new ApiError(400, "invalid_range", "`to` must be after `from`.");
 }
 
-const aggregatedCount = (app: QueryApp) => mount(app, api.aggregatedCount, async (c, { query: q, params }) => {
-  checkRange(q.from, q.to);
-  const ad = await adFor(c.env, c.get("principal"), params.ad_id);
-  const questions = segments(q.from, q.to).map((s) => ({ ...s, ad_ids: [ad.ad_id], filter: q.filter }));
-  const answers = await Promise.all(shardStubs(c.env, ad).map((stub) => stub.cellsMany(questions)));
-  let count = 0;
-  for (const perShard of answers) for (const parts of perShard) for (const p of parts) count += p.clicks;
-  return c.json({
-    ad_id: ad.ad_id,
-    from: isoMinute(q.from),
-    to: isoMinute(q.to),
-    filter: q.filter ? `${q.filter.dim}:${q.filter.value}` : null,
-    count,
+const aggregatedCount = (app: QueryApp) =>
+  mount(app, api.aggregatedCount, async (c, { query: q, params }) => {
+    checkRange(q.from, q.to);
+    const ad = await adFor(c.env, c.get("principal"), params.ad_id);
+    const questions = segments(q.from, q.to).map((s) => ({ ...s, ad_ids: [ad.ad_id], filter: q.filter }));
+    const answers = await Promise.all(shardStubs(c.env, ad).map((stub) => stub.cellsMany(questions)));
+    let count = 0;
+    for (const perShard of answers) for (const parts of perShard) for (const p of parts) count += p.clicks;
+    return c.json({
+      ad_id: ad.ad_id,
+      from: isoMinute(q.from),
+      to: isoMinute(q.to),
+      filter: q.filter ? `${q.filter.dim}:${q.filter.value}` : null,
+      count,
+    });
   });
-});
 
 function dateBound(input: string, name: string): number {
   const t = parseInstant(input);
@@ -41,183 +42,193 @@ function dateBound(input: string, name: string): number {
   return t;
 }
 
-const billing = (app: QueryApp) => mount(app, api.billing, async (c, { query: q }) => {
-  const from = dateBound(q.from, "from");
-  const to = dateBound(q.to, "to");
-  checkRange(from, to);
-  if (to - from > 400 * DAY) throw new ApiError(400, "range_too_large", "Ask for at most 400 days at a time.");
-  const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
-  // Dates whose day overlaps [from, to).
-  const { results } = await c.env.DB.prepare(
-    `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status
+const billing = (app: QueryApp) =>
+  mount(app, api.billing, async (c, { query: q }) => {
+    const from = dateBound(q.from, "from");
+    const to = dateBound(q.to, "to");
+    checkRange(from, to);
+    if (to - from > 400 * DAY) throw new ApiError(400, "range_too_large", "Ask for at most 400 days at a time.");
+    const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
+    // Dates whose day overlaps [from, to).
+    const { results } = await c.env.DB.prepare(
+      `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status
      FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, country, device_type`,
-  )
-    .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
-    .all<Record<string, number | string>>();
-  return c.json({
-    campaign_id: campaign.campaign_id,
-    from: q.from,
-    to: q.to,
-    rows: results.map((r) => ({
-      date: r.date,
-      country: r.country,
-      device_type: r.device_type,
-      clicks: r.clicks,
-      unique_users: r.unique_users,
-      cost: fromMicros(Number(r.cost_micros)),
-      invalid_clicks: r.invalid_clicks,
-      status: r.status,
-      suspicious_clicks: r.suspicious_clicks,
-      duplicates: r.duplicates,
-      late_events: r.late_events,
-      event_id_repeats: r.event_id_repeats,
-    })),
+    )
+      .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
+      .all<Record<string, number | string>>();
+    return c.json({
+      campaign_id: campaign.campaign_id,
+      from: q.from,
+      to: q.to,
+      rows: results.map((r) => ({
+        date: r.date,
+        country: r.country,
+        device_type: r.device_type,
+        clicks: r.clicks,
+        unique_users: r.unique_users,
+        cost: fromMicros(Number(r.cost_micros)),
+        invalid_clicks: r.invalid_clicks,
+        status: r.status,
+        suspicious_clicks: r.suspicious_clicks,
+        duplicates: r.duplicates,
+        late_events: r.late_events,
+        event_id_repeats: r.event_id_repeats,
+      })),
+    });
   });
-});
 
 /** At most this many buckets (and bucket × group entries) per `/v1/metrics` answer. */
 const MAX_BUCKETS = 10_000;
 const MAX_ENTRIES = 100_000;
 
-const metrics = (app: QueryApp) => mount(app, api.metrics, async (c, { query: q }) => {
-  if (!q.ad_id === !q.campaign_id) throw new ApiError(400, "invalid_request", "Give exactly one of ad_id or campaign_id.");
-  checkRange(q.start, q.end);
-  const granularity = q.granularity as Granularity;
-  // Counted before the buckets are listed: a range of centuries in minutes must not be built to be refused.
-  const step = GRANULARITY_MS[granularity];
-  const buckets = Math.ceil((q.end - floorTo(q.start, step)) / step);
-  if (buckets > MAX_BUCKETS) {
-    throw new ApiError(400, "range_too_large", `That is ${buckets} ${granularity} buckets; ask for at most ${MAX_BUCKETS} (use a coarser granularity).`);
-  }
-  const starts = bucketStarts(q.start, q.end, granularity);
-  const p = c.get("principal");
-  const target = q.ad_id ? await adFor(c.env, p, q.ad_id) : await campaignFor(c.env, p, q.campaign_id!);
-  const question: CellQuery = {
-    granularity,
-    from: starts[0],
-    to: q.end,
-    ad_ids: q.ad_id ? [q.ad_id] : undefined,
-    filter: q.filter,
-    group_by: q.group_by,
-    sketches: true,
-  };
-  const parts = (await Promise.all(shardStubs(c.env, target).map((stub) => stub.cells(question)))).flat();
-  const merged = mergePartials(parts);
-  const groups: (string | null)[] = q.group_by ? [...new Set([...merged.values()].map((m) => m.group ?? ""))].sort() : [null];
-  if (starts.length * groups.length > MAX_ENTRIES) {
-    throw new ApiError(400, "range_too_large", "Too many buckets × groups; narrow the range or use a coarser granularity.");
-  }
-  const metrics = starts.flatMap((ts) =>
-    groups.map((g) => toMetricBucket(merged.get(`${ts}|${g ?? ""}`) ?? emptyMerged(ts, g), q.group_by !== undefined)),
-  );
-  return c.json({
-    ...(q.ad_id ? { ad_id: q.ad_id } : {}),
-    campaign_id: target.campaign_id,
-    start: isoMinute(q.start),
-    end: isoMinute(q.end),
-    granularity,
-    group_by: q.group_by ?? null,
-    filter: q.filter ? `${q.filter.dim}:${q.filter.value}` : null,
-    metrics,
-  });
-});
-
-const live = (app: QueryApp) => mount(app, api.live, async (c, { query: q, params }) => {
-  const campaign = await campaignFor(c.env, c.get("principal"), params.id);
-  const now = Date.now();
-  const from = floorTo(now - q.minutes * MINUTE, MINUTE);
-  const to = floorTo(now, MINUTE) + MINUTE;
-  const question: CellQuery = { granularity: "minute", from, to, sketches: true };
-  const stubs = shardStubs(c.env, campaign);
-  const [parts, late] = await Promise.all([
-    Promise.all(stubs.map((stub) => stub.cells(question))).then((p) => p.flat()),
-    // Late events belong to old buckets; here they count when they arrive.
-    Promise.all(stubs.map((stub) => stub.lateArrivals(from, to))).then((l) => l.reduce((n, x) => n + x.events, 0)),
-  ]);
-  const m = mergePartials(parts, () => from).get(`${from}|`) ?? emptyMerged(from, null);
-  const bucket = toMetricBucket(m, false);
-  return c.json({
-    campaign_id: campaign.campaign_id,
-    minutes: q.minutes,
-    clicks: bucket.clicks,
-    unique_users: Math.min(sketchEstimate(m.users), bucket.clicks),
-    cost: bucket.cost,
-    invalid_clicks: bucket.invalid_clicks,
-    invalid_by_reason: bucket.invalid_by_reason,
-    suspicious_clicks: bucket.suspicious_clicks,
-    duplicates: bucket.duplicates,
-    late_events: late,
-    from: isoMinute(from),
-    as_of: new Date(now).toISOString(),
-  });
-});
-
-const popular = (app: QueryApp) => mount(app, api.popularAds, async (c, { query: q }) => {
-  const p = c.get("principal");
-  const ns = objectsOf<Leaderboard>(c.env.LEADERBOARD);
-  const name = p.role === "advertiser" ? advertiserLeaderboard(p.advertiser_id) : GLOBAL_LEADERBOARD;
-  const ads = await ns.getByName(name).top(q.window, q.top_n);
-  return c.json({ window: q.window, top_n: q.top_n, ads });
-});
-
-const campaigns = (app: QueryApp) => mount(app, api.listCampaigns, async (c) => {
-  const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
-  const now = Date.now();
-  return c.json({
-    campaigns: await Promise.all(
-      campaigns.map(async (k) => ({
-        campaign_id: k.campaign_id,
-        advertiser_id: k.advertiser_id,
-        name: k.name,
-        cost_per_click: k.cost_per_click,
-        shards: shardsAt(k.shard_plan, now),
-        shard_plan: k.shard_plan,
-        ads: await listAds(c.env.DB, k.campaign_id),
-      })),
-    ),
-  });
-});
-
-const reconciliation = (app: QueryApp) => mount(app, api.reconciliation, async (c, { query: { date } }) => {
-  const start = dateStart(date)!;
-  const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
-  const { results } = await c.env.DB.prepare(
-    "SELECT campaign_id, SUM(clicks) AS clicks, SUM(event_id_repeats) AS repeats, MIN(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
-  )
-    .bind(date)
-    .all<{ campaign_id: string; clicks: number; repeats: number; status: string }>();
-  const billed = new Map(results.map((r) => [r.campaign_id, r]));
-  const question: CellQuery = { granularity: "day", from: start, to: start + DAY };
-  const rows = [];
-  // A few campaigns at a time: each is a round trip to every one of its shards.
-  for (let i = 0; i < campaigns.length; i += 16) {
-    rows.push(
-      ...(await Promise.all(
-        campaigns.slice(i, i + 16).map(async (k) => {
-          const parts = (await Promise.all(shardStubs(c.env, k).map((stub) => stub.cells(question)))).flat();
-          const realtime = parts.reduce((n, p) => n + p.clicks, 0);
-          const late = parts.reduce((n, p) => n + p.late_clicks, 0);
-          const b = billed.get(k.campaign_id);
-          const billedClicks = b?.clicks ?? 0;
-          // Repeats of an event_id from another minute: clicks in real time, duplicates in billing.
-          const repeats = b?.repeats ?? 0;
-          const { difference, unexplained } = reconcile({ realtime, late, billed: billedClicks, repeats });
-          return {
-            campaign_id: k.campaign_id,
-            realtime_clicks: realtime,
-            billed_clicks: billedClicks,
-            difference,
-            late_clicks: late,
-            event_id_repeats: repeats,
-            unexplained,
-            billing_status: b?.status ?? "not_rolled_up",
-          };
-        }),
-      )),
+const metrics = (app: QueryApp) =>
+  mount(app, api.metrics, async (c, { query: q }) => {
+    if (!q.ad_id === !q.campaign_id) throw new ApiError(400, "invalid_request", "Give exactly one of ad_id or campaign_id.");
+    checkRange(q.start, q.end);
+    const granularity = q.granularity as Granularity;
+    // Counted before the buckets are listed: a range of centuries in minutes must not be built to be refused.
+    const step = GRANULARITY_MS[granularity];
+    const buckets = Math.ceil((q.end - floorTo(q.start, step)) / step);
+    if (buckets > MAX_BUCKETS) {
+      throw new ApiError(
+        400,
+        "range_too_large",
+        `That is ${buckets} ${granularity} buckets; ask for at most ${MAX_BUCKETS} (use a coarser granularity).`,
+      );
+    }
+    const starts = bucketStarts(q.start, q.end, granularity);
+    const p = c.get("principal");
+    const target = q.ad_id ? await adFor(c.env, p, q.ad_id) : await campaignFor(c.env, p, q.campaign_id!);
+    const question: CellQuery = {
+      granularity,
+      from: starts[0],
+      to: q.end,
+      ad_ids: q.ad_id ? [q.ad_id] : undefined,
+      filter: q.filter,
+      group_by: q.group_by,
+      sketches: true,
+    };
+    const parts = (await Promise.all(shardStubs(c.env, target).map((stub) => stub.cells(question)))).flat();
+    const merged = mergePartials(parts);
+    const groups: (string | null)[] = q.group_by ? [...new Set([...merged.values()].map((m) => m.group ?? ""))].sort() : [null];
+    if (starts.length * groups.length > MAX_ENTRIES) {
+      throw new ApiError(400, "range_too_large", "Too many buckets × groups; narrow the range or use a coarser granularity.");
+    }
+    const metrics = starts.flatMap((ts) =>
+      groups.map((g) => toMetricBucket(merged.get(`${ts}|${g ?? ""}`) ?? emptyMerged(ts, g), q.group_by !== undefined)),
     );
-  }
-  return c.json({ date, campaigns: rows });
-});
+    return c.json({
+      ...(q.ad_id ? { ad_id: q.ad_id } : {}),
+      campaign_id: target.campaign_id,
+      start: isoMinute(q.start),
+      end: isoMinute(q.end),
+      granularity,
+      group_by: q.group_by ?? null,
+      filter: q.filter ? `${q.filter.dim}:${q.filter.value}` : null,
+      metrics,
+    });
+  });
+
+const live = (app: QueryApp) =>
+  mount(app, api.live, async (c, { query: q, params }) => {
+    const campaign = await campaignFor(c.env, c.get("principal"), params.id);
+    const now = Date.now();
+    const from = floorTo(now - q.minutes * MINUTE, MINUTE);
+    const to = floorTo(now, MINUTE) + MINUTE;
+    const question: CellQuery = { granularity: "minute", from, to, sketches: true };
+    const stubs = shardStubs(c.env, campaign);
+    const [parts, late] = await Promise.all([
+      Promise.all(stubs.map((stub) => stub.cells(question))).then((p) => p.flat()),
+      // Late events belong to old buckets; here they count when they arrive.
+      Promise.all(stubs.map((stub) => stub.lateArrivals(from, to))).then((l) => l.reduce((n, x) => n + x.events, 0)),
+    ]);
+    const m = mergePartials(parts, () => from).get(`${from}|`) ?? emptyMerged(from, null);
+    const bucket = toMetricBucket(m, false);
+    return c.json({
+      campaign_id: campaign.campaign_id,
+      minutes: q.minutes,
+      clicks: bucket.clicks,
+      unique_users: Math.min(sketchEstimate(m.users), bucket.clicks),
+      cost: bucket.cost,
+      invalid_clicks: bucket.invalid_clicks,
+      invalid_by_reason: bucket.invalid_by_reason,
+      suspicious_clicks: bucket.suspicious_clicks,
+      duplicates: bucket.duplicates,
+      late_events: late,
+      from: isoMinute(from),
+      as_of: new Date(now).toISOString(),
+    });
+  });
+
+const popular = (app: QueryApp) =>
+  mount(app, api.popularAds, async (c, { query: q }) => {
+    const p = c.get("principal");
+    const ns = objectsOf<Leaderboard>(c.env.LEADERBOARD);
+    const name = p.role === "advertiser" ? advertiserLeaderboard(p.advertiser_id) : GLOBAL_LEADERBOARD;
+    const ads = await ns.getByName(name).top(q.window, q.top_n);
+    return c.json({ window: q.window, top_n: q.top_n, ads });
+  });
+
+const campaigns = (app: QueryApp) =>
+  mount(app, api.listCampaigns, async (c) => {
+    const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
+    const now = Date.now();
+    return c.json({
+      campaigns: await Promise.all(
+        campaigns.map(async (k) => ({
+          campaign_id: k.campaign_id,
+          advertiser_id: k.advertiser_id,
+          name: k.name,
+          cost_per_click: k.cost_per_click,
+          shards: shardsAt(k.shard_plan, now),
+          shard_plan: k.shard_plan,
+          ads: await listAds(c.env.DB, k.campaign_id),
+        })),
+      ),
+    });
+  });
+
+const reconciliation = (app: QueryApp) =>
+  mount(app, api.reconciliation, async (c, { query: { date } }) => {
+    const start = dateStart(date)!;
+    const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
+    const { results } = await c.env.DB.prepare(
+      "SELECT campaign_id, SUM(clicks) AS clicks, SUM(event_id_repeats) AS repeats, MIN(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
+    )
+      .bind(date)
+      .all<{ campaign_id: string; clicks: number; repeats: number; status: string }>();
+    const billed = new Map(results.map((r) => [r.campaign_id, r]));
+    const question: CellQuery = { granularity: "day", from: start, to: start + DAY };
+    const rows = [];
+    // A few campaigns at a time: each is a round trip to every one of its shards.
+    for (let i = 0; i < campaigns.length; i += 16) {
+      rows.push(
+        ...(await Promise.all(
+          campaigns.slice(i, i + 16).map(async (k) => {
+            const parts = (await Promise.all(shardStubs(c.env, k).map((stub) => stub.cells(question)))).flat();
+            const realtime = parts.reduce((n, p) => n + p.clicks, 0);
+            const late = parts.reduce((n, p) => n + p.late_clicks, 0);
+            const b = billed.get(k.campaign_id);
+            const billedClicks = b?.clicks ?? 0;
+            // Repeats of an event_id from another minute: clicks in real time, duplicates in billing.
+            const repeats = b?.repeats ?? 0;
+            const { difference, unexplained } = reconcile({ realtime, late, billed: billedClicks, repeats });
+            return {
+              campaign_id: k.campaign_id,
+              realtime_clicks: realtime,
+              billed_clicks: billedClicks,
+              difference,
+              late_clicks: late,
+              event_id_repeats: repeats,
+              unexplained,
+              billing_status: b?.status ?? "not_rolled_up",
+            };
+          }),
+        )),
+      );
+    }
+    return c.json({ date, campaigns: rows });
+  });
 
 /** Real-time and billing reads, in the order their paths must be matched (`/ads/popular` before `/ads/{ad_id}/…`). */
 export function readRoutes(app: QueryApp): void {

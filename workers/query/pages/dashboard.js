@@ -1,7 +1,10 @@
 // The advertiser dashboard (GET /dashboard). $ and el come from common.js, served in front of this file.
 (() => {
-  const STORE_KEY = "edgeclick.apiKey", STORE_CAMPAIGN = "edgeclick.campaign";
-  const MIN = 60000, HOUR = 3600000, DAY = 86400000;
+  const STORE_KEY = "edgeclick.apiKey",
+    STORE_CAMPAIGN = "edgeclick.campaign";
+  const MIN = 60000,
+    HOUR = 3600000,
+    DAY = 86400000;
   const REASONS = {
     blocklisted_ip: "Blocklisted IP address",
     blocklisted_ua: "Blocklisted User-Agent",
@@ -15,41 +18,55 @@
   const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 6 });
   const pct = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
   let regions = null;
-  try { regions = new Intl.DisplayNames(["en"], { type: "region" }); } catch (e) { /* older browsers: codes only */ }
+  try {
+    regions = new Intl.DisplayNames(["en"], { type: "region" });
+  } catch (e) {
+    /* older browsers: codes only */
+  }
 
-  let key = null, campaigns = [], selected = null;
+  let key = null,
+    campaigns = [],
+    selected = null;
   // Bumped on every sign-in, sign-out and campaign change: answers to older requests are dropped.
   let generation = 0;
 
   class ApiError extends Error {
-    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
   }
 
   async function api(path) {
     let res;
     try {
-      res = await fetch(path, { headers: { Authorization: "Bearer " + key }, cache: "no-store" });
+      res = await fetch(path, { headers: { Authorization: `Bearer ${key}` }, cache: "no-store" });
     } catch (e) {
       throw new ApiError(0, "network", "Cannot reach the API. Is the server running?");
     }
     let body = null;
-    try { body = await res.json(); } catch (e) { /* not JSON */ }
+    try {
+      body = await res.json();
+    } catch (e) {
+      /* not JSON */
+    }
     if (!res.ok) {
-      const err = (body && body.error) || {};
-      throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText || "Request failed");
+      const err = body?.error || {};
+      throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || res.statusText || "Request failed");
     }
     return body;
   }
 
   function explain(err) {
-    if (!(err instanceof ApiError)) return "Something went wrong in this page: " + err.message;
+    if (!(err instanceof ApiError)) return `Something went wrong in this page: ${err.message}`;
     if (err.status === 401) return "Key not valid. Check it, or paste another key.";
     if (err.status === 403) return "This key may not read metrics (is it a publisher key?).";
     if (err.status === 404) return "Not found: the campaign does not exist or is not yours.";
     if (err.status === 429) return "Too many requests; retrying shortly.";
     if (err.status === 0) return err.message;
-    if (err.status >= 500) return "The API had a problem (" + err.status + "); retrying.";
-    return err.message + " (" + err.code + ")";
+    if (err.status >= 500) return `The API had a problem (${err.status}); retrying.`;
+    return `${err.message} (${err.code})`;
   }
 
   function status(text, bad) {
@@ -66,11 +83,14 @@
   function bar(valid, invalid) {
     const seg = (fraction, cls) => {
       const s = el("span", { class: cls });
-      s.style.width = Math.max(0, Math.min(100, fraction * 100)).toFixed(1) + "%"; // CSSOM: allowed by the CSP
+      s.style.width = `${Math.max(0, Math.min(100, fraction * 100)).toFixed(1)}%`; // CSSOM: allowed by the CSP
       return s;
     };
-    return el("td", { class: "bar", "aria-hidden": "true" },
-      el("div", null, valid > 0 ? seg(valid, "ok") : null, invalid > 0 ? seg(invalid, "inv") : null));
+    return el(
+      "td",
+      { class: "bar", "aria-hidden": "true" },
+      el("div", null, valid > 0 ? seg(valid, "ok") : null, invalid > 0 ? seg(invalid, "inv") : null),
+    );
   }
   function fill(tbody, rows, emptyText, columns) {
     tbody.replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: String(columns) }, emptyText))]));
@@ -78,8 +98,8 @@
   function country(code) {
     if (!code || code === "XX") return "Unknown (XX)";
     try {
-      const name = regions && regions.of(code);
-      return name && name !== code ? name + " (" + code + ")" : code;
+      const name = regions?.of(code);
+      return name && name !== code ? `${name} (${code})` : code;
     } catch (e) {
       return code;
     }
@@ -87,10 +107,15 @@
   const iso = (ms) => new Date(ms).toISOString();
   const utcDay = (ms) => iso(ms).slice(0, 10);
   const floor = (ms, step) => Math.floor(ms / step) * step;
-  const campaignName = (id) => { const c = campaigns.find((k) => k.campaign_id === id); return c ? c.name : id; };
+  const campaignName = (id) => {
+    const c = campaigns.find((k) => k.campaign_id === id);
+    return c ? c.name : id;
+  };
 
   // Each panel shows its own error, so one failing call does not blank the others.
-  function panel(id) { return $(id).closest("section"); }
+  function panel(id) {
+    return $(id).closest("section");
+  }
   function panelError(id, err) {
     const p = panel(id).querySelector(".error");
     p.hidden = !err;
@@ -99,25 +124,45 @@
 
   // ----- panels -----
   async function loadLive(g) {
-    const live = await api("/v1/campaigns/" + encodeURIComponent(selected) + "/live?minutes=60");
+    const live = await api(`/v1/campaigns/${encodeURIComponent(selected)}/live?minutes=60`);
     if (g !== generation) return;
-    const set = (id, value, sub) => { const dd = $(id); dd.firstChild.textContent = value; if (sub) dd.lastChild.textContent = sub; };
+    const set = (id, value, sub) => {
+      const dd = $(id);
+      dd.firstChild.textContent = value;
+      if (sub) dd.lastChild.textContent = sub;
+    };
     const all = live.clicks + live.invalid_clicks;
     set("live-clicks", nf.format(live.clicks));
     set("live-users", nf.format(live.unique_users));
     set("live-cost", money.format(live.cost));
-    set("live-invalid", nf.format(live.invalid_clicks),
-      all ? pct.format(live.invalid_clicks / all) + " of all clicks, not billed" : "fraud, not billed");
+    set(
+      "live-invalid",
+      nf.format(live.invalid_clicks),
+      all ? `${pct.format(live.invalid_clicks / all)} of all clicks, not billed` : "fraud, not billed",
+    );
     $("live-invalid").parentElement.classList.toggle("some", live.invalid_clicks > 0);
     set("live-suspicious", nf.format(live.suspicious_clicks));
     set("live-duplicates", nf.format(live.duplicates));
     set("live-late", nf.format(live.late_events));
-    $("live-asof").textContent = "as of " + live.as_of.slice(11, 19) + " UTC, refreshed every 2 s";
-    const reasons = Object.entries(live.invalid_by_reason || {}).filter((r) => r[1] > 0).sort((a, b) => b[1] - a[1]);
-    fill($("reasons"), reasons.map(([code, n]) => el("tr", null,
-      el("td", null, REASONS[code] || code, " ", el("span", { class: "id muted" }, code)),
-      num(n), el("td", { class: "n" }, pct.format(n / live.invalid_clicks)), bar(0, n / live.invalid_clicks),
-    )), "No invalid clicks in the last hour.", 4);
+    $("live-asof").textContent = `as of ${live.as_of.slice(11, 19)} UTC, refreshed every 2 s`;
+    const reasons = Object.entries(live.invalid_by_reason || {})
+      .filter((r) => r[1] > 0)
+      .sort((a, b) => b[1] - a[1]);
+    fill(
+      $("reasons"),
+      reasons.map(([code, n]) =>
+        el(
+          "tr",
+          null,
+          el("td", null, REASONS[code] || code, " ", el("span", { class: "id muted" }, code)),
+          num(n),
+          el("td", { class: "n" }, pct.format(n / live.invalid_clicks)),
+          bar(0, n / live.invalid_clicks),
+        ),
+      ),
+      "No invalid clicks in the last hour.",
+      4,
+    );
   }
 
   function svg(tag, attrs, ...children) {
@@ -127,64 +172,121 @@
     return e;
   }
   function niceStep(max) {
-    const raw = Math.max(1, max / 4), p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const raw = Math.max(1, max / 4),
+      p = 10 ** Math.floor(Math.log10(raw));
     for (const m of [1, 2, 5, 10]) if (m * p >= raw) return Math.max(1, m * p);
     return raw;
   }
 
   async function loadChart(g) {
-    const end = floor(Date.now(), MIN) + MIN, start = end - HOUR;
-    const r = await api("/v1/metrics?campaign_id=" + encodeURIComponent(selected) + "&start=" + iso(start) + "&end=" + iso(end) +
-      "&granularity=minute");
+    const end = floor(Date.now(), MIN) + MIN,
+      start = end - HOUR;
+    const r = await api(`/v1/metrics?campaign_id=${encodeURIComponent(selected)}&start=${iso(start)}&end=${iso(end)}&granularity=minute`);
     if (g !== generation) return;
     const b = r.metrics;
-    const W = 960, H = 240, L = 40, R = 6, T = 10, B = 24;
+    const W = 960,
+      H = 240,
+      L = 40,
+      R = 6,
+      T = 10,
+      B = 24;
     const step = niceStep(Math.max(0, ...b.map((x) => Math.max(x.clicks, x.invalid_clicks))));
-    const top = step * 4, y = (v) => T + (H - T - B) * (1 - v / top), slot = (W - L - R) / Math.max(1, b.length);
-    const totalClicks = b.reduce((s, x) => s + x.clicks, 0), totalInvalid = b.reduce((s, x) => s + x.invalid_clicks, 0);
-    const chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": "chart-h chart-desc" },
-      svg("desc", { id: "chart-desc" },
-        nf.format(totalClicks) + " billed clicks and " + nf.format(totalInvalid) + " invalid clicks in the last hour."));
+    const top = step * 4,
+      y = (v) => T + (H - T - B) * (1 - v / top),
+      slot = (W - L - R) / Math.max(1, b.length);
+    const totalClicks = b.reduce((s, x) => s + x.clicks, 0),
+      totalInvalid = b.reduce((s, x) => s + x.invalid_clicks, 0);
+    const chart = svg(
+      "svg",
+      { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "chart-h chart-desc" },
+      svg(
+        "desc",
+        { id: "chart-desc" },
+        `${nf.format(totalClicks)} billed clicks and ${nf.format(totalInvalid)} invalid clicks in the last hour.`,
+      ),
+    );
     for (let i = 0; i <= 4; i++) {
       const v = step * i;
-      chart.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }),
-        svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, nf.format(v)));
+      chart.append(
+        svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }),
+        svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, nf.format(v)),
+      );
     }
     const bw = Math.max(1, slot * 0.36);
     b.forEach((x, i) => {
-      const left = L + i * slot, minute = x.timestamp.slice(11, 16);
-      const group = svg("g", {},
-        svg("title", {}, minute + " UTC: " + x.clicks + " billed, " + x.invalid_clicks + " invalid"),
+      const left = L + i * slot,
+        minute = x.timestamp.slice(11, 16);
+      const group = svg(
+        "g",
+        {},
+        svg("title", {}, `${minute} UTC: ${x.clicks} billed, ${x.invalid_clicks} invalid`),
         svg("rect", { class: "hit", x: left, y: T, width: slot, height: H - T - B }),
         svg("rect", { class: "valid", x: left + slot * 0.12, y: y(x.clicks), width: bw, height: y(0) - y(x.clicks) }),
-        svg("rect", { class: "inv", x: left + slot * 0.12 + bw + 1, y: y(x.invalid_clicks), width: bw,
-          height: y(0) - y(x.invalid_clicks) }));
+        svg("rect", {
+          class: "inv",
+          x: left + slot * 0.12 + bw + 1,
+          y: y(x.invalid_clicks),
+          width: bw,
+          height: y(0) - y(x.invalid_clicks),
+        }),
+      );
       chart.append(group);
       if (minute.endsWith("0")) chart.append(svg("text", { x: left + slot / 2, y: H - 6, "text-anchor": "middle" }, minute));
     });
     $("chart").replaceChildren(chart);
-    fill($("chart-table"), b.filter((x) => x.clicks || x.invalid_clicks).reverse().map((x) =>
-      el("tr", null, el("td", null, x.timestamp.slice(11, 16)), num(x.clicks), num(x.invalid_clicks), cash(x.cost))),
-      "No clicks in the last hour.", 4);
+    fill(
+      $("chart-table"),
+      b
+        .filter((x) => x.clicks || x.invalid_clicks)
+        .reverse()
+        .map((x) => el("tr", null, el("td", null, x.timestamp.slice(11, 16)), num(x.clicks), num(x.invalid_clicks), cash(x.cost))),
+      "No clicks in the last hour.",
+      4,
+    );
   }
 
   // Hourly buckets per group, summed here: clicks, invalid and cost add up (unique users would not).
   async function loadBreakdown(g, dim, tbodyId, label) {
-    const end = floor(Date.now(), HOUR) + HOUR, start = end - DAY;
-    const r = await api("/v1/metrics?campaign_id=" + encodeURIComponent(selected) + "&start=" + iso(start) + "&end=" + iso(end) +
-      "&granularity=hour&group_by=" + dim);
+    const end = floor(Date.now(), HOUR) + HOUR,
+      start = end - DAY;
+    const r = await api(
+      "/v1/metrics?campaign_id=" +
+        encodeURIComponent(selected) +
+        "&start=" +
+        iso(start) +
+        "&end=" +
+        iso(end) +
+        "&granularity=hour&group_by=" +
+        dim,
+    );
     if (g !== generation) return;
     const sums = new Map();
     for (const x of r.metrics) {
       const k = x.group == null ? "" : x.group;
       const s = sums.get(k) || { group: k, clicks: 0, invalid: 0, cost: 0 };
-      s.clicks += x.clicks; s.invalid += x.invalid_clicks; s.cost += x.cost;
+      s.clicks += x.clicks;
+      s.invalid += x.invalid_clicks;
+      s.cost += x.cost;
       sums.set(k, s);
     }
     const rows = [...sums.values()].filter((s) => s.clicks || s.invalid).sort((a, b) => b.clicks - a.clicks || b.invalid - a.invalid);
     const max = Math.max(1, ...rows.map((s) => s.clicks + s.invalid));
-    fill($(tbodyId), rows.map((s) => el("tr", null, el("td", null, label(s.group)), num(s.clicks), num(s.invalid),
-      cash(Math.round(s.cost * 1e6) / 1e6), bar(s.clicks / max, s.invalid / max))), "No clicks in the last 24 hours.", 5);
+    fill(
+      $(tbodyId),
+      rows.map((s) =>
+        el(
+          "tr",
+          null,
+          el("td", null, label(s.group)),
+          num(s.clicks),
+          num(s.invalid),
+          cash(Math.round(s.cost * 1e6) / 1e6),
+          bar(s.clicks / max, s.invalid / max),
+        ),
+      ),
+      "No clicks in the last 24 hours.",
+      5,
+    );
   }
 
   async function loadTopAds(g) {
@@ -192,38 +294,95 @@
     if (g !== generation) return;
     const landing = new Map();
     for (const c of campaigns) for (const a of c.ads || []) landing.set(a.ad_id, a.landing_url);
-    fill($("top-ads"), r.ads.map((a, i) => {
-      let host = "";
-      try { host = new URL(landing.get(a.ad_id)).host; } catch (e) { /* unknown ad */ }
-      return el("tr", a.campaign_id === selected ? { class: "current" } : null, el("td", null, String(i + 1)),
-        el("td", null, el("span", { class: "id" }, a.ad_id), host ? el("span", { class: "muted" }, " → " + host) : null),
-        el("td", null, campaignName(a.campaign_id)), num(a.count));
-    }), "No clicks in the last 60 minutes.", 4);
+    fill(
+      $("top-ads"),
+      r.ads.map((a, i) => {
+        let host = "";
+        try {
+          host = new URL(landing.get(a.ad_id)).host;
+        } catch (e) {
+          /* unknown ad */
+        }
+        return el(
+          "tr",
+          a.campaign_id === selected ? { class: "current" } : null,
+          el("td", null, String(i + 1)),
+          el("td", null, el("span", { class: "id" }, a.ad_id), host ? el("span", { class: "muted" }, ` → ${host}`) : null),
+          el("td", null, campaignName(a.campaign_id)),
+          num(a.count),
+        );
+      }),
+      "No clicks in the last 60 minutes.",
+      4,
+    );
   }
 
   async function loadBilling(g) {
-    const now = Date.now(), from = utcDay(now - 6 * DAY), to = utcDay(now + DAY);
-    const r = await api("/v1/billing?campaign_id=" + encodeURIComponent(selected) + "&from=" + from + "&to=" + to);
+    const now = Date.now(),
+      from = utcDay(now - 6 * DAY),
+      to = utcDay(now + DAY);
+    const r = await api(`/v1/billing?campaign_id=${encodeURIComponent(selected)}&from=${from}&to=${to}`);
     if (g !== generation) return;
-    $("billing-range").textContent = from + " to " + utcDay(now);
+    $("billing-range").textContent = `${from} to ${utcDay(now)}`;
     const rows = r.rows.slice().sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : b.clicks - a.clicks));
-    fill($("billing"), rows.map((x) => el("tr", null, el("td", null, x.date), el("td", null, country(x.country)),
-      el("td", null, x.device_type), num(x.clicks), num(x.unique_users), cash(x.cost), num(x.invalid_clicks),
-      el("td", null, el("span", { class: "badge " + x.status }, x.status)))),
-      "No billed rows yet: the rollup runs every 10 minutes.", 8);
+    fill(
+      $("billing"),
+      rows.map((x) =>
+        el(
+          "tr",
+          null,
+          el("td", null, x.date),
+          el("td", null, country(x.country)),
+          el("td", null, x.device_type),
+          num(x.clicks),
+          num(x.unique_users),
+          cash(x.cost),
+          num(x.invalid_clicks),
+          el("td", null, el("span", { class: `badge ${x.status}` }, x.status)),
+        ),
+      ),
+      "No billed rows yet: the rollup runs every 10 minutes.",
+      8,
+    );
     const sum = (f) => rows.reduce((s, x) => s + x[f], 0);
-    $("billing-total").replaceChildren(...(rows.length ? [el("tr", null, el("td", { colspan: "3" }, "Total"), num(sum("clicks")), el("td"),
-      cash(Math.round(sum("cost") * 1e6) / 1e6), num(sum("invalid_clicks")), el("td"))] : []));
+    $("billing-total").replaceChildren(
+      ...(rows.length
+        ? [
+            el(
+              "tr",
+              null,
+              el("td", { colspan: "3" }, "Total"),
+              num(sum("clicks")),
+              el("td"),
+              cash(Math.round(sum("cost") * 1e6) / 1e6),
+              num(sum("invalid_clicks")),
+              el("td"),
+            ),
+          ]
+        : []),
+    );
   }
 
   async function loadReconciliation(g) {
-    const r = await api("/v1/reconciliation?date=" + utcDay(Date.now()));
+    const r = await api(`/v1/reconciliation?date=${utcDay(Date.now())}`);
     if (g !== generation) return;
-    fill($("recon"), r.campaigns.map((c) => el("tr", c.campaign_id === selected ? { class: "current" } : null,
-      el("td", null, campaignName(c.campaign_id)), num(c.realtime_clicks), num(c.billed_clicks),
-      el("td", { class: "n" }, (c.difference > 0 ? "+" : "") + nf.format(c.difference)), num(c.late_clicks || 0),
-      el("td", null, el("span", { class: "badge " + (c.billing_status || "") }, (c.billing_status || "").replace(/_/g, " "))))),
-      "No campaigns.", 6);
+    fill(
+      $("recon"),
+      r.campaigns.map((c) =>
+        el(
+          "tr",
+          c.campaign_id === selected ? { class: "current" } : null,
+          el("td", null, campaignName(c.campaign_id)),
+          num(c.realtime_clicks),
+          num(c.billed_clicks),
+          el("td", { class: "n" }, (c.difference > 0 ? "+" : "") + nf.format(c.difference)),
+          num(c.late_clicks || 0),
+          el("td", null, el("span", { class: `badge ${c.billing_status || ""}` }, (c.billing_status || "").replace(/_/g, " "))),
+        ),
+      ),
+      "No campaigns.",
+      6,
+    );
   }
 
   // ----- polling -----
@@ -269,7 +428,10 @@
     status(message, bad);
   }
 
-  function keyRejected() { showKeyForm("Key not valid. Check it, or paste another key.", true); $("key").focus(); }
+  function keyRejected() {
+    showKeyForm("Key not valid. Check it, or paste another key.", true);
+    $("key").focus();
+  }
 
   async function signIn() {
     const g = ++generation;
@@ -286,14 +448,15 @@
     campaigns = r.campaigns;
     $("key-form").hidden = true;
     $("signed-in").hidden = false;
-    $("key-hint").textContent = "key …" + key.slice(-4);
+    $("key-hint").textContent = `key …${key.slice(-4)}`;
     if (!campaigns.length) {
       $("campaign").replaceChildren(el("option", { value: "" }, "No campaigns"));
       $("main").hidden = true;
       return status("This key has no campaigns yet.");
     }
-    $("campaign").replaceChildren(...campaigns.map((c) =>
-      el("option", { value: c.campaign_id }, c.name + " (" + money.format(c.cost_per_click) + " per click)")));
+    $("campaign").replaceChildren(
+      ...campaigns.map((c) => el("option", { value: c.campaign_id }, `${c.name} (${money.format(c.cost_per_click)} per click)`)),
+    );
     const remembered = localStorage.getItem(STORE_CAMPAIGN);
     const first = campaigns.some((c) => c.campaign_id === remembered) ? remembered : campaigns[0].campaign_id;
     $("campaign").value = first;
@@ -319,12 +482,18 @@
     showKeyForm("Key forgotten. It is no longer stored in this browser.");
     $("key").focus();
   });
-  $("campaign").addEventListener("change", (e) => { if (e.target.value) watch(e.target.value); });
+  $("campaign").addEventListener("change", (e) => {
+    if (e.target.value) watch(e.target.value);
+  });
 
   // A link may carry the key once as #key=…: it is stored, then removed from the address bar and history entry.
   const m = /^#key=(.+)$/.exec(location.hash);
   if (m) {
-    try { localStorage.setItem(STORE_KEY, decodeURIComponent(m[1])); } catch (e) { /* storage disabled */ }
+    try {
+      localStorage.setItem(STORE_KEY, decodeURIComponent(m[1]));
+    } catch (e) {
+      /* storage disabled */
+    }
     history.replaceState(null, "", location.pathname + location.search);
   }
   key = localStorage.getItem(STORE_KEY);
