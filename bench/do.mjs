@@ -1,19 +1,10 @@
-// `npm run bench:do` (also the second half of `npm run bench`): how many events per second one campaign
-// absorbs when it is counted by one Durable Object, and by four shards, in one run, A B A B.
-// Publishers post batches to `POST /v1/events` (the realistic way to push volume), from several
-// concurrent connections; every event is distinct (own event_id, user, and one of 5,000 IPs), so all
-// are clean and each goes through every rule and counter. The section it writes into bench/RESULTS.md
-// sits between the markers below and is kept when bench/run.mjs rewrites the rest of the file.
-//
-// Settings: --duration=S (8), --warmup=S (2), --posters=N (4 concurrent connections), --batch=N (250
-// events per request), --results=PATH (bench/RESULTS.md). Load only targets 127.0.0.1 on free ports.
-import { mkdtempSync, rmSync } from "node:fs";
+
 import { availableParallelism, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
-import { ROOT, readDevVars, startStack } from "../scripts/stack.mjs";
-import { arg, freePort, writeSection } from "./lib/common.mjs";
+import { ROOT, } from "../scripts/stack.mjs";
+import { arg, benchStack, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- do-throughput:start -->";
 export const END = "<!-- do-throughput:end -->";
@@ -86,18 +77,8 @@ async function run(origin, keys, adId) {
   return { eps: measured / cfg.durationS, total, errors, p50: pct(0.5), p99: pct(0.99) };
 }
 
-const dir = mkdtempSync(join(tmpdir(), "edgeclick-bench-do-"));
-const stack = await startStack({
-  ingestPort: await freePort(),
-  queryPort: await freePort(),
-  persistTo: join(dir, "state"),
-  buildDir: join(dir, "build"),
-  crons: false,
-});
+const { stack, adminPost: post, close } = await benchStack("do");
 try {
-  const admin = { authorization: `Bearer ${readDevVars().ADMIN_TOKEN}` };
-  const post = async (path, body) =>
-    (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
   const adv = await post("advertisers", { name: "Bench" });
   const pub = await post("publishers", { name: "Bench network" });
   const targets = [];
@@ -165,6 +146,5 @@ try {
   writeSection(cfg.results, START, END, L.slice(1, -1));
   console.log(`bench:do: wrote ${cfg.results}`);
 } finally {
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }

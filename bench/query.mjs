@@ -1,16 +1,10 @@
-// `npm run bench:query`: real-time query latency while events arrive. Publishers post 250-event batches
-// to one campaign (about 2,000 events/s) while one reader asks, one request at a time, for a 60-minute
-// minute series (GET /v1/metrics, campaign, granularity=minute) and another for the live view
-// (GET /v1/campaigns/{id}/live?minutes=60). Reports p50/p99 of each, and the same idle.
-//
-// Settings: --duration=S (10), --results=PATH (bench/RESULTS.md). Load only targets 127.0.0.1.
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+
+import { availableParallelism, } from "node:os";
+import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
-import { ROOT, readDevVars, startStack } from "../scripts/stack.mjs";
-import { arg, freePort, writeSection } from "./lib/common.mjs";
+import { ROOT, } from "../scripts/stack.mjs";
+import { arg, benchStack, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- query:start -->";
 export const END = "<!-- query:end -->";
@@ -28,18 +22,8 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
 };
 
-const dir = mkdtempSync(join(tmpdir(), "edgeclick-bench-query-"));
-const stack = await startStack({
-  ingestPort: await freePort(),
-  queryPort: await freePort(),
-  persistTo: join(dir, "state"),
-  buildDir: join(dir, "build"),
-  crons: false,
-});
+const { stack, adminPost: post, close } = await benchStack("query");
 try {
-  const admin = { authorization: `Bearer ${readDevVars().ADMIN_TOKEN}` };
-  const post = async (path, body) =>
-    (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
   const adv = await post("advertisers", { name: "Bench query" });
   const { campaign_id } = await post("campaigns", { advertiser_id: adv.advertiser_id, name: "Queried", cost_per_click: 0.1 });
   const ads = [];
@@ -131,6 +115,5 @@ try {
   writeSection(cfg.results, START, END, L.slice(1, -1));
   console.log(`bench:query: wrote ${cfg.results}`);
 } finally {
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }

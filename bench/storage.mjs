@@ -1,18 +1,9 @@
-// `npm run bench:storage`: what an event costs in SQLite rows over its whole life, measured, not guessed.
-// Three loads on the real local stack: (a) 500-event posted batches on one campaign, (b) /click at
-// concurrency 16, (c) posted batches on a 4-shard campaign. After each, the bench waits until the
-// archive has confirmed every event and the objects have checkpointed and dropped their log rows, then
-// sums every statement's rowsWritten / rowsRead in every object the load touched (the campaign shards
-// and the leaderboards, from GET /v1/admin/campaigns/{id}/objects), adds the rows retention will delete
-// later (one write each), and divides by the events. D1's rows written by the billing rollup come last.
-//
-// Settings: --events=N (20000 per posted load), --clicks=N (4000), --results=PATH (bench/RESULTS.md).
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+
+import { availableParallelism, } from "node:os";
+import { resolve } from "node:path";
 import { Pool } from "undici";
-import { ROOT, readDevVars, startStack } from "../scripts/stack.mjs";
-import { arg, freePort, writeSection } from "./lib/common.mjs";
+import { ROOT, } from "../scripts/stack.mjs";
+import { arg, benchStack, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- storage:start -->";
 export const END = "<!-- storage:end -->";
@@ -29,16 +20,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 const ip = (n) => `198.18.${(n >> 8) % 200}.${n & 255}`;
 
-const dir = mkdtempSync(join(tmpdir(), "edgeclick-bench-storage-"));
-const stack = await startStack({
-  ingestPort: await freePort(),
-  queryPort: await freePort(),
-  persistTo: join(dir, "state"),
-  buildDir: join(dir, "build"),
-  crons: false,
-});
-const token = readDevVars().ADMIN_TOKEN;
-const admin = { authorization: `Bearer ${token}` };
+const { stack, token, admin, close } = await benchStack("storage");
 const post = async (path, body) =>
   (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
 const objects = async (campaignId) =>
@@ -236,6 +218,5 @@ try {
   writeSection(cfg.results, START, END, L.slice(1, -1));
   console.log(`bench:storage: wrote ${cfg.results}`);
 } finally {
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }
