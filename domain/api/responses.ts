@@ -322,3 +322,15 @@ export const health = z
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   })
   .meta({ id: "Health" });
+
+// ---------------------------------------------------------------------------------------------------
+// Advertiser controls (issue 13): exports, keys, blocklist removal, alerts
+
+export const blocklistRemoved = z
+  .object({
+    ips: count("IPs in the request."),
+    user_agents: count("User-Agents in the request."),
+    removed: count("Entries that were on the list (others are ignored)."),
+    version: count("Blocklist version after the change."),
+  })
+  .meta({ id: "BlocklistRemoved" });

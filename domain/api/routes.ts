@@ -380,3 +380,21 @@ export const health = endpoint({
 
 /** The ingest Worker's endpoints (on the ingest base URL). */
 export const INGEST = [click, postEvents, health];
+
+// ---------------------------------------------------------------------------------------------------
+// Advertiser controls (issue 13): exports, keys, blocklist removal, alerts
+
+export const removeFromBlocklist = endpoint({
+  method: "delete",
+  path: "/v1/admin/blocklist",
+  id: "removeFromBlocklist",
+  tag: "admin",
+  summary: "Remove IPs and User-Agents from the blocklist",
+  description:
+    "The Bloom filter is rebuilt from the entries that remain. Clicks received after the answer are judged without the removed " +
+    "entries; verdicts already recorded stay as they were (real time, archive and billing alike).",
+  auth: "admin",
+  body: { schema: S.blocklistBody, maxBytes: 2 * MiB, example: { ips: ["198.51.100.9"] } },
+  responses: jsonAnswer(200, "What was removed", R.blocklistRemoved),
+  errors: [...ADMIN_WRITE],
+});
