@@ -403,3 +403,15 @@ export function parseOr400<T extends z.ZodType>(schema: T, input: unknown, code 
   if (!r.success) throw new ApiError(400, code, describeIssues(r.error, undefined, input));
   return r.data;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Advertiser controls (issue 13): exports, keys, alerts
+
+/** Whose keys: an admin names one account; an advertiser or publisher key means its own (and may name only that). */
+const keyOwner = {
+  advertiser_id: idParam.optional().describe("Admin: an advertiser's keys. Others: only their own account, or leave it out."),
+  publisher_id: idParam.optional().describe("Admin: a publisher's keys. Others: only their own account, or leave it out."),
+};
+export const keysQuery = z.object(keyOwner);
+export const createKeyBody = z.strictObject(keyOwner);
+export const keyPath = z.object({ key_id: z.string().describe("Key id (key_…), from POST or GET /v1/keys.") });

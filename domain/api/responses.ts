@@ -334,3 +334,21 @@ export const blocklistRemoved = z
     version: count("Blocklist version after the change."),
   })
   .meta({ id: "BlocklistRemoved" });
+
+export const keyCreated = z
+  .object({ key_id: text("Names the key in GET and DELETE /v1/keys."), api_key: text("Shown once; stored only hashed.") })
+  .meta({ id: "KeyCreated" });
+export const keys = z
+  .object({
+    account: text("The advertiser or publisher the keys belong to."),
+    keys: z.array(
+      z.object({
+        key_id: z.string(),
+        created_at: text("ISO-8601."),
+        last_used_at: z.string().nullable().describe("ISO-8601; written at most every few minutes per isolate; null if never used since."),
+        current: z.boolean().describe("The key of this request."),
+      }),
+    ),
+  })
+  .meta({ id: "Keys" });
+export const keyRevoked = z.object({ key_id: z.string(), revoked: z.literal(true) }).meta({ id: "KeyRevoked" });

@@ -3,7 +3,7 @@
  * the query Worker routes the others and publishes all of them as its OpenAPI document.
  */
 import { z } from "zod";
-import { MAX_BODY_BYTES, MAX_EVENTS } from "../limits";
+import { LAST_USED_WRITE_MS, MAX_BODY_BYTES, MAX_EVENTS, PRINCIPAL_TTL_MS } from "../limits";
 import * as S from "../schemas";
 import { documentedQuery, endpoint, inputSchema, jsonAnswer } from "./define";
 import * as R from "./responses";
@@ -103,7 +103,7 @@ export const updatePublisher = endpoint({
   id: "updatePublisher",
   tag: "admin",
   summary: "Change a publisher's limits on POST /v1/events (requests a minute, events a second)",
-  description: "Edges apply the change within the registry cache's staleness (60 s).",
+  description: `Edges apply the change within the key cache's staleness (${PRINCIPAL_TTL_MS / 1000} s).`,
   auth: "admin",
   params: S.publisherPath,
   body: { schema: S.updatePublisher, example: { requests_per_minute: 6000, events_per_second: 50000 } },
@@ -397,4 +397,47 @@ export const removeFromBlocklist = endpoint({
   body: { schema: S.blocklistBody, maxBytes: 2 * MiB, example: { ips: ["198.51.100.9"] } },
   responses: jsonAnswer(200, "What was removed", R.blocklistRemoved),
   errors: [...ADMIN_WRITE],
+});
+
+const STALENESS = `A revoked key is refused (401) by every Worker, query and ingest, at most ${PRINCIPAL_TTL_MS / 1000} s after the answer.`;
+
+export const createKey = endpoint({
+  method: "post",
+  path: "/v1/keys",
+  id: "createKey",
+  tag: "account",
+  summary: "Issue another API key for the caller's account (admin: for the advertiser or publisher named)",
+  description:
+    "Rotate without downtime: issue a second key, move your clients to it, then revoke the old one with DELETE /v1/keys/{key_id}. " +
+    "The key is shown once and stored only hashed; it works at once.",
+  auth: "account",
+  body: { schema: S.createKeyBody, optional: true, example: {} },
+  responses: jsonAnswer(201, "The new key", R.keyCreated),
+  errors: [400, 401, 403, 404, 413],
+});
+
+export const listKeys = endpoint({
+  method: "get",
+  path: "/v1/keys",
+  id: "listKeys",
+  tag: "account",
+  summary: "The account's keys: ids, when created, when last used (never the secrets)",
+  description: `last_used_at is written at most once per key every ${LAST_USED_WRITE_MS / 60_000} minutes per Worker isolate, so it may trail by that much.`,
+  auth: "account",
+  query: S.keysQuery,
+  responses: jsonAnswer(200, "The keys, oldest first", R.keys),
+  errors: [400, 401, 403, 404],
+});
+
+export const revokeKey = endpoint({
+  method: "delete",
+  path: "/v1/keys/{key_id}",
+  id: "revokeKey",
+  tag: "account",
+  summary: "Revoke one of the account's keys (never its last one)",
+  description: `${STALENESS} Revoking the last key of an account is refused with 409 \`last_key\`: issue another first.`,
+  auth: "account",
+  params: S.keyPath,
+  responses: jsonAnswer(200, "Revoked", R.keyRevoked),
+  errors: [401, 403, 404, 409],
 });

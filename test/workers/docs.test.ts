@@ -215,6 +215,10 @@ describe("GET /openapi.json", () => {
         expect(security, key).toEqual(["publisherKey"]);
         expect(errors, key).toEqual(expect.arrayContaining(["400", "401", "403", "413", "429"]));
         expect(resolve(doc, op.responses["429"]).headers["Retry-After"], key).toBeDefined();
+      } else if (path.startsWith("/v1/keys")) {
+        // An account's own keys: advertisers and publishers alike.
+        expect(security.sort(), key).toEqual(["adminToken", "advertiserKey", "publisherKey"]);
+        expect(errors, key).toEqual(expect.arrayContaining(["401", "404"]));
       } else if (path.startsWith("/v1/")) {
         expect(security.sort(), key).toEqual(["adminToken", "advertiserKey"]);
         expect(errors, key).toEqual(expect.arrayContaining(["401", "403"]));
@@ -328,6 +332,13 @@ describe("GET /openapi.json", () => {
       post({ user_agents: [`docs-test-agent-${crypto.randomUUID()}`] }),
     );
     await conforms(doc, "POST /v1/admin/rollup", `${Q}/v1/admin/rollup`, post({}));
+    await conforms(doc, "DELETE /v1/admin/blocklist", `${Q}/v1/admin/blocklist`, { ...post({ ips: ["198.51.100.77"] }), method: "DELETE" });
+    const second = await conforms(doc, "POST /v1/keys", `${Q}/v1/keys`, post({}, key));
+    const listed = await conforms(doc, "GET /v1/keys", `${Q}/v1/keys`, { headers: key });
+    expect(listed.keys).toHaveLength(2);
+    await conforms(doc, "DELETE /v1/keys/{key_id}", `${Q}/v1/keys/${second.key_id}`, { method: "DELETE", headers: key });
+    await conforms(doc, "DELETE /v1/keys/{key_id}", `${Q}/v1/keys/${listed.keys[0].key_id}`, { method: "DELETE", headers: key });
+    await conforms(doc, "GET /v1/keys", `${Q}/v1/keys`, { headers: ADMIN });
 
     // Clicks: billed, a bot, an unknown ad; and posted events with one rejected.
     expect((await call(`${click_url}&user_id=a`, { headers: { "User-Agent": BROWSER, "CF-IPCountry": "DE" } })).status).toBe(302);
