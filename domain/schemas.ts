@@ -345,6 +345,12 @@ const TIME = "ISO-8601 time (UTC when no offset) or epoch milliseconds.";
 const FILTER = `\`dimension:value\`, dimension one of ${DIMENSIONS.join(", ")}; e.g. \`country:US\`.`;
 const minutes = (fallback: number, description: string) => z.coerce.number().int().min(1).max(1440).default(fallback).describe(description);
 
+/** `format=csv` on the exports (issue 13); `Accept: text/csv` asks the same when `format` is left out. */
+export const exportFormat = z
+  .enum(["json", "csv"])
+  .optional()
+  .describe("json (default) or csv: the same rows as RFC 4180 CSV with a header row. Without it, `Accept: text/csv` chooses csv.");
+
 export const aggregatedCountQuery = z.object({
   from: instant.describe(`Inclusive. ${TIME}`),
   to: instant.describe(`Exclusive. ${TIME}`),
@@ -362,6 +368,7 @@ export const metricsQuery = z.object({
   granularity: z.enum(GRANULARITIES as [string, ...string[]]).default("minute"),
   group_by: z.enum(GROUPINGS).optional(),
   filter: filterParam.optional().describe(FILTER),
+  format: exportFormat,
 });
 export const liveQuery = z.object({ minutes: minutes(5, "Minutes back from now.") });
 const dateOrInstant = z
@@ -371,8 +378,9 @@ export const billingQuery = z.object({
   campaign_id: idParam,
   from: dateOrInstant.describe(`Inclusive. Date YYYY-MM-DD or ${TIME}`),
   to: dateOrInstant.describe(`Exclusive. Date YYYY-MM-DD or ${TIME} At most 400 days after from.`),
+  format: exportFormat,
 });
-export const reconciliationQuery = z.object({ date: dateString.describe("UTC date YYYY-MM-DD.") });
+export const reconciliationQuery = z.object({ date: dateString.describe("UTC date YYYY-MM-DD."), format: exportFormat });
 /** Path parameters: the id of a campaign or an ad. Any text: an id that is not ours is a 404, like a missing one. */
 export const campaignPath = z.object({ id: z.string().describe("Campaign id.") });
 export const adPath = z.object({ ad_id: z.string().describe("Ad id.") });

@@ -99,6 +99,21 @@ export function jsonAnswer(status: number, description: string, schema: z.ZodTyp
   return { [status]: ok(description, schema) };
 }
 
+/**
+ * A success answered as JSON, or as CSV when asked (`format=csv` or `Accept: text/csv`): the rows of the
+ * JSON answer (`rows` names them), one per line under a header row.
+ */
+export function jsonOrCsvAnswer(status: number, description: string, schema: z.ZodType, rows: string) {
+  const csv = {
+    description:
+      `${description}. As CSV (RFC 4180, CRLF, UTF-8, a header row, streamed): the \`${rows}\` rows, nested fields as ` +
+      "`parent.child` columns (one per reason code, 0 where the JSON leaves a code out), with " +
+      "`Content-Disposition: attachment; filename=…`.",
+    content: { ...ok(description, schema).content, "text/csv": { schema: z.string() } },
+  };
+  return { [status]: csv };
+}
+
 export function endpoint<Q extends Params = undefined, P extends Params = undefined, B extends z.ZodType | undefined = undefined>(d: {
   method: "get" | "post" | "patch" | "put" | "delete";
   /** OpenAPI form: `/v1/campaigns/{id}`. */

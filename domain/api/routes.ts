@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { LAST_USED_WRITE_MS, MAX_BODY_BYTES, MAX_EVENTS, PRINCIPAL_TTL_MS } from "../limits";
 import * as S from "../schemas";
-import { documentedQuery, endpoint, inputSchema, jsonAnswer } from "./define";
+import { documentedQuery, endpoint, inputSchema, jsonAnswer, jsonOrCsvAnswer } from "./define";
 import * as R from "./responses";
 
 const MiB = 1024 * 1024;
@@ -274,7 +274,7 @@ export const metrics = endpoint({
   description: "Give exactly one of ad_id or campaign_id. Buckets are UTC.",
   auth: "reader",
   query: S.metricsQuery,
-  responses: jsonAnswer(200, "The buckets", R.metrics),
+  responses: jsonOrCsvAnswer(200, "The buckets", R.metrics, "metrics"),
   errors: [400, 401, 403, 404],
 });
 
@@ -310,7 +310,7 @@ export const billing = endpoint({
   summary: "Billing rows (campaign × UTC date × country × device type) from the billing database",
   auth: "reader",
   query: S.billingQuery,
-  responses: jsonAnswer(200, "The rows", R.billing),
+  responses: jsonOrCsvAnswer(200, "The rows", R.billing, "rows"),
   errors: [400, 401, 403, 404],
 });
 
@@ -322,7 +322,7 @@ export const reconciliation = endpoint({
   summary: "Real-time against billed clicks for one UTC date, per campaign of the caller",
   auth: "reader",
   query: S.reconciliationQuery,
-  responses: jsonAnswer(200, "Per campaign", R.reconciliation),
+  responses: jsonOrCsvAnswer(200, "Per campaign", R.reconciliation, "campaigns"),
   errors: [400, 401, 403],
 });
 

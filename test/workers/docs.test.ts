@@ -133,6 +133,10 @@ async function conforms(doc: Json, opKey: string, url: string, init?: RequestIni
   const text = await res.text();
   expect(documented, `${opKey} answered ${res.status}, which it does not document: ${text}`).toBeDefined();
   const response = resolve(doc, documented);
+  if (res.headers.get("Content-Type")?.startsWith("text/csv")) {
+    expect(response.content?.["text/csv"], `${opKey} documents its CSV answer`).toBeDefined();
+    return text;
+  }
   const media = response.content?.["application/json"];
   if (!media) return null;
   const body = JSON.parse(text);
@@ -383,6 +387,12 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "GET /v1/ads/popular", `${Q}/v1/ads/popular?window=60&top_n=10`, { headers: key });
     await conforms(doc, "GET /v1/billing", `${Q}/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`, { headers: key });
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=${today}`, { headers: key });
+    for (const path of [
+      `/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}`,
+      `/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`,
+      `/v1/reconciliation?date=${today}`,
+    ])
+      expect(await conforms(doc, `GET ${path.split("?")[0]}`, `${Q}${path}&format=csv`, { headers: key })).toMatch(/^\w+,/);
     await conforms(doc, "GET /v1/ops", `${Q}/v1/ops?minutes=60`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/buffers", `${Q}/v1/admin/buffers`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/campaigns/{id}/objects", `${Q}/v1/admin/campaigns/${campaign_id}/objects`, { headers: ADMIN });
