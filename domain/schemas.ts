@@ -423,3 +423,35 @@ const keyOwner = {
 export const keysQuery = z.object(keyOwner);
 export const createKeyBody = z.strictObject(keyOwner);
 export const keyPath = z.object({ key_id: z.string().describe("Key id (key_…), from POST or GET /v1/keys.") });
+
+const advertiserOf = idParam.optional().describe("Admin: whose alerts. An advertiser key: its own (leave it out).");
+export const alertsQuery = z.object({
+  advertiser_id: advertiserOf,
+  limit: z.coerce.number().int().min(1).max(200).default(50).describe("How many, newest first."),
+});
+export const webhookQuery = z.object({ advertiser_id: advertiserOf });
+
+/** Where alerts go: https (plain http only to this machine, for local development). */
+const webhookUrl = z
+  .string()
+  .trim()
+  .max(2048)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      const local = ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
+      return (u.protocol === "https:" || (u.protocol === "http:" && local)) && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, "must be an https:// URL (http:// only to localhost), without credentials");
+export const webhookBody = z.strictObject({
+  url: webhookUrl,
+  secret: z
+    .string()
+    .min(16, "at least 16 characters")
+    .max(256)
+    .refine(isCleanText, CLEAN_TEXT)
+    .optional()
+    .describe("Signs deliveries (HMAC-SHA256). Leave it out to have one generated; it is shown once."),
+});

@@ -352,3 +352,29 @@ export const keys = z
   })
   .meta({ id: "Keys" });
 export const keyRevoked = z.object({ key_id: z.string(), revoked: z.literal(true) }).meta({ id: "KeyRevoked" });
+
+const alertRecord = z.object({
+  alert_id: z.string(),
+  advertiser_id: z.string(),
+  kind: text("traffic_spike, invalid_rate_high, invalid_rate_low."),
+  campaign_id: z.string(),
+  at: text("When the condition was seen (ISO-8601)."),
+  message: z.string(),
+  value: z.number().describe("What was measured (clicks in the minute, or the invalid share)."),
+  threshold: z.number().describe("The bound it crossed."),
+  delivery: z.enum(["pending", "delivered", "failed", "no_webhook"]),
+  attempts: count("Delivery attempts so far."),
+});
+export const alerts = z
+  .object({
+    webhook: z.object({ url: z.string() }).nullable().describe("Where alerts are delivered; null: nowhere (they are still listed)."),
+    alerts: z.array(alertRecord),
+  })
+  .meta({ id: "Alerts" });
+export const webhookSet = z
+  .object({
+    url: z.string(),
+    secret: z.string().nullable().describe("The generated secret, shown this once; null when you gave your own."),
+    signature_header: text("The header each delivery carries."),
+  })
+  .meta({ id: "WebhookSet" });

@@ -3,6 +3,15 @@
  * the query Worker routes the others and publishes all of them as its OpenAPI document.
  */
 import { z } from "zod";
+import {
+  EPISODE_QUIET_MS,
+  INVALID_BAND,
+  INVALID_MIN_EVENTS,
+  RETRY_DELAYS_S,
+  SIGNATURE_HEADER,
+  SPIKE_FACTOR,
+  SPIKE_MIN_PER_MINUTE,
+} from "../alerts";
 import { LAST_USED_WRITE_MS, MAX_BODY_BYTES, MAX_EVENTS, PRINCIPAL_TTL_MS } from "../limits";
 import * as S from "../schemas";
 import { documentedQuery, endpoint, inputSchema, jsonAnswer, jsonOrCsvAnswer } from "./define";
@@ -440,4 +449,42 @@ export const revokeKey = endpoint({
   params: S.keyPath,
   responses: jsonAnswer(200, "Revoked", R.keyRevoked),
   errors: [401, 403, 404, 409],
+});
+
+const ALERTS =
+  "Evaluated every minute from the campaign objects' real-time counts. traffic_spike: a campaign's clicks (billed and invalid) " +
+  `in the last complete minute above ${SPIKE_FACTOR}× its mean per minute in the same clock hour over the 7 days before, and at least ` +
+  `${SPIKE_MIN_PER_MINUTE}; invalid_rate_high / invalid_rate_low: invalid clicks above ${INVALID_BAND[1] * 100} % or below ` +
+  `${INVALID_BAND[0] * 100} % of the last hour's traffic, from ${INVALID_MIN_EVENTS} events on. Each fires once per episode: ` +
+  `again only after the condition has not held for ${EPISODE_QUIET_MS / 60_000} minutes.`;
+
+export const setWebhook = endpoint({
+  method: "put",
+  path: "/v1/alerts/webhook",
+  id: "setWebhook",
+  tag: "account",
+  summary: "Where the advertiser's alerts are delivered, and the secret that signs them",
+  description:
+    `Each alert is POSTed as JSON to the URL once (retried with backoff ${RETRY_DELAYS_S.join(", ")} s, then given up; ` +
+    "receivers dedupe by alert_id). " +
+    `Signed: \`${SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex>\` where hex = HMAC-SHA256(secret, "<t>.<raw body>"). ` +
+    "To verify, recompute it over the raw body, compare in constant time, and refuse a t more than 5 minutes old.",
+  auth: "reader",
+  query: S.webhookQuery,
+  body: { schema: S.webhookBody, example: { url: "https://example.com/edgeclick-alerts" } },
+  responses: jsonAnswer(200, "The webhook; a generated secret shown once", R.webhookSet),
+  errors: [400, 401, 403, 404, 413],
+});
+
+export const listAlerts = endpoint({
+  method: "get",
+  path: "/v1/alerts",
+  id: "listAlerts",
+  tag: "account",
+  summary: "The advertiser's recent alerts and their delivery",
+  description: ALERTS,
+  auth: "reader",
+  query: S.alertsQuery,
+  responses: jsonAnswer(200, "Newest first", R.alerts),
+  errors: [400, 401, 403, 404],
 });

@@ -343,6 +343,12 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "DELETE /v1/keys/{key_id}", `${Q}/v1/keys/${second.key_id}`, { method: "DELETE", headers: key });
     await conforms(doc, "DELETE /v1/keys/{key_id}", `${Q}/v1/keys/${listed.keys[0].key_id}`, { method: "DELETE", headers: key });
     await conforms(doc, "GET /v1/keys", `${Q}/v1/keys`, { headers: ADMIN });
+    await conforms(doc, "PUT /v1/alerts/webhook", `${Q}/v1/alerts/webhook`, {
+      ...post({ url: "https://example.com/h" }, key),
+      method: "PUT",
+    });
+    await conforms(doc, "GET /v1/alerts", `${Q}/v1/alerts`, { headers: key });
+    await conforms(doc, "GET /v1/alerts", `${Q}/v1/alerts?limit=0`, { headers: key });
 
     // Clicks: billed, a bot, an unknown ad; and posted events with one rejected.
     expect((await call(`${click_url}&user_id=a`, { headers: { "User-Agent": BROWSER, "CF-IPCountry": "DE" } })).status).toBe(302);

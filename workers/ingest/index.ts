@@ -11,6 +11,7 @@ export { Blocklist } from "../../durable-objects/blocklist";
 export { Leaderboard } from "../../durable-objects/leaderboard";
 export { EdgeBuffer } from "../../durable-objects/buffer";
 export { PublisherGate } from "../../durable-objects/publisher-gate";
+export { AlertBox } from "../../durable-objects/alerts";
 
 type Vars = { Bindings: IngestEnv };
 const app = withJsonErrors(new Hono<Vars>());

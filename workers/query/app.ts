@@ -7,6 +7,7 @@ import { opsPageResponse } from "./ops-page";
 import { opsRoutes } from "./ops";
 import { readRoutes } from "./reads";
 import { keyRoutes } from "./keys";
+import { alertRoutes } from "./alerts";
 import { closeMethods, withJsonErrors } from "../http";
 import { mount, queryApp } from "./mount";
 
@@ -29,6 +30,7 @@ adminRoutes(app);
 opsRoutes(app);
 readRoutes(app);
 keyRoutes(app);
+alertRoutes(app);
 app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
 closeMethods(app);
 registerComponents(app);
