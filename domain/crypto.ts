@@ -2,7 +2,7 @@
 
 const enc = new TextEncoder();
 
-function toHex(bytes: ArrayBuffer | Uint8Array): string {
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let s = "";
   for (const x of b) s += x.toString(16).padStart(2, "0");

@@ -3,7 +3,7 @@
  * or 503 when the deployment itself is not ready (a missing setting): never for anything the caller sent.
  * Code that meets bad input throws ApiError; the Workers' error handlers turn it into that shape.
  */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 503;
 
 export class ApiError extends Error {
   constructor(

@@ -7,6 +7,15 @@ export const MAX_BODY_BYTES = 1 << 20;
 /** An edge isolate keeps a registry entry (ad, campaign, shard plan) this long: a change is seen by every click within it. */
 export const REGISTRY_TTL_MS = 30_000;
 
+/**
+ * How long an isolate trusts what it looked up about an API key: a revoked key is refused everywhere at
+ * most this long after `DELETE /v1/keys/{key_id}` answers (at once in the isolate that revoked it), and a
+ * publisher's new limits apply within it. Short, because a miss costs one D1 read, never a write.
+ */
+export const PRINCIPAL_TTL_MS = 15_000;
+/** "Last used" is written at most once per key per this long per isolate: a request costs no D1 write. */
+export const LAST_USED_WRITE_MS = 5 * 60_000;
+
 /** CONTRACT: `GET /v1/ads/popular` looks back 1 ≤ M ≤ 1440 minutes for the top 1 ≤ N ≤ 100 ads. */
 export const MAX_POPULAR_WINDOW_MINUTES = 1440;
 export const MAX_POPULAR_ADS = 100;

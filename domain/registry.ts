@@ -4,7 +4,7 @@
  * ad was not looked up within REGISTRY_TTL_MS.
  */
 import type { Jurisdiction } from "./jurisdiction";
-import { DEFAULT_PUBLISHER_LIMITS, REGISTRY_TTL_MS, type PublisherLimits } from "./limits";
+import { DEFAULT_PUBLISHER_LIMITS, LAST_USED_WRITE_MS, PRINCIPAL_TTL_MS, REGISTRY_TTL_MS, type PublisherLimits } from "./limits";
 import { newApiKey, newId, sha256Hex } from "./crypto";
 import { fromMicros, toMicros } from "./event";
 import { parsePlan, singlePlan, withShards, type ShardPlan } from "./sharding";
@@ -35,12 +35,11 @@ export interface CampaignRecord {
 
 export type Principal =
   | { role: "admin" }
-  | { role: "advertiser"; advertiser_id: string }
-  | { role: "publisher"; publisher_id: string; limits: PublisherLimits };
+  | { role: "advertiser"; advertiser_id: string; key_id: string }
+  | { role: "publisher"; publisher_id: string; limits: PublisherLimits; key_id: string };
 
 const NEGATIVE_TTL_MS = 5_000;
-/** How long an isolate trusts what it looked up about an API key. */
-const PRINCIPAL_TTL_MS = 60_000;
+
 const CACHE_MAX = 20_000;
 
 /** A tiny TTL cache, bounded by dropping the oldest entries. Per isolate; nothing in it is authoritative. */
@@ -75,6 +74,8 @@ class TtlCache<V> {
 
 const adCache = new TtlCache<AdRecord | null>();
 const principalCache = new TtlCache<Principal | null>();
+/** When this isolate last wrote each key's last_used_at. */
+const lastUsedWritten = new TtlCache<number>();
 
 interface AdRow {
   ad_id: string;
@@ -203,10 +204,15 @@ export async function listAds(
 export async function createAdvertiser(db: D1Database, name: string, jurisdiction: Jurisdiction | null = null) {
   const advertiser_id = newId("adv");
   const api_key = newApiKey("adv");
-  await db
-    .prepare(`INSERT INTO advertisers (advertiser_id, name, api_key_hash, created_at, jurisdiction) VALUES (?, ?, ?, ?, ?)`)
-    .bind(advertiser_id, name, await sha256Hex(api_key), Date.now(), jurisdiction)
-    .run();
+  const hash = await sha256Hex(api_key);
+  const now = Date.now();
+  await db.batch([
+    // api_key_hash keeps the first key for the previous release's Workers during a deploy; api_keys is what counts.
+    db
+      .prepare(`INSERT INTO advertisers (advertiser_id, name, api_key_hash, created_at, jurisdiction) VALUES (?, ?, ?, ?, ?)`)
+      .bind(advertiser_id, name, hash, now, jurisdiction),
+    insertKey(db, { kind: "advertiser", id: advertiser_id }, hash, now),
+  ]);
   return { advertiser_id, api_key, jurisdiction };
 }
 
@@ -223,13 +229,17 @@ function limitsOf(row: { requests_per_minute: number | null; events_per_second: 
 export async function createPublisher(db: D1Database, name: string, limits: LimitSettings = {}) {
   const publisher_id = newId("pub");
   const api_key = newApiKey("pub");
+  const hash = await sha256Hex(api_key);
+  const now = Date.now();
   const row = { requests_per_minute: limits.requests_per_minute ?? null, events_per_second: limits.events_per_second ?? null };
-  await db
-    .prepare(
-      `INSERT INTO publishers (publisher_id, name, api_key_hash, created_at, requests_per_minute, events_per_second) VALUES (?, ?, ?, ?, ?, ?)`,
-    )
-    .bind(publisher_id, name, await sha256Hex(api_key), Date.now(), row.requests_per_minute, row.events_per_second)
-    .run();
+  await db.batch([
+    db
+      .prepare(
+        `INSERT INTO publishers (publisher_id, name, api_key_hash, created_at, requests_per_minute, events_per_second) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(publisher_id, name, hash, now, row.requests_per_minute, row.events_per_second),
+    insertKey(db, { kind: "publisher", id: publisher_id }, hash, now),
+  ]);
   return { publisher_id, api_key, limits: limitsOf(row) };
 }
 
@@ -298,18 +308,90 @@ export async function principalForKey(db: D1Database, key: string): Promise<Prin
   if (hit !== undefined) return hit;
   const row = await db
     .prepare(
-      `SELECT 'advertiser' AS role, advertiser_id AS id, NULL AS requests_per_minute, NULL AS events_per_second
-         FROM advertisers WHERE api_key_hash = ?1
-       UNION ALL SELECT 'publisher' AS role, publisher_id AS id, requests_per_minute, events_per_second
-         FROM publishers WHERE api_key_hash = ?1 LIMIT 1`,
+      `SELECT k.key_id, k.advertiser_id, k.publisher_id, p.requests_per_minute, p.events_per_second
+       FROM api_keys k LEFT JOIN publishers p ON p.publisher_id = k.publisher_id WHERE k.key_hash = ?`,
     )
     .bind(hash)
-    .first<{ role: "advertiser" | "publisher"; id: string; requests_per_minute: number | null; events_per_second: number | null }>();
+    .first<{
+      key_id: string;
+      advertiser_id: string | null;
+      publisher_id: string | null;
+      requests_per_minute: number | null;
+      events_per_second: number | null;
+    }>();
   const p: Principal | null = !row
     ? null
-    : row.role === "advertiser"
-      ? { role: "advertiser", advertiser_id: row.id }
-      : { role: "publisher", publisher_id: row.id, limits: limitsOf(row) };
+    : row.advertiser_id
+      ? { role: "advertiser", advertiser_id: row.advertiser_id, key_id: row.key_id }
+      : { role: "publisher", publisher_id: row.publisher_id!, limits: limitsOf(row), key_id: row.key_id };
   principalCache.set(hash, p, p ? PRINCIPAL_TTL_MS : NEGATIVE_TTL_MS);
   return p;
+}
+
+/**
+ * Records that a key was used, at most once per key per LAST_USED_WRITE_MS in this isolate (null when it is
+ * not due): "last used" is accurate to that, and a request costs no D1 write. Hand the promise to waitUntil.
+ */
+export function noteKeyUse(db: D1Database, p: Principal, now = Date.now()): Promise<unknown> | null {
+  if (p.role === "admin" || lastUsedWritten.get(p.key_id, now) !== undefined) return null;
+  lastUsedWritten.set(p.key_id, now, LAST_USED_WRITE_MS, now);
+  return db.prepare("UPDATE api_keys SET last_used_at = ? WHERE key_id = ?").bind(now, p.key_id).run();
+}
+
+/** An advertiser or a publisher: the account a key belongs to. */
+export interface KeyOwner {
+  kind: "advertiser" | "publisher";
+  id: string;
+}
+
+const ownerColumn = (o: KeyOwner) => (o.kind === "advertiser" ? "advertiser_id" : "publisher_id");
+
+function insertKey(db: D1Database, owner: KeyOwner, hash: string, now: number, keyId = newId("key")): D1PreparedStatement {
+  return db
+    .prepare(`INSERT INTO api_keys (key_id, key_hash, ${ownerColumn(owner)}, created_at) VALUES (?, ?, ?, ?)`)
+    .bind(keyId, hash, owner.id, now);
+}
+
+export interface KeyInfo {
+  key_id: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** A new key for an existing account (null if there is no such account); the key is shown once. */
+export async function issueKey(db: D1Database, owner: KeyOwner): Promise<{ key_id: string; api_key: string } | null> {
+  const exists = owner.kind === "advertiser" ? advertiserExists(db, owner.id) : publisherExists(db, owner.id);
+  if (!(await exists)) return null;
+  const api_key = newApiKey(owner.kind === "advertiser" ? "adv" : "pub");
+  const key_id = newId("key");
+  await insertKey(db, owner, await sha256Hex(api_key), Date.now(), key_id).run();
+  return { key_id, api_key };
+}
+
+export async function listKeys(db: D1Database, owner: KeyOwner): Promise<KeyInfo[]> {
+  const { results } = await db
+    .prepare(`SELECT key_id, created_at, last_used_at FROM api_keys WHERE ${ownerColumn(owner)} = ? ORDER BY created_at, key_id`)
+    .bind(owner.id)
+    .all<KeyInfo>();
+  return results;
+}
+
+/**
+ * Revokes one of the owner's keys, never its last one: the check and the delete are one statement, so two
+ * concurrent revocations cannot leave an account without a key. Forgets the key in this isolate at once.
+ */
+export async function revokeKey(db: D1Database, owner: KeyOwner, keyId: string): Promise<"revoked" | "last" | "missing"> {
+  const col = ownerColumn(owner);
+  const gone = await db
+    .prepare(
+      `DELETE FROM api_keys WHERE key_id = ?1 AND ${col} = ?2 AND (SELECT COUNT(*) FROM api_keys WHERE ${col} = ?2) > 1 RETURNING key_hash`,
+    )
+    .bind(keyId, owner.id)
+    .first<{ key_hash: string }>();
+  if (gone) {
+    principalCache.delete(gone.key_hash);
+    return "revoked";
+  }
+  const exists = await db.prepare(`SELECT 1 AS x FROM api_keys WHERE key_id = ? AND ${col} = ?`).bind(keyId, owner.id).first();
+  return exists ? "last" : "missing";
 }

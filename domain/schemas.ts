@@ -345,6 +345,12 @@ const TIME = "ISO-8601 time (UTC when no offset) or epoch milliseconds.";
 const FILTER = `\`dimension:value\`, dimension one of ${DIMENSIONS.join(", ")}; e.g. \`country:US\`.`;
 const minutes = (fallback: number, description: string) => z.coerce.number().int().min(1).max(1440).default(fallback).describe(description);
 
+/** `format=csv` on the exports (issue 13); `Accept: text/csv` asks the same when `format` is left out. */
+export const exportFormat = z
+  .enum(["json", "csv"])
+  .optional()
+  .describe("json (default) or csv: the same rows as RFC 4180 CSV with a header row. Without it, `Accept: text/csv` chooses csv.");
+
 export const aggregatedCountQuery = z.object({
   from: instant.describe(`Inclusive. ${TIME}`),
   to: instant.describe(`Exclusive. ${TIME}`),
@@ -362,6 +368,7 @@ export const metricsQuery = z.object({
   granularity: z.enum(GRANULARITIES as [string, ...string[]]).default("minute"),
   group_by: z.enum(GROUPINGS).optional(),
   filter: filterParam.optional().describe(FILTER),
+  format: exportFormat,
 });
 export const liveQuery = z.object({ minutes: minutes(5, "Minutes back from now.") });
 const dateOrInstant = z
@@ -371,8 +378,9 @@ export const billingQuery = z.object({
   campaign_id: idParam,
   from: dateOrInstant.describe(`Inclusive. Date YYYY-MM-DD or ${TIME}`),
   to: dateOrInstant.describe(`Exclusive. Date YYYY-MM-DD or ${TIME} At most 400 days after from.`),
+  format: exportFormat,
 });
-export const reconciliationQuery = z.object({ date: dateString.describe("UTC date YYYY-MM-DD.") });
+export const reconciliationQuery = z.object({ date: dateString.describe("UTC date YYYY-MM-DD."), format: exportFormat });
 /** Path parameters: the id of a campaign or an ad. Any text: an id that is not ours is a 404, like a missing one. */
 export const campaignPath = z.object({ id: z.string().describe("Campaign id.") });
 export const adPath = z.object({ ad_id: z.string().describe("Ad id.") });
@@ -403,3 +411,47 @@ export function parseOr400<T extends z.ZodType>(schema: T, input: unknown, code 
   if (!r.success) throw new ApiError(400, code, describeIssues(r.error, undefined, input));
   return r.data;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Advertiser controls (issue 13): exports, keys, alerts
+
+/** Whose keys: an admin names one account; an advertiser or publisher key means its own (and may name only that). */
+const keyOwner = {
+  advertiser_id: idParam.optional().describe("Admin: an advertiser's keys. Others: only their own account, or leave it out."),
+  publisher_id: idParam.optional().describe("Admin: a publisher's keys. Others: only their own account, or leave it out."),
+};
+export const keysQuery = z.object(keyOwner);
+export const createKeyBody = z.strictObject(keyOwner);
+export const keyPath = z.object({ key_id: z.string().describe("Key id (key_…), from POST or GET /v1/keys.") });
+
+const advertiserOf = idParam.optional().describe("Admin: whose alerts. An advertiser key: its own (leave it out).");
+export const alertsQuery = z.object({
+  advertiser_id: advertiserOf,
+  limit: z.coerce.number().int().min(1).max(200).default(50).describe("How many, newest first."),
+});
+export const webhookQuery = z.object({ advertiser_id: advertiserOf });
+
+/** Where alerts go: https (plain http only to this machine, for local development). */
+const webhookUrl = z
+  .string()
+  .trim()
+  .max(2048)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      const local = ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
+      return (u.protocol === "https:" || (u.protocol === "http:" && local)) && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, "must be an https:// URL (http:// only to localhost), without credentials");
+export const webhookBody = z.strictObject({
+  url: webhookUrl,
+  secret: z
+    .string()
+    .min(16, "at least 16 characters")
+    .max(256)
+    .refine(isCleanText, CLEAN_TEXT)
+    .optional()
+    .describe("Signs deliveries (HMAC-SHA256). Leave it out to have one generated; it is shown once."),
+});

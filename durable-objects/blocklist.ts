@@ -81,7 +81,24 @@ export class Blocklist extends DurableObject<IngestEnv> {
     return { version, added };
   }
 
-  /** Changes whenever the set does; 0 while it is empty. */
+  /**
+   * Removes items; a Bloom filter cannot forget, so the filter is rebuilt from what remains and the version
+   * moves on. Verdicts already recorded are history and stay as they were.
+   */
+  remove(items: string[]): { version: number; removed: number } {
+    const sql = this.ctx.storage.sql;
+    let removed = 0;
+    for (const item of new Set(items)) removed += sql.exec("DELETE FROM item WHERE item = ?", item).rowsWritten;
+    const version = this.#meta("version") + (removed ? 1 : 0);
+    if (removed) {
+      const filter = newBloom();
+      for (const { item } of sql.exec<{ item: string }>("SELECT item FROM item")) filter.add(item);
+      this.#store(filter, version);
+    }
+    return { version, removed };
+  }
+
+  /** Changes whenever the set does; 0 while it is empty (and stays above 0 once anything was added). */
   version(): number {
     return this.#meta("version");
   }

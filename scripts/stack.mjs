@@ -245,9 +245,10 @@ export async function startStack(opts = {}) {
   );
   await mf.ready;
 
-  const fire = async (name, cron) => {
+  // scheduledTime: when the trigger is due (now); a test gives another to see a minute it set up.
+  const fire = async (name, cron, scheduledTime = new Date()) => {
     const worker = await mf.getWorker(name);
-    return worker.scheduled({ cron, scheduledTime: new Date() });
+    return worker.scheduled({ cron, scheduledTime });
   };
   let timer = null;
   if (opts.crons !== false && crons.length) {
@@ -271,7 +272,7 @@ export async function startStack(opts = {}) {
     ingestUrl: `http://${host}:${ingestPort}`,
     queryUrl: `http://${host}:${queryPort}`,
     persistTo,
-    /** Runs a Worker's cron now (e.g. the billing rollup). */
+    /** Runs a Worker's cron now (e.g. the billing rollup), or as if at `scheduledTime`. */
     fire,
     crons,
     async close() {

@@ -11,6 +11,7 @@ interface __BaseEnv_QueryEnv {
 	BLOCKLIST: DurableObjectNamespace /* Blocklist from edgeclick-ingest */;
 	LEADERBOARD: DurableObjectNamespace /* Leaderboard from edgeclick-ingest */;
 	BUFFER: DurableObjectNamespace /* EdgeBuffer from edgeclick-ingest */;
+	ALERTS: DurableObjectNamespace /* AlertBox from edgeclick-ingest */;
 	BATCH: Fetcher /* edgeclick-batch */;
 }
 interface QueryEnv extends __BaseEnv_QueryEnv {}

@@ -11,22 +11,24 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import { z } from "zod";
 import { LIMIT_PERIOD_S } from "../limits";
 
-export type Auth = "admin" | "reader" | "publisher" | "none";
-export type ErrorStatus = 400 | 401 | 403 | 404 | 413 | 429;
-export type Tag = "admin" | "ingest" | "query" | "docs";
+/** `account`: any key that belongs to an account (advertiser or publisher), or the admin token. */
+export type Auth = "admin" | "reader" | "publisher" | "account" | "none";
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429;
+export type Tag = "admin" | "ingest" | "query" | "account" | "docs";
 
 /** The OpenAPI security requirement of each kind of caller. */
 export const SECURITY: Record<Auth, Record<string, string[]>[]> = {
   admin: [{ adminToken: [] }],
   reader: [{ advertiserKey: [] }, { adminToken: [] }],
   publisher: [{ publisherKey: [] }],
+  account: [{ advertiserKey: [] }, { publisherKey: [] }, { adminToken: [] }],
   none: [],
 };
 
 export const SECURITY_SCHEMES = {
   adminToken: "The admin token (locally `dev-admin-token`).",
   advertiserKey: "An advertiser's API key (ek_adv_…): reads only its own campaigns and ads.",
-  publisherKey: "A publisher's API key (ek_pub_…): may post events.",
+  publisherKey: "A publisher's API key (ek_pub_…): may post events and manage its own keys (/v1/keys).",
 };
 
 /** Every error edgeclick answers, by status: the shared response's name and what it means. */
@@ -38,6 +40,7 @@ export const ERRORS: Record<ErrorStatus, [name: string, description: string]> = 
   401: ["Unauthorized", "No key, or a key that is not valid (unauthorized)."],
   403: ["Forbidden", "The key is valid but may not do this (forbidden)."],
   404: ["NotFound", "Unknown, or not yours: another advertiser's campaign or ad answers the same as a missing one."],
+  409: ["Conflict", "The request would break a rule of the current state (last_key: an account keeps at least one key)."],
   413: ["PayloadTooLarge", "The body is too large (payload_too_large, too_many_events)."],
   429: [
     "TooManyRequests",
@@ -94,6 +97,21 @@ const ok = (description: string, schema: z.ZodType, example?: unknown) => ({
 /** A success answered as JSON. */
 export function jsonAnswer(status: number, description: string, schema: z.ZodType) {
   return { [status]: ok(description, schema) };
+}
+
+/**
+ * A success answered as JSON, or as CSV when asked (`format=csv` or `Accept: text/csv`): the rows of the
+ * JSON answer (`rows` names them), one per line under a header row.
+ */
+export function jsonOrCsvAnswer(status: number, description: string, schema: z.ZodType, rows: string) {
+  const csv = {
+    description:
+      `${description}. As CSV (RFC 4180, CRLF, UTF-8, a header row, streamed): the \`${rows}\` rows, nested fields as ` +
+      "`parent.child` columns (one per reason code, 0 where the JSON leaves a code out), with " +
+      "`Content-Disposition: attachment; filename=…`.",
+    content: { ...ok(description, schema).content, "text/csv": { schema: z.string() } },
+  };
+  return { [status]: csv };
 }
 
 export function endpoint<Q extends Params = undefined, P extends Params = undefined, B extends z.ZodType | undefined = undefined>(d: {

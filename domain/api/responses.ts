@@ -322,3 +322,59 @@ export const health = z
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   })
   .meta({ id: "Health" });
+
+// ---------------------------------------------------------------------------------------------------
+// Advertiser controls (issue 13): exports, keys, blocklist removal, alerts
+
+export const blocklistRemoved = z
+  .object({
+    ips: count("IPs in the request."),
+    user_agents: count("User-Agents in the request."),
+    removed: count("Entries that were on the list (others are ignored)."),
+    version: count("Blocklist version after the change."),
+  })
+  .meta({ id: "BlocklistRemoved" });
+
+export const keyCreated = z
+  .object({ key_id: text("Names the key in GET and DELETE /v1/keys."), api_key: text("Shown once; stored only hashed.") })
+  .meta({ id: "KeyCreated" });
+export const keys = z
+  .object({
+    account: text("The advertiser or publisher the keys belong to."),
+    keys: z.array(
+      z.object({
+        key_id: z.string(),
+        created_at: text("ISO-8601."),
+        last_used_at: z.string().nullable().describe("ISO-8601; written at most every few minutes per isolate; null if never used since."),
+        current: z.boolean().describe("The key of this request."),
+      }),
+    ),
+  })
+  .meta({ id: "Keys" });
+export const keyRevoked = z.object({ key_id: z.string(), revoked: z.literal(true) }).meta({ id: "KeyRevoked" });
+
+const alertRecord = z.object({
+  alert_id: z.string(),
+  advertiser_id: z.string(),
+  kind: text("traffic_spike, invalid_rate_high, invalid_rate_low."),
+  campaign_id: z.string(),
+  at: text("When the condition was seen (ISO-8601)."),
+  message: z.string(),
+  value: z.number().describe("What was measured (clicks in the minute, or the invalid share)."),
+  threshold: z.number().describe("The bound it crossed."),
+  delivery: z.enum(["pending", "delivered", "failed", "no_webhook"]),
+  attempts: count("Delivery attempts so far."),
+});
+export const alerts = z
+  .object({
+    webhook: z.object({ url: z.string() }).nullable().describe("Where alerts are delivered; null: nowhere (they are still listed)."),
+    alerts: z.array(alertRecord),
+  })
+  .meta({ id: "Alerts" });
+export const webhookSet = z
+  .object({
+    url: z.string(),
+    secret: z.string().nullable().describe("The generated secret, shown this once; null when you gave your own."),
+    signature_header: text("The header each delivery carries."),
+  })
+  .meta({ id: "WebhookSet" });

@@ -3,9 +3,18 @@
  * the query Worker routes the others and publishes all of them as its OpenAPI document.
  */
 import { z } from "zod";
-import { MAX_BODY_BYTES, MAX_EVENTS } from "../limits";
+import {
+  EPISODE_QUIET_MS,
+  INVALID_BAND,
+  INVALID_MIN_EVENTS,
+  RETRY_DELAYS_S,
+  SIGNATURE_HEADER,
+  SPIKE_FACTOR,
+  SPIKE_MIN_PER_MINUTE,
+} from "../alerts";
+import { LAST_USED_WRITE_MS, MAX_BODY_BYTES, MAX_EVENTS, PRINCIPAL_TTL_MS } from "../limits";
 import * as S from "../schemas";
-import { documentedQuery, endpoint, inputSchema, jsonAnswer } from "./define";
+import { documentedQuery, endpoint, inputSchema, jsonAnswer, jsonOrCsvAnswer } from "./define";
 import * as R from "./responses";
 
 const MiB = 1024 * 1024;
@@ -103,7 +112,7 @@ export const updatePublisher = endpoint({
   id: "updatePublisher",
   tag: "admin",
   summary: "Change a publisher's limits on POST /v1/events (requests a minute, events a second)",
-  description: "Edges apply the change within the registry cache's staleness (60 s).",
+  description: `Edges apply the change within the key cache's staleness (${PRINCIPAL_TTL_MS / 1000} s).`,
   auth: "admin",
   params: S.publisherPath,
   body: { schema: S.updatePublisher, example: { requests_per_minute: 6000, events_per_second: 50000 } },
@@ -274,7 +283,7 @@ export const metrics = endpoint({
   description: "Give exactly one of ad_id or campaign_id. Buckets are UTC.",
   auth: "reader",
   query: S.metricsQuery,
-  responses: jsonAnswer(200, "The buckets", R.metrics),
+  responses: jsonOrCsvAnswer(200, "The buckets", R.metrics, "metrics"),
   errors: [400, 401, 403, 404],
 });
 
@@ -310,7 +319,7 @@ export const billing = endpoint({
   summary: "Billing rows (campaign × UTC date × country × device type) from the billing database",
   auth: "reader",
   query: S.billingQuery,
-  responses: jsonAnswer(200, "The rows", R.billing),
+  responses: jsonOrCsvAnswer(200, "The rows", R.billing, "rows"),
   errors: [400, 401, 403, 404],
 });
 
@@ -322,7 +331,7 @@ export const reconciliation = endpoint({
   summary: "Real-time against billed clicks for one UTC date, per campaign of the caller",
   auth: "reader",
   query: S.reconciliationQuery,
-  responses: jsonAnswer(200, "Per campaign", R.reconciliation),
+  responses: jsonOrCsvAnswer(200, "Per campaign", R.reconciliation, "campaigns"),
   errors: [400, 401, 403],
 });
 
@@ -380,3 +389,102 @@ export const health = endpoint({
 
 /** The ingest Worker's endpoints (on the ingest base URL). */
 export const INGEST = [click, postEvents, health];
+
+// ---------------------------------------------------------------------------------------------------
+// Advertiser controls (issue 13): exports, keys, blocklist removal, alerts
+
+export const removeFromBlocklist = endpoint({
+  method: "delete",
+  path: "/v1/admin/blocklist",
+  id: "removeFromBlocklist",
+  tag: "admin",
+  summary: "Remove IPs and User-Agents from the blocklist",
+  description:
+    "The Bloom filter is rebuilt from the entries that remain. Clicks received after the answer are judged without the removed " +
+    "entries; verdicts already recorded stay as they were (real time, archive and billing alike).",
+  auth: "admin",
+  body: { schema: S.blocklistBody, maxBytes: 2 * MiB, example: { ips: ["198.51.100.9"] } },
+  responses: jsonAnswer(200, "What was removed", R.blocklistRemoved),
+  errors: [...ADMIN_WRITE],
+});
+
+const STALENESS = `A revoked key is refused (401) by every Worker, query and ingest, at most ${PRINCIPAL_TTL_MS / 1000} s after the answer.`;
+
+export const createKey = endpoint({
+  method: "post",
+  path: "/v1/keys",
+  id: "createKey",
+  tag: "account",
+  summary: "Issue another API key for the caller's account (admin: for the advertiser or publisher named)",
+  description:
+    "Rotate without downtime: issue a second key, move your clients to it, then revoke the old one with DELETE /v1/keys/{key_id}. " +
+    "The key is shown once and stored only hashed; it works at once.",
+  auth: "account",
+  body: { schema: S.createKeyBody, optional: true, example: {} },
+  responses: jsonAnswer(201, "The new key", R.keyCreated),
+  errors: [400, 401, 403, 404, 413],
+});
+
+export const listKeys = endpoint({
+  method: "get",
+  path: "/v1/keys",
+  id: "listKeys",
+  tag: "account",
+  summary: "The account's keys: ids, when created, when last used (never the secrets)",
+  description: `last_used_at is written at most once per key every ${LAST_USED_WRITE_MS / 60_000} minutes per Worker isolate, so it may trail by that much.`,
+  auth: "account",
+  query: S.keysQuery,
+  responses: jsonAnswer(200, "The keys, oldest first", R.keys),
+  errors: [400, 401, 403, 404],
+});
+
+export const revokeKey = endpoint({
+  method: "delete",
+  path: "/v1/keys/{key_id}",
+  id: "revokeKey",
+  tag: "account",
+  summary: "Revoke one of the account's keys (never its last one)",
+  description: `${STALENESS} Revoking the last key of an account is refused with 409 \`last_key\`: issue another first.`,
+  auth: "account",
+  params: S.keyPath,
+  responses: jsonAnswer(200, "Revoked", R.keyRevoked),
+  errors: [401, 403, 404, 409],
+});
+
+const ALERTS =
+  "Evaluated every minute from the campaign objects' real-time counts. traffic_spike: a campaign's clicks (billed and invalid) " +
+  `in the last complete minute above ${SPIKE_FACTOR}× its mean per minute in the same clock hour over the 7 days before, and at least ` +
+  `${SPIKE_MIN_PER_MINUTE}; invalid_rate_high / invalid_rate_low: invalid clicks above ${INVALID_BAND[1] * 100} % or below ` +
+  `${INVALID_BAND[0] * 100} % of the last hour's traffic, from ${INVALID_MIN_EVENTS} events on. Each fires once per episode: ` +
+  `again only after the condition has not held for ${EPISODE_QUIET_MS / 60_000} minutes.`;
+
+export const setWebhook = endpoint({
+  method: "put",
+  path: "/v1/alerts/webhook",
+  id: "setWebhook",
+  tag: "account",
+  summary: "Where the advertiser's alerts are delivered, and the secret that signs them",
+  description:
+    `Each alert is POSTed as JSON to the URL once (retried with backoff ${RETRY_DELAYS_S.join(", ")} s, then given up; ` +
+    "receivers dedupe by alert_id). " +
+    `Signed: \`${SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex>\` where hex = HMAC-SHA256(secret, "<t>.<raw body>"). ` +
+    "To verify, recompute it over the raw body, compare in constant time, and refuse a t more than 5 minutes old.",
+  auth: "reader",
+  query: S.webhookQuery,
+  body: { schema: S.webhookBody, example: { url: "https://example.com/edgeclick-alerts" } },
+  responses: jsonAnswer(200, "The webhook; a generated secret shown once", R.webhookSet),
+  errors: [400, 401, 403, 404, 413],
+});
+
+export const listAlerts = endpoint({
+  method: "get",
+  path: "/v1/alerts",
+  id: "listAlerts",
+  tag: "account",
+  summary: "The advertiser's recent alerts and their delivery",
+  description: ALERTS,
+  auth: "reader",
+  query: S.alertsQuery,
+  responses: jsonAnswer(200, "Newest first", R.alerts),
+  errors: [400, 401, 403, 404],
+});

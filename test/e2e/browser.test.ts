@@ -7,10 +7,11 @@
  * to docs/screenshots/ for the README instead, so an ordinary test run leaves the work tree as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureChromium } from "../../scripts/browser.mjs";
+import { parseCsv } from "../csv";
 import { ADMIN_TOKEN, BROWSER, api, drained, removeDir, seed, startTestStack, waitFor, type TestStack } from "./harness";
 
 const IPHONE =
@@ -146,6 +147,9 @@ beforeAll(async () => {
   await waitFor("the clicks archived", async () => (await get<Ops>("/v1/ops?minutes=60", ADMIN_TOKEN)).archive.log_rows === 0, 20_000);
   const rollup = await api(`${stack.queryUrl}/v1/admin/rollup`, { method: "POST", token: ADMIN_TOKEN, body: "{}" });
   if (rollup.status !== 200) throw new Error(`rollup: ${rollup.status}`);
+  // A second key, so the keys panel lists two.
+  const second = await api(`${stack.queryUrl}/v1/keys`, { method: "POST", token: acme.key, body: "{}" });
+  if (second.status !== 201) throw new Error(`keys: ${second.status}`);
   if (shots) mkdirSync(shots, { recursive: true });
 }, 600_000); // the first run may install Chromium
 
@@ -248,6 +252,34 @@ describe("in Chromium", () => {
       (mine.billing_status ?? "").replace(/_/g, " "),
     ]);
     expect(mine.billed_clicks).toBe(live.clicks);
+
+    // API keys: the ids and times the API lists, this key marked; no secret on the page.
+    await page.locator("#keys tr td").first().waitFor();
+    const keys = await get<{ keys: { key_id: string; created_at: string; last_used_at: string | null; current: boolean }[] }>("/v1/keys");
+    const when = (s: string | null) => (s ? s.slice(0, 16).replace("T", " ") : "never");
+    expect(await cellsOf(page, "#keys tr")).toEqual(
+      keys.keys.map((k) => [k.key_id, when(k.created_at), when(k.last_used_at), k.current ? "this key" : ""]),
+    );
+    expect(keys.keys).toHaveLength(2);
+    expect(await page.locator("body").textContent()).not.toContain(acme.key);
+
+    // Alerts: the API's list (none yet with no webhook set: the panel says so).
+    const alerts = await get<{ webhook: unknown; alerts: { kind: string; delivery: string }[] }>("/v1/alerts?limit=20");
+    await page.locator("#alerts tr").first().waitFor();
+    const shownAlerts = await cellsOf(page, "#alerts tr:not(.empty)");
+    expect(shownAlerts.map((r) => [r[1], r[4]])).toEqual(
+      alerts.alerts.map((a) => [a.kind.replace(/_/g, " "), a.delivery.replace(/_/g, " ")]),
+    );
+    expect(await page.locator("#webhook").textContent()).toMatch(alerts.webhook ? /^Delivered to / : /^No webhook set/);
+
+    // Export: the button downloads the chart's series, the API's CSV, whose numbers are the chart table's.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^metrics-${acme.campaign_id}-minute-.+\\.csv$`));
+    const exported = parseCsv(readFileSync((await download.path())!, "utf8"));
+    expect(exported).toHaveLength(60);
+    expect(exported.reduce((n, r) => n + Number(r.clicks), 0)).toBe(live.clicks);
+    expect(exported.reduce((n, r) => n + Number(r.invalid_clicks), 0)).toBe(live.invalid_clicks);
+    expect(exported.reduce((n, r) => n + Number(r["invalid_by_reason.bot_ua"]), 0)).toBe(2);
 
     await page.screenshot({ path: join(shots || stack.persistTo, "dashboard.png"), fullPage: true });
     expect(await problems()).toEqual([]);

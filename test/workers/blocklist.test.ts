@@ -3,7 +3,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { BLOOM_CAPACITY, BLOOM_ERROR_RATE, ipItem, uaItem, type BlocklistSource } from "../../domain/blocklist";
 import { Bloom, forgetBlocklistCache, newBloom, resolveBlocklisted } from "../../domain/bloom";
 import type { Blocklist } from "../../durable-objects/blocklist";
-import { testEnv } from "./helpers";
+import { ADMIN, BROWSER, call, drained, json, seedAd, testEnv } from "./helpers";
 
 function sourceOf(name: string): { stub: DurableObjectStub<Blocklist>; source: BlocklistSource; calls: { contains: number } } {
   const stub = testEnv.BLOCKLIST.getByName(name);
@@ -87,5 +87,64 @@ describe("blocklist", () => {
     const f = new Bloom(snap!.size, snap!.hashes, snap!.bits);
     expect([f.has(ipItem("old")), f.has(uaItem("OldBot/1"))]).toEqual([true, true]);
     expect(snap!.version).toBe(1);
+  });
+
+  it("forgets removed entries: the filter is rebuilt without them, and the object keeps its version history", async () => {
+    forgetBlocklistCache();
+    const { stub, source } = sourceOf(`bl-${crypto.randomUUID()}`);
+    await stub.add([ipItem("a"), ipItem("b"), uaItem("GoneBot/1")]);
+    expect(await stub.remove([ipItem("a"), ipItem("a"), ipItem("never-there")])).toEqual({ version: 2, removed: 1 });
+    expect(await stub.remove([ipItem("never-there")])).toEqual({ version: 2, removed: 0 });
+    const snap = await stub.snapshot();
+    const f = new Bloom(snap!.size, snap!.hashes, snap!.bits);
+    expect([f.has(ipItem("a")), f.has(ipItem("b")), f.has(uaItem("GoneBot/1"))]).toEqual([false, true, true]);
+    const events = [
+      { ip_hash: "a", user_agent: null },
+      { ip_hash: "b", user_agent: null },
+    ];
+    expect(await resolveBlocklisted(source, events)).toEqual([
+      { ip: false, ua: false },
+      { ip: true, ua: false },
+    ]);
+  });
+});
+
+describe("DELETE /v1/admin/blocklist", () => {
+  const blocklist = (method: string, body: unknown, headers = ADMIN) =>
+    call("http://query.test/v1/admin/blocklist", { method, headers, body: JSON.stringify(body) });
+
+  it("unblocks an IP for clicks after the answer; the verdicts already given stay", async () => {
+    forgetBlocklistCache();
+    const s = await seedAd();
+    const ip = `198.51.100.${Math.floor(Math.random() * 200) + 20}`;
+    const click = (user: string) =>
+      call(`${s.click_url}&user_id=${user}`, { headers: { "User-Agent": BROWSER, "CF-Connecting-IP": ip } }).then((r) => r.status);
+    expect((await blocklist("POST", { ips: [ip] })).status).toBe(200);
+    expect(await click("before")).toBe(302);
+    // Judged (a verdict given) before the entry goes.
+    await drained();
+    const removed = await blocklist("DELETE", { ips: [ip, "203.0.113.250"] });
+    expect(removed.status).toBe(200);
+    expect(await json(removed)).toEqual({ ips: 2, user_agents: 0, removed: 1, version: expect.any(Number) });
+    expect(await click("after")).toBe(302);
+    const live = await json<{ clicks: number; invalid_by_reason: Record<string, number> }>(
+      await call(`http://query.test/v1/campaigns/${s.campaign_id}/live?minutes=5`, { headers: { Authorization: `Bearer ${s.key}` } }),
+    );
+    expect(live).toMatchObject({ clicks: 1, invalid_by_reason: { blocklisted_ip: 1 } });
+  });
+
+  it("refuses bad input with a 4xx and changes nothing", async () => {
+    const before = await testEnv.BLOCKLIST.getByName("global").version();
+    for (const [body, status] of [
+      [{}, 400],
+      [{ ips: ["not-an-ip"] }, 400],
+      [{ ips: ["198.51.100.1"], extra: 1 }, 400],
+    ] as const) {
+      const res = await blocklist("DELETE", body);
+      expect(res.status).toBe(status);
+      expect(await json(res)).toMatchObject({ error: { code: "invalid_request" } });
+    }
+    expect((await blocklist("DELETE", { ips: ["198.51.100.1"] }, { Authorization: "Bearer nope" })).status).toBe(401);
+    expect(await testEnv.BLOCKLIST.getByName("global").version()).toBe(before);
   });
 });

@@ -133,6 +133,10 @@ async function conforms(doc: Json, opKey: string, url: string, init?: RequestIni
   const text = await res.text();
   expect(documented, `${opKey} answered ${res.status}, which it does not document: ${text}`).toBeDefined();
   const response = resolve(doc, documented);
+  if (res.headers.get("Content-Type")?.startsWith("text/csv")) {
+    expect(response.content?.["text/csv"], `${opKey} documents its CSV answer`).toBeDefined();
+    return text;
+  }
   const media = response.content?.["application/json"];
   if (!media) return null;
   const body = JSON.parse(text);
@@ -215,6 +219,10 @@ describe("GET /openapi.json", () => {
         expect(security, key).toEqual(["publisherKey"]);
         expect(errors, key).toEqual(expect.arrayContaining(["400", "401", "403", "413", "429"]));
         expect(resolve(doc, op.responses["429"]).headers["Retry-After"], key).toBeDefined();
+      } else if (path.startsWith("/v1/keys")) {
+        // An account's own keys: advertisers and publishers alike.
+        expect(security.sort(), key).toEqual(["adminToken", "advertiserKey", "publisherKey"]);
+        expect(errors, key).toEqual(expect.arrayContaining(["401", "404"]));
       } else if (path.startsWith("/v1/")) {
         expect(security.sort(), key).toEqual(["adminToken", "advertiserKey"]);
         expect(errors, key).toEqual(expect.arrayContaining(["401", "403"]));
@@ -328,6 +336,19 @@ describe("GET /openapi.json", () => {
       post({ user_agents: [`docs-test-agent-${crypto.randomUUID()}`] }),
     );
     await conforms(doc, "POST /v1/admin/rollup", `${Q}/v1/admin/rollup`, post({}));
+    await conforms(doc, "DELETE /v1/admin/blocklist", `${Q}/v1/admin/blocklist`, { ...post({ ips: ["198.51.100.77"] }), method: "DELETE" });
+    const second = await conforms(doc, "POST /v1/keys", `${Q}/v1/keys`, post({}, key));
+    const listed = await conforms(doc, "GET /v1/keys", `${Q}/v1/keys`, { headers: key });
+    expect(listed.keys).toHaveLength(2);
+    await conforms(doc, "DELETE /v1/keys/{key_id}", `${Q}/v1/keys/${second.key_id}`, { method: "DELETE", headers: key });
+    await conforms(doc, "DELETE /v1/keys/{key_id}", `${Q}/v1/keys/${listed.keys[0].key_id}`, { method: "DELETE", headers: key });
+    await conforms(doc, "GET /v1/keys", `${Q}/v1/keys`, { headers: ADMIN });
+    await conforms(doc, "PUT /v1/alerts/webhook", `${Q}/v1/alerts/webhook`, {
+      ...post({ url: "https://example.com/h" }, key),
+      method: "PUT",
+    });
+    await conforms(doc, "GET /v1/alerts", `${Q}/v1/alerts`, { headers: key });
+    await conforms(doc, "GET /v1/alerts", `${Q}/v1/alerts?limit=0`, { headers: key });
 
     // Clicks: billed, a bot, an unknown ad; and posted events with one rejected.
     expect((await call(`${click_url}&user_id=a`, { headers: { "User-Agent": BROWSER, "CF-IPCountry": "DE" } })).status).toBe(302);
@@ -372,6 +393,12 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "GET /v1/ads/popular", `${Q}/v1/ads/popular?window=60&top_n=10`, { headers: key });
     await conforms(doc, "GET /v1/billing", `${Q}/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`, { headers: key });
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=${today}`, { headers: key });
+    for (const path of [
+      `/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}`,
+      `/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`,
+      `/v1/reconciliation?date=${today}`,
+    ])
+      expect(await conforms(doc, `GET ${path.split("?")[0]}`, `${Q}${path}&format=csv`, { headers: key })).toMatch(/^\w+,/);
     await conforms(doc, "GET /v1/ops", `${Q}/v1/ops?minutes=60`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/buffers", `${Q}/v1/admin/buffers`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/campaigns/{id}/objects", `${Q}/v1/admin/campaigns/${campaign_id}/objects`, { headers: ADMIN });

@@ -5,7 +5,7 @@ import { edgeContext } from "../../domain/edge";
 import { ApiError } from "../../domain/errors";
 import { newClickEvent } from "../../domain/click-event";
 import type { ClickEvent } from "../../domain/event";
-import { getAdsCached, principalForKey, type AdRecord } from "../../domain/registry";
+import { getAdsCached, noteKeyUse, principalForKey, type AdRecord } from "../../domain/registry";
 import { describeIssues, postedEvent, type PostedEvent } from "../../domain/schemas";
 import { MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS } from "../../domain/time";
 import { bufferName, bufferSlots } from "../../domain/buffer";
@@ -22,12 +22,18 @@ export interface Rejection {
   message: string;
 }
 
-async function publisherOf(req: Request, env: IngestEnv): Promise<Extract<Principal, { role: "publisher" }>> {
+async function publisherOf(
+  req: Request,
+  env: IngestEnv,
+  ctx: Pick<ExecutionContext, "waitUntil">,
+): Promise<Extract<Principal, { role: "publisher" }>> {
   const key = bearer(req);
   if (!key) throw new ApiError(401, "unauthorized", "Send your publisher API key as `Authorization: Bearer <key>`.");
   const p = await principalForKey(env.DB, key);
   if (!p) throw new ApiError(401, "unauthorized", "That API key is not valid.");
   if (p.role !== "publisher") throw new ApiError(403, "forbidden", "Only publisher keys may post events.");
+  const used = noteKeyUse(env.DB, p);
+  if (used) ctx.waitUntil(used);
   return p;
 }
 
@@ -78,8 +84,8 @@ function rejectionFor(index: number, value: unknown): Rejection | PostedEvent {
   return { index, code: "invalid_field", message: describeIssues(r.error) };
 }
 
-export async function handlePostEvents(req: Request, env: IngestEnv): Promise<Response> {
-  const publisher = await publisherOf(req, env);
+export async function handlePostEvents(req: Request, env: IngestEnv, ctx: Pick<ExecutionContext, "waitUntil">): Promise<Response> {
+  const publisher = await publisherOf(req, env, ctx);
   const publisherId = publisher.publisher_id;
   // Before the body is read: an over-limit publisher costs us as little as possible.
   await publisherWithinLimit(env.PUBLISHER_GATE, publisherId, publisher.limits);

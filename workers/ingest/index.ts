@@ -11,6 +11,7 @@ export { Blocklist } from "../../durable-objects/blocklist";
 export { Leaderboard } from "../../durable-objects/leaderboard";
 export { EdgeBuffer } from "../../durable-objects/buffer";
 export { PublisherGate } from "../../durable-objects/publisher-gate";
+export { AlertBox } from "../../durable-objects/alerts";
 
 type Vars = { Bindings: IngestEnv };
 const app = withJsonErrors(new Hono<Vars>());
@@ -19,7 +20,7 @@ const app = withJsonErrors(new Hono<Vars>());
 // read their own input: /click leniently (a bad optional field is dropped), events one by one.
 const serve = (e: Endpoint, handler: Handler<Vars>) => app.on(e.route.method.toUpperCase(), routingPath(e.route.path), handler);
 serve(click, (c) => handleClick(c.req.raw, c.env));
-serve(postEvents, (c) => handlePostEvents(c.req.raw, c.env));
+serve(postEvents, (c) => handlePostEvents(c.req.raw, c.env, c.executionCtx));
 serve(health, (c) => c.json({ ok: true, service: "edgeclick-ingest" }));
 app.get("/", (c) => c.json({ service: "edgeclick-ingest", endpoints: ["GET /click", "POST /v1/events"] }));
 closeMethods(app);

@@ -32,6 +32,20 @@ export function ingestBase(env: QueryEnv): string {
   return base;
 }
 
+/** A blocklist request's entries as the Blocklist object names them (IPs only as keyed hashes). */
+async function blocklistItems(env: QueryEnv, body: { ips?: string[]; user_agents?: string[] }) {
+  const ips = body.ips ?? [];
+  const uas = body.user_agents ?? [];
+  const items = [...(await Promise.all(ips.map(async (ip) => ipItem(await hashIp(env.IP_HASH_KEY, ip))))), ...uas.map(uaItem)];
+  return { ips, uas, items };
+}
+
+/**
+ * Campaign objects re-read the list at most BLOCKLIST_STALENESS_MS after a change: once we answer, every
+ * click received afterwards is judged with it.
+ */
+const blocklistSeen = () => new Promise((r) => setTimeout(r, BLOCKLIST_STALENESS_MS + 100));
+
 export function adminRoutes(app: QueryApp): void {
   mount(app, api.createAdvertiser, async (c, { body }) => {
     return c.json(await registry.createAdvertiser(c.env.DB, body.name, body.jurisdiction ?? null), 201);
@@ -105,14 +119,17 @@ export function adminRoutes(app: QueryApp): void {
   });
 
   mount(app, api.addToBlocklist, async (c, { body }) => {
-    const ips = body.ips ?? [];
-    const uas = body.user_agents ?? [];
-    const items = [...(await Promise.all(ips.map(async (ip) => ipItem(await hashIp(c.env.IP_HASH_KEY, ip))))), ...uas.map(uaItem)];
+    const { ips, uas, items } = await blocklistItems(c.env, body);
     const { version, added } = await objectsOf<Blocklist>(c.env.BLOCKLIST).getByName("global").add(items);
-    // Campaign objects re-read the list at most this long after a change: once we answer, every click
-    // received afterwards is judged with it.
-    await new Promise((r) => setTimeout(r, BLOCKLIST_STALENESS_MS + 100));
+    await blocklistSeen();
     return c.json({ ips: ips.length, user_agents: uas.length, added, version }, 200);
+  });
+
+  mount(app, api.removeFromBlocklist, async (c, { body }) => {
+    const { ips, uas, items } = await blocklistItems(c.env, body);
+    const { version, removed } = await objectsOf<Blocklist>(c.env.BLOCKLIST).getByName("global").remove(items);
+    await blocklistSeen();
+    return c.json({ ips: ips.length, user_agents: uas.length, removed, version }, 200);
   });
 
   mount(app, api.rollup, async (c, { body }) => {

@@ -6,6 +6,8 @@ import { openApiResponse, registerComponents } from "./openapi";
 import { opsPageResponse } from "./ops-page";
 import { opsRoutes } from "./ops";
 import { readRoutes } from "./reads";
+import { keyRoutes } from "./keys";
+import { alertRoutes } from "./alerts";
 import { closeMethods, withJsonErrors } from "../http";
 import { mount, queryApp } from "./mount";
 
@@ -27,6 +29,8 @@ mount(app, api.health, async (c) => {
 adminRoutes(app);
 opsRoutes(app);
 readRoutes(app);
+keyRoutes(app);
+alertRoutes(app);
 app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
 closeMethods(app);
 registerComponents(app);

@@ -10,6 +10,7 @@ import { ApiError } from "../../domain/errors";
 import type { Principal } from "../../domain/registry";
 import { describeIssues, parseOr400 } from "../../domain/schemas";
 import { readJson } from "../http";
+import { noteKeyUse } from "../../domain/registry";
 import { authenticate, requireAdmin, requireReader } from "./auth";
 
 export type QueryVars = { Bindings: QueryEnv; Variables: { principal: Principal } };
@@ -27,19 +28,22 @@ export function queryApp(): QueryApp {
   });
 }
 
+/** The caller, checked by `require`, noted as having used its key (a write at most every few minutes), then the handler. */
+const caller =
+  (require: (p: Principal) => void): MiddlewareHandler<QueryVars> =>
+  async (c, next) => {
+    const p = await authenticate(c.req.raw, c.env);
+    require(p);
+    const used = noteKeyUse(c.env.DB, p);
+    if (used) c.executionCtx.waitUntil(used);
+    c.set("principal", p);
+    await next();
+  };
+
 const AUTH: Record<Auth, MiddlewareHandler<QueryVars> | null> = {
-  admin: async (c, next) => {
-    const p = await authenticate(c.req.raw, c.env);
-    requireAdmin(p);
-    c.set("principal", p);
-    await next();
-  },
-  reader: async (c, next) => {
-    const p = await authenticate(c.req.raw, c.env);
-    requireReader(p);
-    c.set("principal", p);
-    await next();
-  },
+  admin: caller(requireAdmin),
+  reader: caller(requireReader),
+  account: caller(() => {}),
   publisher: null,
   none: null,
 };

@@ -22,6 +22,7 @@ const TAGS = [
   { name: "admin", description: "Registry, blocklist, billing rollup and the ops view (admin token)." },
   { name: "ingest", description: "Clicks and posted events (ingest base URL)." },
   { name: "query", description: "Real-time and billed numbers (advertiser key or admin token)." },
+  { name: "account", description: "The caller's own account: its API keys, its alert webhook and alerts." },
   { name: "docs", description: "This document, readiness and the pages." },
 ];
 

@@ -6,6 +6,8 @@ import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } fr
 import { sketchEstimate } from "../../domain/hll";
 import { listAds, listCampaigns } from "../../domain/registry";
 import * as api from "../../domain/api/routes";
+import * as R from "../../domain/api/responses";
+import { jsonOrCsv } from "./csv";
 import { parseInstant } from "../../domain/schemas";
 import { shardsAt } from "../../domain/sharding";
 import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, utcDate, type Granularity } from "../../domain/time";
@@ -56,7 +58,7 @@ const billing = (app: QueryApp) =>
     )
       .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
       .all<Record<string, number | string>>();
-    return c.json({
+    const body = {
       campaign_id: campaign.campaign_id,
       from: q.from,
       to: q.to,
@@ -74,7 +76,9 @@ const billing = (app: QueryApp) =>
         late_events: r.late_events,
         event_id_repeats: r.event_id_repeats,
       })),
-    });
+    };
+    const filename = `billing-${campaign.campaign_id}-${q.from}-${q.to}`;
+    return jsonOrCsv(c, q.format, body, { filename, row: R.billing.shape.rows.element, rows: (b) => b.rows });
   });
 
 /** At most this many buckets (and bucket × group entries) per `/v1/metrics` answer. */
@@ -117,7 +121,7 @@ const metrics = (app: QueryApp) =>
     const metrics = starts.flatMap((ts) =>
       groups.map((g) => toMetricBucket(merged.get(`${ts}|${g ?? ""}`) ?? emptyMerged(ts, g), q.group_by !== undefined)),
     );
-    return c.json({
+    const body = {
       ...(q.ad_id ? { ad_id: q.ad_id } : {}),
       campaign_id: target.campaign_id,
       start: isoMinute(q.start),
@@ -126,6 +130,12 @@ const metrics = (app: QueryApp) =>
       group_by: q.group_by ?? null,
       filter: q.filter ? `${q.filter.dim}:${q.filter.value}` : null,
       metrics,
+    };
+    return jsonOrCsv(c, q.format, body, {
+      filename: `metrics-${q.ad_id ?? target.campaign_id}-${granularity}-${body.start}`,
+      row: R.metricBucket,
+      rows: (b) => b.metrics,
+      omit: q.group_by ? [] : ["group"],
     });
   });
 
@@ -189,7 +199,7 @@ const campaigns = (app: QueryApp) =>
   });
 
 const reconciliation = (app: QueryApp) =>
-  mount(app, api.reconciliation, async (c, { query: { date } }) => {
+  mount(app, api.reconciliation, async (c, { query: { date, format } }) => {
     const start = dateStart(date)!;
     const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
     const { results } = await c.env.DB.prepare(
@@ -227,7 +237,12 @@ const reconciliation = (app: QueryApp) =>
         )),
       );
     }
-    return c.json({ date, campaigns: rows });
+    const body = { date, campaigns: rows };
+    return jsonOrCsv(c, format, body, {
+      filename: `reconciliation-${date}`,
+      row: R.reconciliation.shape.campaigns.element,
+      rows: (b) => b.campaigns,
+    });
   });
 
 /** Real-time and billing reads, in the order their paths must be matched (`/ads/popular` before `/ads/{ad_id}/…`). */

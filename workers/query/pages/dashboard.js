@@ -178,11 +178,16 @@
     return raw;
   }
 
+  // The series the chart shows, for the export button.
+  let chartPath = null;
+
   async function loadChart(g) {
     const end = floor(Date.now(), MIN) + MIN,
       start = end - HOUR;
-    const r = await api(`/v1/metrics?campaign_id=${encodeURIComponent(selected)}&start=${iso(start)}&end=${iso(end)}&granularity=minute`);
+    const path = `/v1/metrics?campaign_id=${encodeURIComponent(selected)}&start=${iso(start)}&end=${iso(end)}&granularity=minute`;
+    const r = await api(path);
     if (g !== generation) return;
+    chartPath = path;
     const b = r.metrics;
     const W = 960,
       H = 240,
@@ -385,6 +390,67 @@
     );
   }
 
+  /** Downloads the chart's series as the API's CSV export (the same numbers as its JSON). */
+  async function exportCsv() {
+    if (!chartPath) return;
+    try {
+      const res = await fetch(`${chartPath}&format=csv`, { headers: { Authorization: `Bearer ${key}` }, cache: "no-store" });
+      if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, "The export failed");
+      const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "")?.[1] || "metrics.csv";
+      const a = el("a", { href: URL.createObjectURL(await res.blob()), download: name });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      panelError("chart", null);
+    } catch (err) {
+      panelError("chart", err);
+    }
+  }
+
+  const when = (s) => (s ? s.slice(0, 16).replace("T", " ") : "never");
+
+  async function loadAlerts(g) {
+    const r = await api("/v1/alerts?limit=20");
+    if (g !== generation) return;
+    $("webhook").textContent = r.webhook ? `Delivered to ${r.webhook.url}` : "No webhook set: alerts are only listed here.";
+    fill(
+      $("alerts"),
+      r.alerts.map((a) =>
+        el(
+          "tr",
+          a.campaign_id === selected ? { class: "current" } : null,
+          el("td", null, when(a.at)),
+          el("td", null, a.kind.replace(/_/g, " ")),
+          el("td", null, campaignName(a.campaign_id)),
+          el("td", null, a.message),
+          el("td", null, el("span", { class: `badge ${a.delivery}` }, a.delivery.replace(/_/g, " "))),
+        ),
+      ),
+      "No alerts.",
+      5,
+    );
+  }
+
+  async function loadKeys(g) {
+    const r = await api("/v1/keys");
+    if (g !== generation) return;
+    fill(
+      $("keys"),
+      r.keys.map((k) =>
+        el(
+          "tr",
+          null,
+          el("td", null, k.key_id),
+          el("td", null, when(k.created_at)),
+          el("td", null, when(k.last_used_at)),
+          el("td", null, k.current ? "this key" : ""),
+        ),
+      ),
+      "No keys.",
+      4,
+    );
+  }
+
   // ----- polling -----
   // One timer chain per panel: the next request starts only after the previous answered, and nothing
   // is fetched while the tab is hidden.
@@ -418,6 +484,8 @@
     every(60000, "by-device", (g) => loadBreakdown(g, "device_type", "by-device", (d) => d || "unknown"));
     every(60000, "billing", loadBilling);
     every(60000, "recon", loadReconciliation);
+    every(30000, "alerts", loadAlerts);
+    every(60000, "keys", loadKeys);
   }
 
   function showKeyForm(message, bad) {
@@ -474,6 +542,7 @@
     $("key").value = "";
     signIn();
   });
+  $("export-csv").addEventListener("click", exportCsv);
   $("forget").addEventListener("click", () => {
     localStorage.removeItem(STORE_KEY);
     localStorage.removeItem(STORE_CAMPAIGN);
