@@ -1,9 +1,8 @@
-
 import { availableParallelism, tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
-import { ROOT, } from "../scripts/stack.mjs";
+import { ROOT } from "../scripts/stack.mjs";
 import { arg, benchStack, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- do-throughput:start -->";

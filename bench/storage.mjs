@@ -1,8 +1,7 @@
-
-import { availableParallelism, } from "node:os";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Pool } from "undici";
-import { ROOT, } from "../scripts/stack.mjs";
+import { ROOT } from "../scripts/stack.mjs";
 import { arg, benchStack, writeSection } from "./lib/common.mjs";
 
 export const START = "<!-- storage:start -->";
@@ -20,9 +19,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 const ip = (n) => `198.18.${(n >> 8) % 200}.${n & 255}`;
 
-const { stack, token, admin, close } = await benchStack("storage");
-const post = async (path, body) =>
-  (await fetch(`${stack.queryUrl}/v1/admin/${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) })).json();
+const { stack, admin, adminPost: post, close } = await benchStack("storage");
 const objects = async (campaignId) =>
   (await fetch(`${stack.queryUrl}/v1/admin/campaigns/${campaignId}/objects`, { headers: admin })).json();
 /** Rows written and read so far by the local location's edge buffers, and rows they still hold. */

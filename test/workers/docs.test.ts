@@ -507,6 +507,7 @@ describe("GET /dashboard and GET /ops", () => {
   it("reads the public API with the advertiser's key and shows what the brief asks for", async () => {
     const { html } = await page();
     for (const needle of [
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the page's own source text, literally
       "Authorization: `Bearer ${key}`",
       "localStorage",
       'id="forget"',
