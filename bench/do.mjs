@@ -1,3 +1,12 @@
+// `npm run bench:do` (also the second half of `npm run bench`): how many events per second one campaign
+// absorbs when it is counted by one Durable Object, and by four shards, in one run, A B A B.
+// Publishers post batches to `POST /v1/events` (the realistic way to push volume), from several
+// concurrent connections; every event is distinct (own event_id, user, and one of 5,000 IPs), so all
+// are clean and each goes through every rule and counter. The section it writes into bench/RESULTS.md
+// sits between the markers below and is kept when bench/run.mjs rewrites the rest of the file.
+//
+// Settings: --duration=S (8), --warmup=S (2), --posters=N (4 concurrent connections), --batch=N (250
+// events per request), --results=PATH (bench/RESULTS.md). Load only targets 127.0.0.1 on free ports.
 import { availableParallelism, tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";

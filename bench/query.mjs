@@ -1,3 +1,9 @@
+// `npm run bench:query`: real-time query latency while events arrive. Publishers post 250-event batches
+// to one campaign (about 2,000 events/s) while one reader asks, one request at a time, for a 60-minute
+// minute series (GET /v1/metrics, campaign, granularity=minute) and another for the live view
+// (GET /v1/campaigns/{id}/live?minutes=60). Reports p50/p99 of each, and the same idle.
+//
+// Settings: --duration=S (10), --results=PATH (bench/RESULTS.md). Load only targets 127.0.0.1.
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";

@@ -1,3 +1,12 @@
+// `npm run bench:storage`: what an event costs in SQLite rows over its whole life, measured, not guessed.
+// Three loads on the real local stack: (a) 500-event posted batches on one campaign, (b) /click at
+// concurrency 16, (c) posted batches on a 4-shard campaign. After each, the bench waits until the
+// archive has confirmed every event and the objects have checkpointed and dropped their log rows, then
+// sums every statement's rowsWritten / rowsRead in every object the load touched (the campaign shards
+// and the leaderboards, from GET /v1/admin/campaigns/{id}/objects), adds the rows retention will delete
+// later (one write each), and divides by the events. D1's rows written by the billing rollup come last.
+//
+// Settings: --events=N (20000 per posted load), --clicks=N (4000), --results=PATH (bench/RESULTS.md).
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Pool } from "undici";

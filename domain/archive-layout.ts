@@ -29,9 +29,3 @@ export const SPOOL_PREFIX = "spool/";
 export function spoolKey(receivedAt: number, uid: string): string {
   return `${SPOOL_PREFIX}${receivedAt}-${uid}.json`;
 }
-
-/** The receive time a spool key was named after, or null for a key this layout did not make. */
-export function spooledAt(key: string): number | null {
-  const m = key.startsWith(SPOOL_PREFIX) ? /^(\d+)-/.exec(key.slice(SPOOL_PREFIX.length)) : null;
-  return m ? Number(m[1]) : null;
-}

@@ -204,5 +204,5 @@ export interface BatchRpc {
 export interface SpoolBacklog {
   files: number;
   more: boolean;
-  oldest_received_at: number | null;
+  oldest_spooled_at: number | null;
 }

@@ -1,7 +1,7 @@
 /** Hands events that were spooled to R2 (objects and queue both down at the edge) to their campaign objects. */
 import { logLine } from "../domain/log";
 import type { PendingMessage } from "../domain/messages";
-import { SPOOL_PREFIX, spooledAt } from "../domain/archive-layout";
+import { SPOOL_PREFIX } from "../domain/archive-layout";
 import type { SpoolBacklog } from "../domain/billing";
 import { recordEvents, type CampaignBinding } from "../durable-objects/client";
 
@@ -35,7 +35,7 @@ export async function sweepSpool(
   return { swept, events, failed };
 }
 
-/** What waits in the spool (both jurisdictions): files, and the receive time of the oldest one. */
+/** What waits in the spool (both jurisdictions): files, and when the oldest of them was spooled. */
 export async function spoolBacklog(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket }, limit = 1000): Promise<SpoolBacklog> {
   let files = 0;
   let oldest: number | null = null;
@@ -44,10 +44,8 @@ export async function spoolBacklog(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucke
     const page = await bucket.list({ prefix: SPOOL_PREFIX, limit });
     files += page.objects.length;
     more ||= page.truncated;
-    for (const { key } of page.objects) {
-      const at = spooledAt(key);
-      if (at !== null && (oldest === null || at < oldest)) oldest = at;
-    }
+    // When it was written, not its events' receive time: a dead letter can be old when it is spooled.
+    for (const { uploaded } of page.objects) oldest = Math.min(oldest ?? Number.POSITIVE_INFINITY, uploaded.getTime());
   }
-  return { files, more, oldest_received_at: oldest };
+  return { files, more, oldest_spooled_at: oldest };
 }

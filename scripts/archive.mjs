@@ -3,7 +3,8 @@
 // every archived event. Locally R2 keeps its objects as hash-named blobs, so neither DuckDB nor wrangler
 // can read the archive in place; this reads it through the Workers runtime's own R2, from the same state
 // directory `npm start` uses (EDGECLICK_STATE, default .wrangler/state).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
@@ -58,7 +59,7 @@ export async function exportArchive(state, dir) {
   return files;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? ".")).href) {
   const [command, argument] = process.argv.slice(2);
   const state = resolve(process.env.EDGECLICK_STATE ?? join(ROOT, ".wrangler/state"));
   if (command === "export") {

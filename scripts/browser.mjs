@@ -3,7 +3,7 @@
 // browser download is never used (it needs hosts beyond the package registries).
 //   node scripts/browser.mjs    (npm run browser)  prints the path, installing Chromium first if needed
 import { execFileSync } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable"];
@@ -63,7 +63,7 @@ export function ensureChromium({ log = (line) => console.error(line) } = {}) {
   return installed;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? ".")).href) {
   try {
     console.log(ensureChromium());
   } catch (err) {

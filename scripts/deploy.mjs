@@ -13,8 +13,9 @@
 // The committed configs keep a placeholder database_id (the local stack keys its D1 state by it, and an account's
 // id does not belong in the repository), so each Worker deploys from a generated copy holding the account's id:
 // .wrangler/edgeclick-deploy/<worker>/wrangler.json, kept for remote D1 commands (`-c` it).
+import { pathToFileURL } from "node:url";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { parseArgs, stripVTControlCharacters } from "node:util";
 import { experimental_readRawConfig, unstable_readConfig } from "wrangler";
@@ -311,7 +312,7 @@ const USAGE = `usage: npm run deploy [-- --ingest-url URL]             create wh
        npm run deploy -- --dry-run [--outdir DIR]   offline: check, print the plan, bundle into DIR (default .wrangler/build)
 Secrets named in the configs' [secrets] required are read from environment variables of the same name when set.`;
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? ".")).href) {
   let flags;
   try {
     ({ values: flags } = parseArgs({

@@ -12,6 +12,8 @@
 //
 // Bounded: at most --duration 3600 s, --rate 20000 events/s, --max-events 2,000,000. Targets other than
 // this machine (localhost, 127.0.0.0/8, ::1) are refused unless --i-mean-it is given.
+import { pathToFileURL } from "node:url";
+import { realpathSync } from "node:fs";
 import { SingleBar, Presets } from "cli-progress";
 import { readDevVars } from "./stack.mjs";
 
@@ -287,7 +289,7 @@ export async function runLoadgen(o) {
   return { ok: rows.every((r) => r.ok), rows, campaign_id, ledger };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? ".")).href) {
   const f = parseArgs(process.argv.slice(2));
   const target = (f.target ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
   const query = (f.query ?? (isLoopback(target) ? target.replace(/:8787$/, ":8788") : "")).replace(/\/+$/, "");

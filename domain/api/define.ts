@@ -9,7 +9,6 @@
  */
 import type { RouteConfig } from "@hono/zod-openapi";
 import { z } from "zod";
-import { LIMIT_PERIOD_S } from "../limits";
 
 /** `account`: any key that belongs to an account (advertiser or publisher), or the admin token. */
 export type Auth = "admin" | "reader" | "publisher" | "account" | "none";
@@ -44,7 +43,7 @@ export const ERRORS: Record<ErrorStatus, [name: string, description: string]> = 
   413: ["PayloadTooLarge", "The body is too large (payload_too_large, too_many_events)."],
   429: [
     "TooManyRequests",
-    `Over a rate limit (rate_limited); nothing was recorded. Retry after \`Retry-After\` seconds (at most ${LIMIT_PERIOD_S}).`,
+    "Over a rate limit (rate_limited); nothing of the request was recorded. `Retry-After` says how many seconds until it would fit.",
   ],
 };
 

@@ -151,9 +151,12 @@ export const ops = z
     }),
     queues: z
       .object({
-        spooled_files: count(
-          "Files of events waiting in the R2 spool: dead letters and edge fallbacks, replayed by the cron or POST /v1/admin/replay.",
-        ),
+        spooled_files: count()
+          .nullable()
+          .describe(
+            "Files of events waiting in the R2 spool: dead letters and edge fallbacks, replayed by the cron or POST /v1/admin/replay " +
+              "(null when the batch Worker did not answer: alert batch_unreachable).",
+          ),
         spooled_files_more: z.boolean().describe("More files wait than were counted."),
         oldest_spooled_age_s: count(),
       })

@@ -239,7 +239,7 @@ export const opsView = endpoint({
     "Is edgeclick working: ingest rate, fraud rate against the 5–30 % band, object load, archive lag, dead letters, rollups, drift, alerts",
   description:
     "Every figure is read from the campaign objects, R2 and D1. Alerts: fraud_rate_out_of_band, archive_lag (> 300 s), " +
-    "dead_letters (events waiting for replay), reconciliation_drift (> 5 %), rollup_stale (none in 24 h).",
+    "dead_letters (spooled events waiting over 30 min), batch_unreachable, reconciliation_drift (> 5 %), rollup_stale (none in 24 h).",
   auth: "admin",
   query: S.opsQuery,
   responses: jsonAnswer(200, "The ops view", R.ops),

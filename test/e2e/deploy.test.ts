@@ -61,7 +61,7 @@ const modules: Record<string, string[]> = {
 };
 
 describe("configuration", () => {
-  it("gives every edge rate limit the period the code and the 429's Retry-After assume", () => {
+  it("gives the /click rate limit the period the code assumes", () => {
     const toml = readFileSync(join(import.meta.dirname, "../../wrangler.toml"), "utf8");
     const periods = [...toml.matchAll(/simple = \{ limit = \d+, period = (\d+) \}/g)].map((m) => Number(m[1]));
     expect(periods.length).toBeGreaterThan(0);

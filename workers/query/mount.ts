@@ -21,9 +21,13 @@ export function queryApp(): QueryApp {
   return new OpenAPIHono<QueryVars>({
     // Query and path parameters that do not fit answer like every other bad input: a 400 naming the field.
     defaultHook: (result) => {
+      if (result.success) return;
       // @hono/zod-validator hands the hook the input it read as `data` (which tells "missing" from "wrong").
-      if (!result.success)
-        throw new ApiError(400, "invalid_request", describeIssues(result.error, undefined, "data" in result ? result.data : undefined));
+      const input = "data" in result ? (result.data as Record<string, unknown>) : undefined;
+      // A query parameter given twice reaches the schema as an array: say so, rather than "wrong type".
+      const repeated = input && result.target === "query" ? Object.keys(input).find((k) => Array.isArray(input[k])) : undefined;
+      if (repeated) throw new ApiError(400, "invalid_request", `${repeated}: must be given once`);
+      throw new ApiError(400, "invalid_request", describeIssues(result.error, undefined, input));
     },
   });
 }

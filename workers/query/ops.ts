@@ -98,8 +98,9 @@ export const opsRoutes = (app: QueryApp) =>
       });
     }
 
-    const spool = await (c.env.BATCH as Fetcher & BatchRpc).spool();
-    const spoolAge = spool.oldest_received_at === null ? 0 : Math.round((now - spool.oldest_received_at) / 1000);
+    // The ops view matters most when something is broken: a batch Worker that does not answer is an alert, not a 500.
+    const spool = await (c.env.BATCH as Fetcher & BatchRpc).spool().catch(() => null);
+    const spoolAge = spool?.oldest_spooled_at ? Math.round((now - spool.oldest_spooled_at) / 1000) : 0;
     const { results: runs } = await c.env.DB.prepare(
       "SELECT date, files, events, rows, computed_at FROM rollup_runs ORDER BY computed_at DESC LIMIT 7",
     ).all<{
@@ -130,10 +131,13 @@ export const opsRoutes = (app: QueryApp) =>
         });
       }
     }
-    if (spoolAge > SPOOL_AGE_LIMIT_S) {
+    if (!spool) {
+      alerts.push({ code: "batch_unreachable", message: "The batch Worker did not answer: the spool (dead letters) could not be read." });
+    } else if (spoolAge > SPOOL_AGE_LIMIT_S) {
+      const files = `${spool.files}${spool.more ? "+" : ""}`;
       alerts.push({
         code: "dead_letters",
-        message: `${spool.files}${spool.more ? "+" : ""} spooled event files wait for replay; the oldest arrived ${spoolAge} s ago.`,
+        message: `${files} spooled event files wait for replay; the oldest was spooled ${spoolAge} s ago.`,
       });
     }
     if (totals.events > 0 && (!runs[0] || now - runs[0].computed_at > DAY))
@@ -154,7 +158,7 @@ export const opsRoutes = (app: QueryApp) =>
         unsent_messages: perCampaign.reduce((n, p) => n + p.unsent_messages, 0),
         oldest_unarchived_age_s: lag,
       },
-      queues: { spooled_files: spool.files, spooled_files_more: spool.more, oldest_spooled_age_s: spoolAge },
+      queues: { spooled_files: spool?.files ?? null, spooled_files_more: spool?.more ?? false, oldest_spooled_age_s: spoolAge },
       rollups: { recent: runs, last_run_at: runs[0] ? new Date(runs[0].computed_at).toISOString() : null },
       reconciliation: drift,
       campaigns: perCampaign,
