@@ -74,7 +74,12 @@ export async function runLoadgen(o) {
   const { campaign_id } = await admin("campaigns", { advertiser_id: adv.advertiser_id, name: `loadgen ${run}`, cost_per_click: 0.1 });
   const ads = [];
   for (let i = 0; i < 3; i++) ads.push(await admin("ads", { campaign_id, landing_url: `https://loadgen.example/${i}` }));
-  const pub = await admin("publishers", { name: `loadgen ${run}` });
+  // Its own limits sized to the run (at worst one event per request), so the load is never throttled by them.
+  const pub = await admin("publishers", {
+    name: `loadgen ${run}`,
+    requests_per_minute: Math.max(600, Math.ceil(o.rate * 60)),
+    events_per_second: Math.max(5_000, Math.ceil(o.rate * 2)),
+  });
   await admin("blocklist", { ips: BLOCKED_IPS });
 
   const expected = emptyTally();

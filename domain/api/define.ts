@@ -73,8 +73,11 @@ export interface BodySpec<B extends z.ZodType = z.ZodType> {
 type Params = z.ZodObject | undefined;
 
 export interface Endpoint<Q extends Params = Params, P extends Params = Params, B extends z.ZodType | undefined = z.ZodType | undefined> {
+  method: "get" | "post" | "patch" | "put" | "delete";
+  /** OpenAPI form: `/v1/campaigns/{id}` (routingPath gives Hono's). */
+  path: string;
   /** What @hono/zod-openapi registers: the OpenAPI operation with its path, and the zod schemas it validates. */
-  route: RouteConfig;
+  readonly route: RouteConfig;
   auth: Auth;
   query: Q;
   params: P;
@@ -125,42 +128,59 @@ export function endpoint<Q extends Params = undefined, P extends Params = undefi
   query?: Q;
   params?: P;
   body?: { schema: B; maxBytes?: number; optional?: boolean; example?: unknown };
-  /** Parameters documented but read by the handler itself (the lenient `/click`). */
-  parameters?: RouteConfig["parameters"];
+  /** Parameters documented but read by the handler itself (the lenient `/click`); built only for the document. */
+  parameters?: () => RouteConfig["parameters"];
   /** A body documented but read by the handler itself (NDJSON or JSON events). */
   content?: NonNullable<RouteConfig["request"]>["body"];
   responses: RouteConfig["responses"];
   errors: ErrorStatus[];
 }): Endpoint<Q, P, B> {
-  const responses: RouteConfig["responses"] = { ...d.responses };
-  for (const status of d.errors) responses[status] = { $ref: `#/components/responses/${ERRORS[status][0]}` };
-  const body = d.body?.schema
-    ? {
-        required: !d.body.optional,
-        content: {
-          "application/json": {
-            schema: inputSchema(d.body.schema),
-            ...(d.body.example === undefined ? {} : { example: d.body.example }),
+  // The OpenAPI operation is built on first use: only the query Worker needs it, and the JSON Schemas in it
+  // are not free to make, so the ingest Worker (which routes by method and path) never pays for them.
+  let route: RouteConfig | null = null;
+  const build = (): RouteConfig => {
+    const responses: RouteConfig["responses"] = { ...d.responses };
+    for (const status of d.errors) responses[status] = { $ref: `#/components/responses/${ERRORS[status][0]}` };
+    const body = d.body?.schema
+      ? {
+          required: !d.body.optional,
+          content: {
+            "application/json": {
+              schema: inputSchema(d.body.schema),
+              ...(d.body.example === undefined ? {} : { example: d.body.example }),
+            },
           },
-        },
-      }
-    : d.content;
-  const route: RouteConfig = {
-    method: d.method,
-    path: d.path,
-    operationId: d.id,
-    tags: [d.tag],
-    summary: d.summary,
-    ...(d.description ? { description: d.description } : {}),
-    security: SECURITY[d.auth],
-    ...(d.parameters ? { parameters: d.parameters } : {}),
-    request: { ...(d.query ? { query: d.query } : {}), ...(d.params ? { params: d.params } : {}), ...(body ? { body } : {}) },
-    responses,
+        }
+      : d.content;
+    const parameters = d.parameters?.();
+    return {
+      method: d.method,
+      path: d.path,
+      operationId: d.id,
+      tags: [d.tag],
+      summary: d.summary,
+      ...(d.description ? { description: d.description } : {}),
+      security: SECURITY[d.auth],
+      ...(parameters ? { parameters } : {}),
+      request: { ...(d.query ? { query: d.query } : {}), ...(d.params ? { params: d.params } : {}), ...(body ? { body } : {}) },
+      responses,
+    };
   };
   const spec = d.body?.schema
     ? { schema: d.body.schema, maxBytes: d.body.maxBytes ?? 64 * 1024, optional: d.body.optional ?? false }
     : undefined;
-  return { route, auth: d.auth, query: d.query as Q, params: d.params as P, body: spec as Endpoint<Q, P, B>["body"] };
+  return {
+    method: d.method,
+    path: d.path,
+    get route() {
+      route ??= build();
+      return route;
+    },
+    auth: d.auth,
+    query: d.query as Q,
+    params: d.params as P,
+    body: spec as Endpoint<Q, P, B>["body"],
+  };
 }
 
 /** Hono's routing form of an OpenAPI path: `{id}` → `:id`. */

@@ -36,7 +36,7 @@ export const click = endpoint({
     "redirected and the click is recorded as invalid (`rate_limited`). HEAD answers the same without recording a click.",
   auth: "none",
   // Read leniently by the handler (a bad optional field is dropped, not refused), so documented only.
-  parameters: documentedQuery(S.clickParams),
+  parameters: () => documentedQuery(S.clickParams),
   responses: {
     302: {
       description: "Recorded durably; redirect to the registered landing_url (never to a URL from the request).",
@@ -75,7 +75,7 @@ export const postEvents = endpoint({
 });
 
 /** Schemas the document names that no route's own schema reaches. */
-export const namedSchemas = { PostedEvent: inputSchema(S.postedEvent) };
+export const namedSchemas = () => ({ PostedEvent: inputSchema(S.postedEvent) });
 
 // ---------------------------------------------------------------------------------------------------
 // Admin (admin token)

@@ -370,12 +370,20 @@ describe("corpus: admin endpoints", () => {
   it("wants the admin token: 401 without valid credentials, 403 for an advertiser or publisher key", async () => {
     const routes: [string, string][] = [
       ...ADMIN_POSTS.map((p) => ["POST", p] as [string, string]),
+      ["POST", "replay"],
+      ["DELETE", "blocklist"],
       ["PATCH", `campaigns/${w.a.campaign_id}`],
+      ["PATCH", `publishers/${w.pub.publisher_id}`],
+      // Reads of the admin: the same credentials, no body.
+      ["GET", "buffers"],
+      ["GET", `campaigns/${w.a.campaign_id}/objects`],
+      ["GET", "../ops"],
     ];
     const cases: Case[] = [];
     const valid = '{"name":"should never be created"}';
     for (const [method, path] of routes) {
       const n = (s: string) => `${method} ${path}: ${s}`;
+      const body = method === "GET" ? undefined : valid;
       for (const [label, headers] of [
         ["no Authorization", {}],
         ["empty Authorization", { Authorization: "" }],
@@ -389,12 +397,14 @@ describe("corpus: admin endpoints", () => {
         ["SQL token", { Authorization: `Bearer ${SQL.replace(/ /g, "")}` }],
         ["10 KB token", { Authorization: `Bearer ${"t".repeat(10_000)}` }],
       ] as const) {
-        cases.push(adminCase(n(label), path, valid, 401, "unauthorized", method, headers));
+        cases.push(adminCase(n(label), path, body, 401, "unauthorized", method, headers));
       }
-      cases.push(adminCase(n("advertiser key"), path, valid, 403, "forbidden", method, bearer(w.a.key)));
-      cases.push(adminCase(n("publisher key"), path, valid, 403, "forbidden", method, bearer(w.pub.api_key)));
-      // Credentials are checked before the body is even read.
-      cases.push(adminCase(n("no key, bad body"), path, "{", 401, "unauthorized", method, {}));
+      cases.push(adminCase(n("advertiser key"), path, body, 403, "forbidden", method, bearer(w.a.key)));
+      cases.push(adminCase(n("publisher key"), path, body, 403, "forbidden", method, bearer(w.pub.api_key)));
+      // Credentials are checked before the body (or a bad query) is even read.
+      if (method === "GET")
+        cases.push(adminCase(n("no key, bad query"), `${path}?minutes=oops&colo=x`, undefined, 401, "unauthorized", method, {}));
+      else cases.push(adminCase(n("no key, bad body"), path, "{", 401, "unauthorized", method, {}));
     }
     await runUnchanged(cases);
   });
@@ -402,7 +412,8 @@ describe("corpus: admin endpoints", () => {
   it("answers wrong methods with 405 and an Allow header, unknown admin paths with 404", async () => {
     const cases: Case[] = [];
     for (const path of ADMIN_POSTS) {
-      for (const method of ["GET", "PUT", "DELETE", "PATCH"])
+      // The blocklist also takes DELETE (removing entries).
+      for (const method of ["GET", "PUT", "DELETE", "PATCH"].filter((m) => !(path === "blocklist" && m === "DELETE")))
         cases.push(adminCase(`${method} ${path}`, path, method === "GET" ? undefined : "{}", 405, "method_not_allowed", method));
     }
     for (const method of ["GET", "POST", "PUT", "DELETE"])

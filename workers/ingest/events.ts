@@ -5,14 +5,14 @@ import { edgeContext } from "../../domain/edge";
 import { ApiError } from "../../domain/errors";
 import { newClickEvent } from "../../domain/click-event";
 import type { ClickEvent } from "../../domain/event";
-import { getAdsCached, noteKeyUse, principalForKey, type AdRecord } from "../../domain/registry";
+import { getAdsCached, type AdRecord } from "../../domain/registry";
 import { describeIssues, postedEvent, type PostedEvent } from "../../domain/schemas";
 import { MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS } from "../../domain/time";
 import { bufferName, bufferSlots } from "../../domain/buffer";
 import { bufferEvents, recordDurably } from "../../durable-objects/client";
-import { bearer, readBody } from "../http";
+import { readBody } from "../http";
+import type { Publisher } from "./auth";
 import { publisherWithinLimit } from "./limits";
-import type { Principal } from "../../domain/registry";
 
 import { MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
 
@@ -20,21 +20,6 @@ export interface Rejection {
   index: number;
   code: string;
   message: string;
-}
-
-async function publisherOf(
-  req: Request,
-  env: IngestEnv,
-  ctx: Pick<ExecutionContext, "waitUntil">,
-): Promise<Extract<Principal, { role: "publisher" }>> {
-  const key = bearer(req);
-  if (!key) throw new ApiError(401, "unauthorized", "Send your publisher API key as `Authorization: Bearer <key>`.");
-  const p = await principalForKey(env.DB, key);
-  if (!p) throw new ApiError(401, "unauthorized", "That API key is not valid.");
-  if (p.role !== "publisher") throw new ApiError(403, "forbidden", "Only publisher keys may post events.");
-  const used = noteKeyUse(env.DB, p);
-  if (used) ctx.waitUntil(used);
-  return p;
 }
 
 type Item = { ok: true; value: unknown } | { ok: false; message: string };
@@ -84,8 +69,8 @@ function rejectionFor(index: number, value: unknown): Rejection | PostedEvent {
   return { index, code: "invalid_field", message: describeIssues(r.error) };
 }
 
-export async function handlePostEvents(req: Request, env: IngestEnv, ctx: Pick<ExecutionContext, "waitUntil">): Promise<Response> {
-  const publisher = await publisherOf(req, env, ctx);
+/** The publisher has been authenticated by the route (its definition says `auth: "publisher"`). */
+export async function handlePostEvents(req: Request, env: IngestEnv, publisher: Publisher): Promise<Response> {
   const publisherId = publisher.publisher_id;
   // Before the body is read: an over-limit publisher costs us as little as possible.
   await publisherWithinLimit(env.PUBLISHER_GATE, publisherId, publisher.limits);

@@ -1,8 +1,9 @@
 /** edgeclick-ingest: the public door for clicks. Routes only; the rules live in domain/ and durable-objects/. */
-import { Hono, type Handler } from "hono";
+import { type Context, Hono } from "hono";
 import { routingPath, type Endpoint } from "../../domain/api/define";
 import { click, health, postEvents } from "../../domain/api/routes";
 import { handleClick } from "./click";
+import { publisherOf, type Publisher } from "./auth";
 import { handlePostEvents } from "./events";
 import { closeMethods, withJsonErrors } from "../http";
 
@@ -16,11 +17,19 @@ export { AlertBox } from "../../durable-objects/alerts";
 type Vars = { Bindings: IngestEnv };
 const app = withJsonErrors(new Hono<Vars>());
 
-// Routed from the shared definitions (domain/api) that the query Worker publishes as OpenAPI. Both handlers
-// read their own input: /click leniently (a bad optional field is dropped), events one by one.
-const serve = (e: Endpoint, handler: Handler<Vars>) => app.on(e.route.method.toUpperCase(), routingPath(e.route.path), handler);
+/**
+ * Serves a shared definition (domain/api, which the query Worker publishes as OpenAPI): its method and path,
+ * and its caller checked as its `auth` says before the handler runs. The handlers read their own input:
+ * /click leniently (a bad optional field is dropped), events one by one.
+ */
+function serve(e: Endpoint, handler: (c: Context<Vars>, publisher: Publisher | null) => Response | Promise<Response>): void {
+  if (e.auth !== "none" && e.auth !== "publisher") throw new Error(`${e.path}: ${e.auth} endpoints live on the query Worker`);
+  app.on(e.method.toUpperCase(), routingPath(e.path), async (c) =>
+    handler(c, e.auth === "publisher" ? await publisherOf(c.req.raw, c.env, c.executionCtx) : null),
+  );
+}
 serve(click, (c) => handleClick(c.req.raw, c.env));
-serve(postEvents, (c) => handlePostEvents(c.req.raw, c.env, c.executionCtx));
+serve(postEvents, (c, publisher) => handlePostEvents(c.req.raw, c.env, publisher!));
 serve(health, (c) => c.json({ ok: true, service: "edgeclick-ingest" }));
 app.get("/", (c) => c.json({ service: "edgeclick-ingest", endpoints: ["GET /click", "POST /v1/events"] }));
 closeMethods(app);

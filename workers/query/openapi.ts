@@ -46,7 +46,7 @@ export function registerComponents(app: QueryApp): void {
       content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
     });
   }
-  for (const [name, schema] of Object.entries(namedSchemas)) registry.registerComponent("schemas", name, schema);
+  for (const [name, schema] of Object.entries(namedSchemas())) registry.registerComponent("schemas", name, schema);
 }
 
 type Doc = ReturnType<QueryApp["getOpenAPI31Document"]>;
