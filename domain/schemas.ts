@@ -7,7 +7,7 @@
 import { JURISDICTIONS } from "./jurisdiction";
 import { z } from "zod";
 import { ApiError } from "./errors";
-import { CITY_MAX, MAX_POPULAR_ADS, MAX_POPULAR_WINDOW_MINUTES, REFERER_MAX } from "./limits";
+import { CITY_MAX, MAX_ATTRIBUTION_WINDOW_DAYS, MAX_POPULAR_ADS, MAX_POPULAR_WINDOW_MINUTES, REFERER_MAX } from "./limits";
 import { GRANULARITIES, parseTime } from "./time";
 
 // ISO 3166-1 alpha-2, plus XX for "unknown" (what the edge reports when it cannot tell).
@@ -145,6 +145,13 @@ export const createCampaign = z.strictObject({
   name,
   cost_per_click: costPerClick.describe("Amount per billed click, 0 to 1000, at most 6 decimals."),
   shards: z.number().int().min(1).max(16).optional().describe("Durable Object shards for a hot campaign (default 1)."),
+  attribution_window_days: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_ATTRIBUTION_WINDOW_DAYS)
+    .optional()
+    .describe(`Conversions are attributed to clicks at most this many days old, 1–${MAX_ATTRIBUTION_WINDOW_DAYS} (default 30).`),
 });
 export const updateCampaign = z.strictObject({
   shards: z
@@ -166,10 +173,19 @@ export const buffersQuery = z.strictObject({
     .optional()
     .describe("IATA code of the Cloudflare location (default: local)."),
 });
+/** A query parameter name a landing page can receive the click id in. */
+const clickIdParam = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1–64 letters, digits, _ . -")
+  .nullable()
+  .optional()
+  .describe("Query parameter that carries the click id to the landing page (default ec_click_id); null: no click id is added.");
+
 export const createAd = z.strictObject({
   campaign_id: idParam,
   landing_url: landingUrl.describe("Absolute http(s) URL without credentials. Clicks redirect only here."),
   ad_format: label.optional(),
+  click_id_param: clickIdParam,
 });
 export const createClickUrl = z.strictObject({ ad_id: idParam, publisher_id: idParam });
 

@@ -32,7 +32,12 @@ export const click = endpoint({
     302: {
       description: "Recorded durably; redirect to the registered landing_url (never to a URL from the request).",
       headers: {
-        Location: { schema: { type: "string" }, description: "The ad's landing_url." },
+        Location: {
+          schema: { type: "string" },
+          description:
+            "The ad's landing_url (or its A/B variant's) with the click id added as one query parameter (the ad's " +
+            "click_id_param, default ec_click_id; none when it is null); its query string and fragment are otherwise unchanged.",
+        },
         "Cache-Control": { schema: { type: "string", const: "no-store" } },
       },
     },
