@@ -35,3 +35,11 @@ export function spooledAt(key: string): number | null {
   const m = key.startsWith(SPOOL_PREFIX) ? /^(\d+)-/.exec(key.slice(SPOOL_PREFIX.length)) : null;
   return m ? Number(m[1]) : null;
 }
+
+/**
+ * R2 object of one batch of conversions of an advertiser (one ledger row), by receive hour; apart from
+ * `raw/`, so billing never reads a conversion as a click. A re-written batch overwrites its own file.
+ */
+export function conversionsKey(advertiserId: string, seq: number, receivedAt: number): string {
+  return `conversions/${hourPartition(receivedAt)}/${advertiserId.replace(/[^A-Za-z0-9_.-]/g, "_")}-${seq}.parquet`;
+}

@@ -7,28 +7,15 @@
  * click id unique and unguessable. Keys are the click-signing keys (domain/signing.ts), so they rotate the
  * same way: minted with the first, read with whichever key id the token names.
  */
+import type { ClickClaims } from "./conversion";
 import { fromBase64Url, hmac, toBase64Url } from "./crypto";
-import type { SigningKey } from "./signing";
+import { CLICK_ID_MAX } from "./limits";
 
-/** What a click id says about its click: the dimensions its conversion is counted under, and when. */
-export interface ClickClaims {
-  campaign_id: string;
-  ad_id: string;
-  ad_group_id: string | null;
-  publisher_id: string | null;
-  variant: string | null;
-  country: string;
-  device_type: string;
-  os: string;
-  ad_format: string | null;
-  /** The click's event time (epoch ms): its conversions are counted in this time bucket. */
-  timestamp: number;
-}
+export type { ClickClaims };
+import type { SigningKey } from "./signing";
 
 /** Bytes of the MAC kept: 128 bits, unforgeable, and short in a URL. */
 const TAG_BYTES = 16;
-/** A click id longer than this is not one of ours (and is not worth a MAC). */
-export const CLICK_ID_MAX = 512;
 
 const message = (advertiserId: string, payload: string) => `click_id:v1|${advertiserId}|${payload}`;
 const utf8 = new TextEncoder();

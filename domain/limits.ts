@@ -58,3 +58,6 @@ export function eventCapacity(limits: PublisherLimits): number {
  * hour and day cells, and hour cells are kept 90 days (durable-objects/campaign.ts, HORIZONS).
  */
 export const MAX_ATTRIBUTION_WINDOW_DAYS = 90;
+
+/** A click id longer than this is not one of ours (domain/click-id.ts), and is not worth a MAC. */
+export const CLICK_ID_MAX = 512;

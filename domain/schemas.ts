@@ -7,7 +7,7 @@
 import { JURISDICTIONS } from "./jurisdiction";
 import { z } from "zod";
 import { ApiError } from "./errors";
-import { CITY_MAX, MAX_ATTRIBUTION_WINDOW_DAYS, MAX_POPULAR_ADS, MAX_POPULAR_WINDOW_MINUTES, REFERER_MAX } from "./limits";
+import { CITY_MAX, CLICK_ID_MAX, MAX_ATTRIBUTION_WINDOW_DAYS, MAX_POPULAR_ADS, MAX_POPULAR_WINDOW_MINUTES, REFERER_MAX } from "./limits";
 import { GRANULARITIES, parseTime } from "./time";
 
 // ISO 3166-1 alpha-2, plus XX for "unknown" (what the edge reports when it cannot tell).
@@ -274,6 +274,28 @@ export const postedEvent = z.object({
   ad_format: label.nullish(),
 });
 export type PostedEvent = z.infer<typeof postedEvent>;
+
+/** One conversion of `POST /v1/conversions`. Campaign, ad and the rest come from the click id, never from here. */
+export const postedConversion = z.object({
+  conversion_id: token(128).describe("The advertiser's own id of the conversion; a repeat (any campaign of the advertiser) counts once."),
+  click_id: z.string().max(CLICK_ID_MAX).describe("The click id /click added to the landing page (ec_click_id or the ad's own name)."),
+  name: optionalText(64).describe("What happened: purchase, signup, …"),
+  value: z
+    .number()
+    .finite()
+    .min(0, "must not be negative")
+    .max(1_000_000_000, "must be at most 1,000,000,000")
+    .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, "must have at most 6 decimals")
+    .nullish()
+    .describe("Worth of the conversion in the advertiser's currency units (summed as conversion_value)."),
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, "must be an ISO 4217 code such as EUR")
+    .transform((s) => s.toUpperCase())
+    .nullish(),
+  timestamp: instant.optional().describe("When it happened (default: when received); at most 5 minutes ahead."),
+});
+export type PostedConversion = z.infer<typeof postedConversion>;
 
 /** `GET /click` parameters. */
 export const clickParams = z.object({

@@ -1,6 +1,7 @@
 import { logLine } from "../domain/log";
 import { DurableObject } from "cloudflare:workers";
 import type { CellPartial, CellQuery } from "../domain/cells";
+import type { Conversion } from "../domain/conversion";
 import type { ClickEvent, Outcome } from "../domain/event";
 import { jurisdictionOf, stubIn, type Jurisdiction } from "../domain/jurisdiction";
 import { MAX_POPULAR_ADS } from "../domain/limits";
@@ -234,6 +235,27 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     return this.#commit(shard, events, LogKind.counted, (e, i) => classify(e, items[i].dedup, store, blocked[i], lateness));
   }
 
+  /**
+   * Counts conversions of this campaign that the advertiser's ledger (durable-objects/conversions.ts)
+   * recorded as its row `seq`, in their clicks' cells; one log row. The ledger hands its rows on in order
+   * and again after a failure, so a row at or below the last one applied is a repeat and changes nothing.
+   */
+  async convert(advertiserId: string, seq: number, conversions: Conversion[]): Promise<void> {
+    const mark = `conversions:${advertiserId}`;
+    if (conversions.length === 0 || seq <= Number(this.#meta(mark) ?? 0)) return;
+    this.#tick();
+    this.#identify(conversions[0], 0);
+    const now = Date.now();
+    const keepAfter = { minute: now - HORIZONS.minuteMs, hour: now - HORIZONS.hourMs, day: 0 };
+    this.#transaction(() => {
+      for (const c of conversions) this.#cells.addConversion(c, keepAfter);
+      this.#log.append(LogKind.converted, conversions);
+      this.#setMeta(mark, String(seq));
+    });
+    this.#sinceCheckpoint += conversions.length;
+    this.#armAlarm(FLUSH_DELAY_MS);
+  }
+
   #store<T>(receipts: ReceiptStore<T>): DedupStore & CountStore & ReceiptStore<T> {
     const r = this.#rules;
     return {
@@ -290,6 +312,12 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
 
   /** Applies a log row's recorded verdicts to the state (recovery: never judged again). */
   #apply(row: LogRow): void {
+    if (row.kind === LogKind.converted) {
+      const now = Date.now();
+      const keepAfter = { minute: now - HORIZONS.minuteMs, hour: now - HORIZONS.hourMs, day: 0 };
+      for (const c of JSON.parse(row.body) as Conversion[]) this.#cells.addConversion(c, keepAfter);
+      return;
+    }
     if (row.kind === LogKind.admitted) {
       for (const [e, d] of JSON.parse(row.body) as AdmittedEntry[]) {
         this.#rules.rememberKeys(e);
@@ -587,7 +615,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     void this.ctx.storage.setAlarm(at);
   }
 
-  #identify(e: ClickEvent, shard: number): void {
+  #identify(e: Pick<ClickEvent, "campaign_id" | "advertiser_id">, shard: number): void {
     if (this.#identity === null) {
       this.#setMeta("campaign_id", e.campaign_id);
       this.#setMeta("shard", String(shard));

@@ -16,11 +16,12 @@ interface __BaseEnv_IngestEnv {
 	LEADERBOARD: DurableObjectNamespace<import("../workers/ingest/index").Leaderboard>;
 	BUFFER: DurableObjectNamespace<import("../workers/ingest/index").EdgeBuffer>;
 	PUBLISHER_GATE: DurableObjectNamespace<import("../workers/ingest/index").PublisherGate>;
+	CONVERSIONS: DurableObjectNamespace<import("../workers/ingest/index").ConversionLedger>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("../workers/ingest/index");
-		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer" | "PublisherGate";
+		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer" | "PublisherGate" | "ConversionLedger";
 	}
 	interface Env extends __BaseEnv_IngestEnv {}
 }

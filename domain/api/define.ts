@@ -11,7 +11,7 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import { z } from "zod";
 import { LIMIT_PERIOD_S } from "../limits";
 
-export type Auth = "admin" | "reader" | "publisher" | "none";
+export type Auth = "admin" | "reader" | "publisher" | "advertiser" | "none";
 export type ErrorStatus = 400 | 401 | 403 | 404 | 413 | 429;
 export type Tag = "admin" | "ingest" | "query" | "docs";
 
@@ -20,6 +20,7 @@ export const SECURITY: Record<Auth, Record<string, string[]>[]> = {
   admin: [{ adminToken: [] }],
   reader: [{ advertiserKey: [] }, { adminToken: [] }],
   publisher: [{ publisherKey: [] }],
+  advertiser: [{ advertiserKey: [] }],
   none: [],
 };
 

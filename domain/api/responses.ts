@@ -38,6 +38,9 @@ const counters = {
   invalid_by_reason: byReason,
   suspicious_clicks: count(),
   duplicates: count(),
+  conversions: count("Conversions of these clicks (POST /v1/conversions), counted in the click's time bucket."),
+  conversion_value: z.number().describe("Sum of their values, in the advertiser's currency units."),
+  conversion_rate: z.number().nullable().describe("conversions ÷ clicks; null without clicks."),
 };
 
 const created = (id: string) => z.object({ [id]: z.string(), api_key: text("Shown once; stored only hashed.") });

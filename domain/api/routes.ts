@@ -71,7 +71,7 @@ export const postEvents = endpoint({
 });
 
 /** Schemas the document names that no route's own schema reaches. */
-export const namedSchemas = { PostedEvent: inputSchema(S.postedEvent) };
+export const namedSchemas = { PostedEvent: inputSchema(S.postedEvent), PostedConversion: inputSchema(S.postedConversion) };
 
 // ---------------------------------------------------------------------------------------------------
 // Admin (admin token)
@@ -383,5 +383,37 @@ export const health = endpoint({
   errors: [],
 });
 
+// ---------------------------------------------------------------------------------------------------
+// Attribution (issue 12): conversions, experiments, heatmaps, ad groups
+
+export const postConversions = endpoint({
+  method: "post",
+  path: "/v1/conversions",
+  id: "postConversions",
+  tag: "ingest",
+  summary: "Report conversions of your clicks (advertiser key)",
+  description:
+    `At most ${MAX_EVENTS} conversions and ${MAX_BODY_BYTES / MiB} MiB a request; each is accepted or rejected on its own. ` +
+    "A conversion names the click id its click's landing page received and is counted in that click's ad, campaign, ad group, " +
+    "publisher, variant and time bucket. A click id that is unknown, malformed, another advertiser's or older than the " +
+    "campaign's attribution window (default 30 days) is rejected `unknown_click`. A conversion_id you already reported " +
+    "(for any of your campaigns, within 91 days) is accepted again and counted once.",
+  auth: "advertiser",
+  content: {
+    required: true,
+    content: {
+      "application/json": {
+        schema: { type: "array", maxItems: MAX_EVENTS, items: { $ref: "#/components/schemas/PostedConversion" } },
+        example: [{ conversion_id: "order-1001", click_id: "k1.WyJjbXBf….Qm9n", name: "purchase", value: 49.9, currency: "EUR" }],
+      },
+      "application/x-ndjson": {
+        schema: { type: "string", description: "One PostedConversion JSON object per line; a broken line rejects only that one." },
+      },
+    },
+  },
+  responses: jsonAnswer(202, "Accepted conversions are durably recorded; rejected ones are listed with their index.", R.eventsResult),
+  errors: [400, 401, 403, 413],
+});
+
 /** The ingest Worker's endpoints (on the ingest base URL). */
-export const INGEST = [click, postEvents, health];
+export const INGEST = [click, postEvents, postConversions, health];

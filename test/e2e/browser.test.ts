@@ -36,6 +36,8 @@ interface Live {
   suspicious_clicks: number;
   duplicates: number;
   late_events: number;
+  conversions: number;
+  conversion_value: number;
 }
 interface Bucket {
   group: string | null;
@@ -122,13 +124,22 @@ beforeAll(async () => {
   });
 
   acme = await seed(stack, "Acme");
+  const clickIds: string[] = [];
   for (const c of CLICKS) {
     const res = await fetch(`${acme.click_url}&user_id=${c.user}`, {
       redirect: "manual",
       headers: { "User-Agent": c.ua, "CF-Connecting-IP": c.ip, "CF-IPCountry": c.country },
     });
     if (res.status !== 302) throw new Error(`click: ${res.status}`);
+    clickIds.push(new URL(res.headers.get("location")!).searchParams.get("ec_click_id")!);
   }
+  // Two conversions of the first clicks (clean ones: the bots come last), so the conversion cards show numbers.
+  const conversions = [
+    { conversion_id: "order-1", click_id: clickIds[0], value: 20 },
+    { conversion_id: "order-2", click_id: clickIds[1], value: 5.5 },
+  ];
+  const posted = await api(`${stack.ingestUrl}/v1/conversions`, { method: "POST", token: acme.key, body: JSON.stringify(conversions) });
+  if (posted.status !== 202) throw new Error(`conversions: ${posted.status}`);
   await drained(stack);
   // Everything counted before the page opens, so the page and the API read the same numbers.
   await waitFor(
@@ -178,9 +189,22 @@ describe("in Chromium", () => {
       suspicious_clicks: await card("live-suspicious"),
       duplicates: await card("live-duplicates"),
       late_events: await card("live-late"),
+      conversions: await card("live-conversions"),
+      conversion_value: await card("live-conversion-value"),
     };
-    const { clicks, unique_users, cost, invalid_clicks, suspicious_clicks, duplicates, late_events } = live;
-    expect(shown).toEqual({ clicks, unique_users, cost, invalid_clicks, suspicious_clicks, duplicates, late_events });
+    const { clicks, unique_users, cost, invalid_clicks, suspicious_clicks, duplicates, late_events, conversions, conversion_value } = live;
+    expect(shown).toEqual({
+      clicks,
+      unique_users,
+      cost,
+      invalid_clicks,
+      suspicious_clicks,
+      duplicates,
+      late_events,
+      conversions,
+      conversion_value,
+    });
+    expect(shown.conversions).toBe(2);
     expect(shown.clicks).toBeGreaterThanOrEqual(5);
     expect(shown.invalid_clicks).toBe(2);
     expect(shown.cost).toBeCloseTo(shown.clicks * 0.35, 6);

@@ -2,9 +2,13 @@
  * Attribution (issue 12) through the public surface: click ids on the redirect and in the archive.
  */
 import { describe, expect, it } from "vitest";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import type { Conversion } from "../../domain/conversion";
+import { campaignStub } from "../../durable-objects/client";
+import { uniq } from "./fixtures";
 import { mintClickId, readClickId, withQueryParam, type ClickClaims } from "../../domain/click-id";
 import { hourPartition } from "../../domain/archive-layout";
-import { decodeArchive } from "../../domain/parquet";
+import { decodeArchive, decodeConversions } from "../../domain/parquet";
 import { parseSigningKeys } from "../../domain/signing";
 import { ADMIN, BROWSER, adminPost, call, json, seedAd, testEnv, waitFor } from "./helpers";
 
@@ -120,5 +124,249 @@ describe("GET /click adds a click id", () => {
       15_000,
     );
     expect(row).toEqual({ click_id: clickId, ad_id: s.ad_id, user_id: "arch-1" });
+  });
+});
+
+const INGEST = "http://ingest.test";
+
+async function postConversions(key: string, body: unknown, raw = false) {
+  const res = await call(`${INGEST}/v1/conversions`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key}` },
+    body: raw ? (body as string) : JSON.stringify(body),
+  });
+  return { status: res.status, body: await json<{ accepted: number; rejected: { index: number; code: string; message: string }[] }>(res) };
+}
+
+async function clickIdOf(clickUrl: string, user: string, ip?: string): Promise<string> {
+  const location = (await clickOf(clickUrl, user, ip)).headers.get("Location")!;
+  return new URL(location).searchParams.get("ec_click_id")!;
+}
+
+type Bucket = { clicks: number; conversions: number; conversion_value: number; conversion_rate: number | null; group?: string | null };
+
+async function metricsOf(key: string, query: string): Promise<Bucket[]> {
+  const start = new Date(Date.now() - 2 * 3_600_000).toISOString();
+  const end = new Date(Date.now() + 3_600_000).toISOString();
+  const res = await call(`http://query.test/v1/metrics?${query}&start=${start}&end=${end}&granularity=day`, {
+    headers: { Authorization: `Bearer ${key}` },
+  });
+  expect(res.status).toBe(200);
+  return (await json<{ metrics: Bucket[] }>(res)).metrics;
+}
+
+const total = (bs: Bucket[]) =>
+  bs.reduce((t, b) => ({ clicks: t.clicks + b.clicks, conversions: t.conversions + b.conversions, value: t.value + b.conversion_value }), {
+    clicks: 0,
+    conversions: 0,
+    value: 0,
+  });
+
+describe("POST /v1/conversions", () => {
+  it("counts each conversion_id once in its click's bucket; unknown, malformed and foreign click ids are unknown_click", async () => {
+    const s = await seedAd();
+    const ids = [await clickIdOf(s.click_url, "cv-1"), await clickIdOf(s.click_url, "cv-2"), await clickIdOf(s.click_url, "cv-3")];
+    const other = await seedAd();
+    const foreign = await clickIdOf(other.click_url, "cv-x");
+    const [kid, payload, mac] = ids[2].split(".");
+    const res = await postConversions(s.key, [
+      { conversion_id: "order-1", click_id: ids[0], name: "purchase", value: 10.5, currency: "eur" },
+      { conversion_id: "order-1", click_id: ids[0], value: 10.5 },
+      { conversion_id: "order-2", click_id: ids[1], value: 5 },
+      { conversion_id: "order-3", click_id: foreign },
+      { conversion_id: "order-4", click_id: "not-a-click-id" },
+      { conversion_id: "order-5", click_id: `${kid}.${payload}.${mac.slice(0, -2)}AA` },
+      { conversion_id: "order-6" },
+      { conversion_id: "order-7", click_id: ids[2], value: -1 },
+      "nonsense",
+    ]);
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(3);
+    expect(res.body.rejected.map((r) => [r.index, r.code])).toEqual([
+      [3, "unknown_click"],
+      [4, "unknown_click"],
+      [5, "unknown_click"],
+      [6, "missing_field"],
+      [7, "invalid_field"],
+      [8, "invalid_conversion"],
+    ]);
+    // The same message for every unknown_click: nothing tells a foreign click id from a made-up one.
+    expect(new Set(res.body.rejected.slice(0, 3).map((r) => r.message)).size).toBe(1);
+
+    const expectTotals = async () => {
+      const t = total(await metricsOf(s.key, `ad_id=${s.ad_id}`));
+      expect(t).toEqual({ clicks: 3, conversions: 2, value: 15.5 });
+    };
+    await expectTotals();
+    const [bucket] = (await metricsOf(s.key, `ad_id=${s.ad_id}`)).filter((b) => b.clicks > 0);
+    expect(bucket.conversion_rate).toBeCloseTo(2 / 3, 5);
+    const live = await json<{ conversions: number; conversion_value: number; conversion_rate: number }>(
+      await call(`http://query.test/v1/campaigns/${s.campaign_id}/live?minutes=10`, { headers: { Authorization: `Bearer ${s.key}` } }),
+    );
+    expect(live).toMatchObject({ conversions: 2, conversion_value: 15.5 });
+    expect(live.conversion_rate).toBeCloseTo(2 / 3, 5);
+
+    // A resend of the whole batch, as NDJSON: accepted again, counted nothing twice.
+    const ndjson = [
+      { conversion_id: "order-1", click_id: ids[0], value: 10.5 },
+      { conversion_id: "order-2", click_id: ids[1], value: 5 },
+    ]
+      .map((c) => JSON.stringify(c))
+      .join("\n");
+    expect((await postConversions(s.key, ndjson, true)).body).toEqual({ accepted: 2, rejected: [] });
+    await expectTotals();
+
+    // Another campaign of the same advertiser: a conversion_id already reported counts once across campaigns.
+    const cmp2 = await adminPost("campaigns", { advertiser_id: s.advertiser_id, name: "Other", cost_per_click: 0.1 });
+    const ad2 = await adminPost("ads", { campaign_id: cmp2.campaign_id, landing_url: "https://two.example/" });
+    const id2 = await clickIdOf(ad2.click_url, "cv-4");
+    expect((await postConversions(s.key, [{ conversion_id: "order-1", click_id: id2 }])).body).toEqual({ accepted: 1, rejected: [] });
+    expect(total(await metricsOf(s.key, `ad_id=${ad2.ad_id}`))).toEqual({ clicks: 1, conversions: 0, value: 0 });
+    // …and the other advertiser's own order-1 is its own.
+    expect((await postConversions(other.key, [{ conversion_id: "order-1", click_id: foreign }])).body.accepted).toBe(1);
+    expect(total(await metricsOf(other.key, `ad_id=${other.ad_id}`))).toEqual({ clicks: 1, conversions: 1, value: 0 });
+
+    // Archived once each, as Parquet under conversions/.
+    const archived = await waitFor(
+      "the conversions archive",
+      async () => {
+        const { objects } = await testEnv.ARCHIVE.list({ prefix: "conversions/" });
+        const rows = [];
+        for (const o of objects) {
+          const file = await (await testEnv.ARCHIVE.get(o.key))!.arrayBuffer();
+          rows.push(...(await decodeConversions(file)).filter((r) => r.advertiser_id === s.advertiser_id));
+        }
+        return rows.length >= 2 ? rows : null;
+      },
+      15_000,
+    );
+    expect(archived.map((r) => [r.conversion_id, r.ad_id, r.value, r.currency]).sort()).toEqual([
+      ["order-1", s.ad_id, 10.5, "EUR"],
+      ["order-2", s.ad_id, 5, null],
+    ]);
+  });
+
+  it("refuses clicks older than the campaign's attribution window", async () => {
+    const s = await seedAd();
+    const cmp = await adminPost("campaigns", {
+      advertiser_id: s.advertiser_id,
+      name: "Short",
+      cost_per_click: 0.1,
+      attribution_window_days: 1,
+    });
+    const ad = await adminPost("ads", { campaign_id: cmp.campaign_id, landing_url: "https://short.example/" });
+    const claims = (t: number): ClickClaims => ({ ...CLAIMS, campaign_id: cmp.campaign_id, ad_id: ad.ad_id, timestamp: t });
+    const old = (await mintClickId(KEYS, s.advertiser_id, claims(Date.now() - 25 * 3_600_000)))!;
+    const recent = (await mintClickId(KEYS, s.advertiser_id, claims(Date.now() - 23 * 3_600_000)))!;
+    const res = await postConversions(s.key, [
+      { conversion_id: "w-1", click_id: old },
+      { conversion_id: "w-2", click_id: recent },
+    ]);
+    expect(res.body.accepted).toBe(1);
+    expect(res.body.rejected).toEqual([{ index: 0, code: "unknown_click", message: expect.any(String) }]);
+    const bad = await call("http://query.test/v1/admin/campaigns", {
+      method: "POST",
+      headers: ADMIN,
+      body: JSON.stringify({ advertiser_id: s.advertiser_id, name: "x", cost_per_click: 1, attribution_window_days: 91 }),
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it("takes only an advertiser's key, and refuses a body that is not conversions", async () => {
+    const s = await seedAd();
+    const pub = await adminPost("publishers", { name: "P" });
+    expect((await postConversions(pub.api_key, [])).status).toBe(403);
+    expect((await postConversions("ek_adv_nope", [])).status).toBe(401);
+    const empty = await postConversions(s.key, "", true);
+    expect([empty.status, (empty.body as unknown as { error: { code: string } }).error.code]).toEqual([400, "empty_body"]);
+    const text = await postConversions(s.key, "hello", true);
+    expect(text.status).toBe(400);
+  });
+});
+
+describe("conversions across restarts and stored layouts", () => {
+  it("a ledger that restarts (before or after its checkpoint) still knows every conversion_id", async () => {
+    const s = await seedAd();
+    const ids = [await clickIdOf(s.click_url, "rs-1"), await clickIdOf(s.click_url, "rs-2")];
+    const ledger = testEnv.CONVERSIONS.getByName(s.advertiser_id);
+    expect((await postConversions(s.key, [{ conversion_id: "r-1", click_id: ids[0] }])).body.accepted).toBe(1);
+    // Evicted before any checkpoint: the id is in the log only.
+    await evictDurableObject(ledger);
+    expect((await postConversions(s.key, [{ conversion_id: "r-1", click_id: ids[1] }])).body.accepted).toBe(1);
+    // After a checkpoint (the alarm) the log rows are gone once handed on; the id is in a checkpoint.
+    await waitFor("the ledger's log to empty", async () => {
+      await runDurableObjectAlarm(ledger);
+      return (await ledger.stats()).log_rows === 0;
+    });
+    await evictDurableObject(ledger);
+    expect((await postConversions(s.key, [{ conversion_id: "r-1", click_id: ids[1] }])).body.accepted).toBe(1);
+    expect((await postConversions(s.key, [{ conversion_id: "r-2", click_id: ids[1], value: 2 }])).body.accepted).toBe(1);
+    expect(total(await metricsOf(s.key, `ad_id=${s.ad_id}`))).toEqual({ clicks: 2, conversions: 2, value: 2 });
+    // Rows written: one log row per batch with anything new, none for a batch of repeats.
+    const st = await ledger.stats();
+    expect(st.statements["INSERT log"]).toEqual(expect.objectContaining({ calls: 1, rows_written: 1 }));
+  });
+
+  it("reads cell partitions written in layout 1 (six dimensions, no conversions) and rewrites them in layout 2", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const ts = Math.floor(Date.now() / 60_000) * 60_000;
+    const part = Math.floor(ts / 600_000) * 600_000;
+    // [ts, late, ad, country, device, os, publisher, format, clicks, cost, suspicious, duplicates, invalid, 7 invalid reasons, geo, users]
+    const v1 = [[ts, 0, "ad_old", "DE", "mobile", "iOS", "", "", 3, 1_500_000, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, ""]];
+    await runInDurableObject(stub, (_o, state) => {
+      state.storage.sql.exec(
+        "INSERT INTO blob (name, chunk, body) VALUES (?, 0, ?)",
+        `c:minute:${part}`,
+        new TextEncoder().encode(JSON.stringify(v1)).buffer,
+      );
+    });
+    await evictDurableObject(stub);
+    const q = { granularity: "minute" as const, from: ts, to: ts + 60_000, group_by: "variant" as const };
+    const before = await stub.cells(q);
+    expect(before).toEqual([
+      expect.objectContaining({
+        ts,
+        group: "",
+        clicks: 3,
+        cost_micros: 1_500_000,
+        duplicates: 1,
+        invalid: 1,
+        conversions: 0,
+        reasons: { bot_ua: 1 },
+      }),
+    ]);
+    const conversion: Conversion = {
+      ...CLAIMS,
+      campaign_id,
+      ad_id: "ad_old",
+      variant: null,
+      publisher_id: null,
+      country: "DE",
+      device_type: "mobile",
+      os: "iOS",
+      conversion_id: "o-1",
+      click_id: "x",
+      advertiser_id: "adv_old",
+      click_timestamp: ts + 5,
+      timestamp: Date.now(),
+      received_at: Date.now(),
+      name: null,
+      value: 4.25,
+      currency: null,
+    };
+    await stub.convert("adv_old", 1, [conversion]);
+    await stub.convert("adv_old", 1, [conversion]); // the ledger handing the same row on again
+    stub.checkpointNow();
+    await evictDurableObject(stub);
+    expect(await stub.cells(q)).toEqual([
+      expect.objectContaining({ clicks: 3, conversions: 1, conversion_value_micros: 4_250_000, reasons: { bot_ua: 1 } }),
+    ]);
+    const stored = await runInDurableObject(stub, (_o, state) => {
+      const row = state.storage.sql.exec<{ body: ArrayBuffer }>("SELECT body FROM blob WHERE name = ?", `c:minute:${part}`).one();
+      return JSON.parse(new TextDecoder().decode(row.body)) as { v: number; cells: unknown[][] };
+    });
+    expect(stored.v).toBe(2);
+    expect(stored.cells[0].slice(2, 10)).toEqual(["ad_old", "DE", "mobile", "iOS", "", "", "", ""]);
   });
 });

@@ -29,6 +29,7 @@ const CONTRACT = [
   "POST /v1/admin/rollup",
   "GET /click",
   "POST /v1/events",
+  "POST /v1/conversions",
   "GET /v1/ads/{ad_id}/aggregated_count",
   "GET /v1/ads/popular",
   "GET /v1/metrics",
@@ -43,7 +44,7 @@ const CONTRACT = [
   "POST /v1/admin/replay",
   "PATCH /v1/admin/publishers/{id}",
 ];
-const INGEST = ["GET /click", "POST /v1/events"];
+const INGEST = ["GET /click", "POST /v1/events", "POST /v1/conversions"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
 const METHODS = ["get", "put", "post", "patch", "delete", "head", "options"];
 
@@ -215,6 +216,9 @@ describe("GET /openapi.json", () => {
         expect(security, key).toEqual(["publisherKey"]);
         expect(errors, key).toEqual(expect.arrayContaining(["400", "401", "403", "413", "429"]));
         expect(resolve(doc, op.responses["429"]).headers["Retry-After"], key).toBeDefined();
+      } else if (key === "POST /v1/conversions") {
+        expect(security, key).toEqual(["advertiserKey"]);
+        expect(errors, key).toEqual(expect.arrayContaining(["400", "401", "403", "413"]));
       } else if (path.startsWith("/v1/")) {
         expect(security.sort(), key).toEqual(["adminToken", "advertiserKey"]);
         expect(errors, key).toEqual(expect.arrayContaining(["401", "403"]));
@@ -344,6 +348,22 @@ describe("GET /openapi.json", () => {
     );
     expect(events.rejected).toHaveLength(1);
     await conforms(doc, "POST /v1/events", "http://ingest.test/v1/events", post([], {}));
+    const location = (await call(`${click_url}&user_id=conv`, { headers: { "User-Agent": BROWSER } })).headers.get("Location")!;
+    const click_id = new URL(location).searchParams.get("ec_click_id");
+    const conversions = await conforms(
+      doc,
+      "POST /v1/conversions",
+      "http://ingest.test/v1/conversions",
+      post(
+        [
+          { conversion_id: "o-1", click_id, value: 3 },
+          { conversion_id: "o-2", click_id: "nope" },
+        ],
+        { Authorization: `Bearer ${adv.api_key}` },
+      ),
+    );
+    expect(conversions).toEqual({ accepted: 1, rejected: [{ index: 1, code: "unknown_click", message: expect.any(String) }] });
+    await conforms(doc, "POST /v1/conversions", "http://ingest.test/v1/conversions", post([], { Authorization: `Bearer ${pub.api_key}` }));
 
     const now = Date.now();
     const from = new Date(now - 3_600_000).toISOString(),
@@ -354,9 +374,10 @@ describe("GET /openapi.json", () => {
     // Counted within a second of the answers (the edge buffer forwards them).
     const live = await waitFor("the clicks counted", async () => {
       const body = await conforms(doc, "GET /v1/campaigns/{id}/live", `${Q}/v1/campaigns/${campaign_id}/live?minutes=60`, { headers: key });
-      return body.clicks + body.invalid_clicks === 3 ? body : null;
+      return body.clicks + body.invalid_clicks === 4 ? body : null;
     });
-    expect(live).toMatchObject({ clicks: 2, invalid_clicks: 1, invalid_by_reason: { bot_ua: 1 } });
+    // Two browsers, a bot, and the converted click.
+    expect(live).toMatchObject({ clicks: 3, invalid_clicks: 1, invalid_by_reason: { bot_ua: 1 }, conversions: 1, conversion_value: 3 });
     await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}&granularity=minute`, {
       headers: key,
     });
@@ -412,6 +433,9 @@ describe("GET /openapi.json", () => {
       suspicious_clicks: 0,
       duplicates: 0,
       late_events: 0,
+      conversions: 0,
+      conversion_value: 0,
+      conversion_rate: null,
       from: "x",
       as_of: "y",
     };

@@ -144,6 +144,9 @@
     set("live-suspicious", nf.format(live.suspicious_clicks));
     set("live-duplicates", nf.format(live.duplicates));
     set("live-late", nf.format(live.late_events));
+    set("live-conversions", nf.format(live.conversions));
+    set("live-conversion-value", nf.format(live.conversion_value));
+    set("live-conversion-rate", live.conversion_rate === null ? "–" : pct.format(live.conversion_rate));
     $("live-asof").textContent = `as of ${live.as_of.slice(11, 19)} UTC, refreshed every 2 s`;
     const reasons = Object.entries(live.invalid_by_reason || {})
       .filter((r) => r[1] > 0)
