@@ -181,12 +181,31 @@ const clickIdParam = z
   .optional()
   .describe("Query parameter that carries the click id to the landing page (default ec_click_id); null: no click id is added.");
 
-export const createAd = z.strictObject({
-  campaign_id: idParam,
-  landing_url: landingUrl.describe("Absolute http(s) URL without credentials. Clicks redirect only here."),
-  ad_format: label.optional(),
-  click_id_param: clickIdParam,
+/** One arm of an A/B experiment: its name (recorded as the click's `variant`), its page and its share of clicks. */
+const variant = z.strictObject({
+  name: label.describe("Recorded as the click's variant; group_by=variant and the experiment summary name it."),
+  landing_url: landingUrl.describe("Where this variant's clicks go."),
+  weight: z.number().finite().gt(0, "must be greater than 0").max(1_000_000).describe("Relative share of clicks (any positive scale)."),
 });
+
+export const createAd = z
+  .strictObject({
+    campaign_id: idParam,
+    landing_url: landingUrl
+      .optional()
+      .describe("Absolute http(s) URL without credentials. Clicks redirect only here (or to the variants')."),
+    ad_format: label.optional(),
+    click_id_param: clickIdParam,
+    variants: z
+      .array(variant)
+      .min(2, "must have at least 2 variants")
+      .max(10, "must have at most 10 variants")
+      .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, "variant names must be unique")
+      .optional()
+      .describe("An A/B experiment: each click goes to one variant by weight, the same user always to the same one."),
+  })
+  .refine((b) => (b.landing_url === undefined) !== (b.variants === undefined), "give landing_url, or variants (not both)")
+  .describe("Give landing_url, or variants for an A/B experiment.");
 export const createClickUrl = z.strictObject({ ad_id: idParam, publisher_id: idParam });
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -352,7 +371,7 @@ export function parseClickParams(search: URLSearchParams): ClickRequest {
   };
 }
 
-export const DIMENSIONS = ["country", "device_type", "os", "publisher_id", "ad_format"] as const;
+export const DIMENSIONS = ["country", "device_type", "os", "publisher_id", "ad_format", "variant"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 /** `group_by` values: one dimension, or the country × device_type pair that billing uses (group "US,mobile"). */
 export const GROUPINGS = [...DIMENSIONS, "country,device_type"] as const;
@@ -441,3 +460,12 @@ export function parseOr400<T extends z.ZodType>(schema: T, input: unknown, code 
   if (!r.success) throw new ApiError(400, code, describeIssues(r.error, undefined, input));
   return r.data;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Attribution (issue 12)
+
+/** `GET /v1/ads/{ad_id}/experiment`: the range the summary covers (default: the last 30 days). */
+export const experimentQuery = z.object({
+  from: instant.optional().describe(`Inclusive; default 30 days ago. ${TIME}`),
+  to: instant.optional().describe(`Exclusive; default now. ${TIME}`),
+});

@@ -325,3 +325,30 @@ export const health = z
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   })
   .meta({ id: "Health" });
+
+// ---------------------------------------------------------------------------------------------------
+// Attribution (issue 12)
+
+export const experiment = z
+  .object({
+    ad_id: z.string(),
+    from: z.string(),
+    to: z.string(),
+    variants: z.array(
+      z.object({
+        name: z.string(),
+        weight: z.number().nullable().describe("Its weight on the ad (null: a variant the ad does not list, e.g. a link's own label)."),
+        clicks: count("Clean + suspicious clicks sent to it."),
+        conversions: count(),
+        conversion_rate: z.number().nullable().describe("conversions ÷ clicks; null without clicks."),
+      }),
+    ),
+    best: z.string().nullable().describe("The variant with the highest conversion rate (null: no variant has clicks)."),
+    runner_up: z.string().nullable(),
+    method: text("How significance is judged."),
+    alpha: z.number(),
+    z: z.number().nullable().describe("z statistic of best against runner_up (null: fewer than two variants with clicks)."),
+    p_value: z.number().nullable(),
+    significant: z.boolean().describe("Whether best's lead over runner_up is significant at alpha."),
+  })
+  .meta({ id: "Experiment" });

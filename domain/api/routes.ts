@@ -415,5 +415,21 @@ export const postConversions = endpoint({
   errors: [400, 401, 403, 413],
 });
 
+export const experiment = endpoint({
+  method: "get",
+  path: "/v1/ads/{ad_id}/experiment",
+  id: "experiment",
+  tag: "query",
+  summary: "An ad's A/B experiment: clicks, conversions and conversion rate per variant, and whether the best one's lead is significant",
+  description:
+    "Real-time counts over [from, to). The best variant (highest conversion rate) is compared with the runner-up by a pooled " +
+    "two-proportion z-test, two-sided, at alpha 0.05.",
+  auth: "reader",
+  params: S.adPath,
+  query: S.experimentQuery,
+  responses: jsonAnswer(200, "The summary", R.experiment),
+  errors: [400, 401, 403, 404],
+});
+
 /** The ingest Worker's endpoints (on the ingest base URL). */
 export const INGEST = [click, postEvents, postConversions, health];

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { Conversion } from "../../domain/conversion";
 import { campaignStub } from "../../durable-objects/client";
+import { normalCdf, pickVariant, twoProportionZTest } from "../../domain/variants";
 import { uniq } from "./fixtures";
 import { mintClickId, readClickId, withQueryParam, type ClickClaims } from "../../domain/click-id";
 import { hourPartition } from "../../domain/archive-layout";
@@ -368,5 +369,149 @@ describe("conversions across restarts and stored layouts", () => {
     });
     expect(stored.v).toBe(2);
     expect(stored.cells[0].slice(2, 10)).toEqual(["ad_old", "DE", "mobile", "iOS", "", "", "", ""]);
+  });
+});
+
+describe("A/B experiments (unit)", () => {
+  it("picks by weight, the same variant for the same (ad, user), independently per ad", () => {
+    const vs = [
+      { name: "A", landing_url: "https://a.example/", weight: 1 },
+      { name: "B", landing_url: "https://b.example/", weight: 3 },
+    ];
+    const n = 20_000;
+    let b = 0;
+    for (let i = 0; i < n; i++) {
+      const v = pickVariant(vs, "ad_x", `user-${i}`);
+      expect(pickVariant(vs, "ad_x", `user-${i}`)).toBe(v);
+      if (v.name === "B") b++;
+    }
+    // 3σ of a binomial(20000, 0.75) is about 184.
+    expect(Math.abs(b - 0.75 * n)).toBeLessThan(184);
+    // Another ad splits the same users independently (about half of B's users are B there too, not all).
+    let both = 0;
+    for (let i = 0; i < 4_000; i++)
+      if (pickVariant(vs, "ad_x", `u${i}`).name === "B" && pickVariant(vs, "ad_y", `u${i}`).name === "B") both++;
+    expect(Math.abs(both / 4_000 - 0.5625)).toBeLessThan(0.03);
+  });
+
+  it("two-proportion z-test: known values", () => {
+    expect(normalCdf(1.959964)).toBeCloseTo(0.975, 6);
+    expect(normalCdf(-1)).toBeCloseTo(0.158655, 6);
+    // 200/1000 against 150/1000: pooled p 0.175, z = 0.05 / sqrt(0.175 · 0.825 · 0.002) = 2.9424, p = 0.00326.
+    const t = twoProportionZTest(200, 1000, 150, 1000);
+    expect(t.z).toBeCloseTo(2.94245, 4);
+    expect(t.p_value).toBeCloseTo(0.003258, 5);
+    expect(twoProportionZTest(10, 100, 10, 100)).toEqual({ z: 0, p_value: 1 });
+    expect(twoProportionZTest(0, 100, 0, 50)).toEqual({ z: 0, p_value: 1 });
+    expect(twoProportionZTest(1, 0, 0, 10)).toEqual({ z: 0, p_value: 1 });
+  });
+});
+
+describe("A/B experiments", () => {
+  it("refuses variants that do not make an experiment", async () => {
+    const s = await seedAd();
+    const v = (name: string, weight = 1) => ({ name, landing_url: `https://${name.toLowerCase()}.example/`, weight });
+    for (const body of [
+      { variants: [v("A")] },
+      { variants: Array.from({ length: 11 }, (_, i) => v(`V${i}`)) },
+      { variants: [v("A"), v("B", 0)] },
+      { variants: [v("A"), v("B", -1)] },
+      { variants: [v("A"), v("A")] },
+      { variants: [v("A"), { ...v("B"), landing_url: "javascript:alert(1)" }] },
+      { variants: [v("A"), v("B")], landing_url: "https://x.example/" },
+      {},
+    ]) {
+      const res = await call("http://query.test/v1/admin/ads", {
+        method: "POST",
+        headers: ADMIN,
+        body: JSON.stringify({ campaign_id: s.campaign_id, ...body }),
+      });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+    }
+  });
+
+  it("splits users by weight, keeps each on one variant, and summarises clicks, conversions and significance", async () => {
+    const s = await seedAd();
+    const ad = await adminPost("ads", {
+      campaign_id: s.campaign_id,
+      variants: [
+        { name: "control", landing_url: "https://exp.example/a?x=1", weight: 1 },
+        { name: "bold", landing_url: "https://exp.example/b", weight: 3 },
+      ],
+    });
+    const users = 200;
+    const seen = new Map<string, { variant: string; clickId: string }>();
+    for (let i = 0; i < users; i++) {
+      const ip = `10.77.${i >> 8}.${i & 255}`;
+      for (let k = 0; k < 2; k++) {
+        const location = (await clickOf(ad.click_url, `exp-${i}`, ip)).headers.get("Location")!;
+        const variant = location.startsWith("https://exp.example/a?x=1&ec_click_id=") ? "control" : "bold";
+        if (variant === "bold") expect(location).toMatch(/^https:\/\/exp\.example\/b\?ec_click_id=/);
+        const prev = seen.get(`exp-${i}`);
+        if (prev) expect(variant, `user ${i}`).toBe(prev.variant);
+        else seen.set(`exp-${i}`, { variant, clickId: new URL(location).searchParams.get("ec_click_id")! });
+      }
+    }
+    const clicks = { control: 0, bold: 0 };
+    for (const { variant } of seen.values()) clicks[variant as keyof typeof clicks]++;
+    // Weight 3 of 4: 150 expected; 4σ of binomial(200, 0.75) is about 24.
+    expect(Math.abs(clicks.bold - 150)).toBeLessThan(24);
+
+    // Conversions: every 2nd bold user, every 10th control user (plus a repeat, which counts once).
+    const conversions: { conversion_id: string; click_id: string }[] = [];
+    const converted = { control: 0, bold: 0 };
+    let i = 0;
+    for (const [user, { variant, clickId }] of seen) {
+      if (i++ % (variant === "bold" ? 2 : 10) !== 0) continue;
+      conversions.push({ conversion_id: `buy-${user}`, click_id: clickId });
+      converted[variant as keyof typeof converted]++;
+    }
+    conversions.push({ ...conversions[0] });
+    expect((await postConversions(s.key, conversions)).body).toEqual({ accepted: conversions.length, rejected: [] });
+
+    const res = await call(`http://query.test/v1/ads/${ad.ad_id}/experiment`, { headers: { Authorization: `Bearer ${s.key}` } });
+    expect(res.status).toBe(200);
+    const body = await json<Record<string, unknown>>(res);
+    const rate = (v: keyof typeof clicks) => converted[v] / clicks[v];
+    const t = twoProportionZTest(converted.bold, clicks.bold, converted.control, clicks.control);
+    expect(body).toMatchObject({
+      ad_id: ad.ad_id,
+      variants: [
+        {
+          name: "control",
+          weight: 1,
+          clicks: clicks.control,
+          conversions: converted.control,
+          conversion_rate: expect.closeTo(rate("control"), 5),
+        },
+        { name: "bold", weight: 3, clicks: clicks.bold, conversions: converted.bold, conversion_rate: expect.closeTo(rate("bold"), 5) },
+      ],
+      best: "bold",
+      runner_up: "control",
+      method: expect.stringMatching(/two-proportion z-test/),
+      alpha: 0.05,
+      z: expect.closeTo(t.z, 4),
+      p_value: expect.closeTo(t.p_value, 6),
+      significant: t.p_value < 0.05,
+    });
+    expect(body.significant).toBe(true);
+
+    // group_by=variant in metrics says the same.
+    const byVariant = await metricsOf(s.key, `ad_id=${ad.ad_id}&group_by=variant`);
+    const sums = new Map<string, { clicks: number; conversions: number }>();
+    for (const b of byVariant) {
+      const t2 = sums.get(b.group ?? "") ?? { clicks: 0, conversions: 0 };
+      sums.set(b.group ?? "", { clicks: t2.clicks + b.clicks, conversions: t2.conversions + b.conversions });
+    }
+    expect(Object.fromEntries(sums)).toEqual({
+      control: { clicks: clicks.control, conversions: converted.control },
+      bold: { clicks: clicks.bold, conversions: converted.bold },
+    });
+    const filtered = total(await metricsOf(s.key, `ad_id=${ad.ad_id}&filter=variant:bold`));
+    expect(filtered).toMatchObject({ clicks: clicks.bold, conversions: converted.bold });
+    // Another advertiser's key: 404, as if it did not exist.
+    const other = await seedAd();
+    const foreign = await call(`http://query.test/v1/ads/${ad.ad_id}/experiment`, { headers: { Authorization: `Bearer ${other.key}` } });
+    expect(foreign.status).toBe(404);
   });
 });

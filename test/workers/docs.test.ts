@@ -30,6 +30,7 @@ const CONTRACT = [
   "GET /click",
   "POST /v1/events",
   "POST /v1/conversions",
+  "GET /v1/ads/{ad_id}/experiment",
   "GET /v1/ads/{ad_id}/aggregated_count",
   "GET /v1/ads/popular",
   "GET /v1/metrics",
@@ -391,6 +392,10 @@ describe("GET /openapi.json", () => {
       { headers: key },
     );
     await conforms(doc, "GET /v1/ads/popular", `${Q}/v1/ads/popular?window=60&top_n=10`, { headers: key });
+    const summary = await conforms(doc, "GET /v1/ads/{ad_id}/experiment", `${Q}/v1/ads/${ad_id}/experiment`, { headers: key });
+    expect(summary).toMatchObject({ ad_id, variants: [], best: null, significant: false });
+    await conforms(doc, "GET /v1/ads/{ad_id}/experiment", `${Q}/v1/ads/${ad_id}/experiment?from=${to}&to=${from}`, { headers: key });
+    await conforms(doc, "GET /v1/ads/{ad_id}/experiment", `${Q}/v1/ads/ad_nope/experiment`, { headers: key });
     await conforms(doc, "GET /v1/billing", `${Q}/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`, { headers: key });
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=${today}`, { headers: key });
     await conforms(doc, "GET /v1/ops", `${Q}/v1/ops?minutes=60`, { headers: ADMIN });

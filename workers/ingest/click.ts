@@ -7,6 +7,7 @@ import { newClickEvent } from "../../domain/click-event";
 import { mintClickId, withQueryParam } from "../../domain/click-id";
 import type { ClickEvent } from "../../domain/event";
 import { getAdCached } from "../../domain/registry";
+import { pickVariant } from "../../domain/variants";
 import { idParam, parseClickParams, type ClickRequest } from "../../domain/schemas";
 import { parseSigningKeys, verifyClick, type SigningKey } from "../../domain/signing";
 import { recordClickDurably } from "../../durable-objects/client";
@@ -54,20 +55,23 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
   const cookieUser = cookie(req, USER_COOKIE);
   const newUser = record && !params.user_id && !cookieUser ? newId("u") : null;
   const now = Date.now();
+  const userId = params.user_id ?? cookieUser ?? newUser;
+  // An experiment's ad picks the variant (sticky per user); otherwise a link may label its own.
+  const chosen = ad.variants ? pickVariant(ad.variants, ad.ad_id, userId) : null;
   const event = newClickEvent(ad, edge, {
     event_id: crypto.randomUUID(),
     timestamp: now,
     received_at: now,
     source: "click",
     publisher_id: pub,
-    user_id: params.user_id ?? cookieUser ?? newUser,
+    user_id: userId,
     ip_hash: await ipHash,
     user_agent: edge.user_agent,
     referer: edge.referer,
     city: edge.city,
     asn: edge.asn,
     ad_format: ad.ad_format ?? params.ad_format ?? null,
-    variant: params.variant,
+    variant: chosen ? chosen.name : params.variant,
     x: params.x,
     y: params.y,
     signature,
@@ -91,7 +95,7 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
   if (signature === "invalid") {
     return errorResponse(403, "bad_signature", "This link's signature does not match its ad and publisher.");
   }
-  const landing = ad.landing_url;
+  const landing = chosen ? chosen.landing_url : ad.landing_url;
   const location = event.click_id && ad.click_id_param ? withQueryParam(landing, ad.click_id_param, event.click_id) : landing;
   const headers = new Headers({ Location: location, "Cache-Control": "no-store" });
   if (newUser) {
