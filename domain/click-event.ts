@@ -34,6 +34,8 @@ type OptionalField =
   | "click_id"
   | "x"
   | "y"
+  | "w"
+  | "h"
   | "signature"
   | "rate_limited";
 
@@ -72,6 +74,8 @@ export function newClickEvent(
     variant: f.variant ?? null,
     x: f.x ?? null,
     y: f.y ?? null,
+    w: f.w ?? null,
+    h: f.h ?? null,
     signature: f.signature ?? "none",
     rate_limited: f.rate_limited ?? false,
     click_id: f.click_id ?? null,

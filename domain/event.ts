@@ -63,6 +63,9 @@ export interface ClickEvent {
   variant: string | null;
   x: number | null;
   y: number | null;
+  /** The creative's size in pixels, which x and y are within (domain/heatmap.ts). */
+  w: number | null;
+  h: number | null;
   /** `invalid` when a signed link's signature did not match its ad and publisher. */
   signature: "valid" | "invalid" | "none";
   /**

@@ -39,6 +39,8 @@ export const ARCHIVE_COLUMNS = [
   ["variant", "STRING"],
   ["x", "INT32"],
   ["y", "INT32"],
+  ["w", "INT32"],
+  ["h", "INT32"],
   ["signature", "STRING"],
   ["rate_limited", "BOOLEAN"],
   ["click_id", "STRING"],

@@ -324,8 +324,16 @@ export const clickParams = z.object({
   sig: z.string().max(128).optional().describe("Signature of a link made by POST /v1/admin/click-urls."),
   ad_format: label.optional(),
   variant: label.optional(),
-  x: z.coerce.number().int().min(-100_000).max(100_000).optional(),
-  y: z.coerce.number().int().min(-100_000).max(100_000).optional(),
+  x: z.coerce
+    .number()
+    .int()
+    .min(-100_000)
+    .max(100_000)
+    .optional()
+    .describe("Where on the creative the click landed, in pixels from the left."),
+  y: z.coerce.number().int().min(-100_000).max(100_000).optional().describe("… and from the top."),
+  w: z.coerce.number().int().min(1).max(100_000).optional().describe("The creative's width in pixels (with h: the heatmap's frame)."),
+  h: z.coerce.number().int().min(1).max(100_000).optional().describe("The creative's height in pixels."),
 });
 export type ClickParams = z.infer<typeof clickParams>;
 
@@ -350,7 +358,7 @@ export function parseClickParams(search: URLSearchParams): ClickRequest {
   }
   const ad = clickParams.shape.ad_id.safeParse(search.get("ad_id") ?? undefined);
   if (!ad.success) throw new ApiError(400, "invalid_request", describeIssues(ad.error, "ad_id"));
-  const optional = <K extends "user_id" | "ad_format" | "variant" | "x" | "y">(k: K): ClickParams[K] | undefined => {
+  const optional = <K extends "user_id" | "ad_format" | "variant" | "x" | "y" | "w" | "h">(k: K): ClickParams[K] | undefined => {
     const values = search.getAll(k);
     if (values.length !== 1 || values[0] === "") return undefined;
     const r = clickParams.shape[k].safeParse(values[0]);
@@ -365,6 +373,8 @@ export function parseClickParams(search: URLSearchParams): ClickRequest {
     variant: optional("variant"),
     x: optional("x"),
     y: optional("y"),
+    w: optional("w"),
+    h: optional("h"),
     signed: pub !== undefined || sig !== undefined,
     pub,
     sig,
@@ -468,4 +478,10 @@ export function parseOr400<T extends z.ZodType>(schema: T, input: unknown, code 
 export const experimentQuery = z.object({
   from: instant.optional().describe(`Inclusive; default 30 days ago. ${TIME}`),
   to: instant.optional().describe(`Exclusive; default now. ${TIME}`),
+});
+
+/** `GET /v1/ads/{ad_id}/heatmap`: hourly counts, so the range is read to the hour. */
+export const heatmapQuery = z.object({
+  from: instant.describe(`Inclusive, from the start of its hour. ${TIME}`),
+  to: instant.describe(`Exclusive: hours that start before it. ${TIME}`),
 });

@@ -17,6 +17,7 @@ import { ArchiveOutbox } from "./campaign/archive-outbox";
 import { BLOBS_SCHEMA } from "./campaign/blobs";
 import { MeteredSql, type StatementCost } from "./meter";
 import { CellState } from "./campaign/cells";
+import { HeatState } from "./campaign/heat";
 import { LiveState } from "./campaign/live";
 import { LOG_SCHEMA, Log, LogKind, type AdmittedEntry, type JudgedEntry, type LogRow } from "./campaign/log";
 import { SCHEMA_VERSION, hasV1Tables, migrateV1 } from "./campaign/migrate";
@@ -121,6 +122,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   readonly #rules: RuleState;
   readonly #cells: CellState;
   readonly #live: LiveState;
+  readonly #heat: HeatState;
   readonly #log: Log;
   readonly #archive: ArchiveOutbox;
   #checkpointSeq: number;
@@ -151,6 +153,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#rules = new RuleState(sql);
     this.#cells = new CellState(sql);
     this.#live = new LiveState(sql);
+    this.#heat = new HeatState(sql);
     this.#archive = new ArchiveOutbox(
       sql,
       this.#log,
@@ -301,6 +304,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
         fresh.push([e, outcomeCode(o)]);
         this.#cells.add(e, o);
         this.#live.add(e, o);
+        this.#heat.add(e, o);
       });
       if (fresh.length) this.#log.append(kind, fresh);
     });
@@ -332,6 +336,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       this.#rules.outcomes.rememberReceipt(e, o);
       this.#cells.add(e, o);
       this.#live.add(e, o);
+      this.#heat.add(e, o);
     }
   }
 
@@ -463,6 +468,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     });
     this.#rules.evict(RULES_IDLE_MS);
     this.#cells.evict(CELLS_IDLE_MS);
+    this.#heat.evict(now);
 
     const b = this.backlog();
     if (failed) this.#armAlarm(5_000);
@@ -484,6 +490,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#rules.checkpoint();
     this.#cells.checkpoint();
     this.#live.checkpoint();
+    this.#heat.checkpoint();
     this.#checkpointSeq = this.#log.last;
     this.#setMeta("checkpoint", String(this.#checkpointSeq));
     this.#checkpointAt = Date.now();
@@ -495,6 +502,8 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#rules.dropBefore(Math.floor((now - HORIZONS.stateMs) / MINUTE));
     this.#cells.dropBefore("minute", now - HORIZONS.minuteMs);
     this.#cells.dropBefore("hour", now - HORIZONS.hourMs);
+    // Heatmaps are hourly counts: kept as long as hour cells.
+    this.#heat.dropBefore(now - HORIZONS.hourMs);
     this.#live.dropBefore(now - HORIZONS.minuteMs);
     this.#lastPrune = now;
     this.#setMeta("last_prune", String(now));
@@ -512,6 +521,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   async cellsMany(queries: CellQuery[]): Promise<CellPartial[][]> {
     this.#tick();
     return queries.map((q) => this.#cells.query(q));
+  }
+
+  /** Clean, on-time clicks of one ad per heatmap grid cell over the hours starting in [from, to): [cell, clicks][]. */
+  async heatmap(adId: string, from: number, to: number): Promise<[number, number][]> {
+    return [...this.#heat.query(adId, from, to)];
   }
 
   /** Late events received in [from, to): the live view shows them as they arrive, not in their (old) buckets. */

@@ -106,6 +106,8 @@ export function simulate(opts: { rate: number; minutes: number; lateShare: numbe
         variant: null,
         x: null,
         y: null,
+        w: null,
+        h: null,
         signature: "none",
         rate_limited: false,
         click_id: null,

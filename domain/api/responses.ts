@@ -352,3 +352,18 @@ export const experiment = z
     significant: z.boolean().describe("Whether best's lead over runner_up is significant at alpha."),
   })
   .meta({ id: "Experiment" });
+
+export const heatmap = z
+  .object({
+    ad_id: z.string(),
+    from: text("Start of the first hour counted."),
+    to: z.string(),
+    cols: count("Grid columns (the creative's width in equal parts)."),
+    rows: count("Grid rows."),
+    cells: z
+      .array(
+        z.object({ col: count("0 = left edge."), row: count("0 = top edge."), clicks: count("Clean clicks that landed in the cell.") }),
+      )
+      .describe("Cells with clicks, row by row; a cell not listed has none."),
+  })
+  .meta({ id: "Heatmap" });

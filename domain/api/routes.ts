@@ -431,5 +431,21 @@ export const experiment = endpoint({
   errors: [400, 401, 403, 404],
 });
 
+export const heatmap = endpoint({
+  method: "get",
+  path: "/v1/ads/{ad_id}/heatmap",
+  id: "heatmap",
+  tag: "query",
+  summary: "Where on an ad's creative its clean clicks landed, as a grid of cells",
+  description:
+    "From the `x`, `y`, `w`, `h` of `/click` links (pixels on a creative of w × h); a click without them, or outside the " +
+    "creative, is not in the heatmap. Counted per hour, so the range is read to the hour; at most 92 days.",
+  auth: "reader",
+  params: S.adPath,
+  query: S.heatmapQuery,
+  responses: jsonAnswer(200, "The grid", R.heatmap),
+  errors: [400, 401, 403, 404],
+});
+
 /** The ingest Worker's endpoints (on the ingest base URL). */
 export const INGEST = [click, postEvents, postConversions, health];

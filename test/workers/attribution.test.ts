@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { Conversion } from "../../domain/conversion";
 import { campaignStub } from "../../durable-objects/client";
+import { heatCell } from "../../domain/heatmap";
 import { normalCdf, pickVariant, twoProportionZTest } from "../../domain/variants";
 import { uniq } from "./fixtures";
 import { mintClickId, readClickId, withQueryParam, type ClickClaims } from "../../domain/click-id";
@@ -513,5 +514,68 @@ describe("A/B experiments", () => {
     const other = await seedAd();
     const foreign = await call(`http://query.test/v1/ads/${ad.ad_id}/experiment`, { headers: { Authorization: `Bearer ${other.key}` } });
     expect(foreign.status).toBe(404);
+  });
+});
+
+describe("heatmaps", () => {
+  it("normalises points into a 20 × 20 grid and ignores what is missing or outside the creative", () => {
+    expect(heatCell({ x: 0, y: 0, w: 300, h: 250 })).toBe(0);
+    expect(heatCell({ x: 299, y: 249, w: 300, h: 250 })).toBe(19 * 20 + 19);
+    expect(heatCell({ x: 150, y: 125, w: 300, h: 250 })).toBe(10 * 20 + 10);
+    for (const bad of [
+      { x: 300, y: 0, w: 300, h: 250 },
+      { x: -1, y: 0, w: 300, h: 250 },
+      { x: 0, y: 250, w: 300, h: 250 },
+      { x: 5, y: 5, w: null, h: 250 },
+      { x: null, y: 5, w: 300, h: 250 },
+      { x: 5, y: 5, w: 0, h: 0 },
+    ]) {
+      expect(heatCell(bad), JSON.stringify(bad)).toBeNull();
+    }
+  });
+
+  it("GET /v1/ads/{ad_id}/heatmap counts clean clicks per cell; a bad point never stops the person", async () => {
+    const s = await seedAd();
+    const clicks: [user: string, query: string, ua?: string][] = [
+      ["h1", "x=0&y=0&w=300&h=250"],
+      ["h2", "x=10&y=5&w=300&h=250"],
+      ["h3", "x=299&y=249&w=300&h=250"],
+      ["h4", "x=150&y=125&w=300&h=250"],
+      ["h4", "x=150&y=125&w=300&h=250"], // the same user in the same minute: a duplicate, not a click
+      ["h5", "x=150&y=125&w=300&h=250", "curl/8.5.0"], // a bot: invalid
+      ["h6", "x=300&y=10&w=300&h=250"], // outside
+      ["h7", "x=-5&y=10&w=300&h=250"],
+      ["h8", "x=10&y=10"], // no frame
+      ["h9", "x={x}&y={y}&w=300&h=250"], // an unexpanded macro
+      ["h10", "x=1e3&y=2&w=abc&h=250"],
+    ];
+    let n = 0;
+    for (const [user, query, ua] of clicks) {
+      const res = await call(`${s.click_url}&user_id=${user}&${query}`, {
+        headers: { "User-Agent": ua ?? BROWSER, "CF-Connecting-IP": `198.51.100.${100 + n++}` },
+      });
+      expect(res.status, query).toBe(302);
+    }
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const url = `http://query.test/v1/ads/${s.ad_id}/heatmap?from=${from}&to=${to}`;
+    const res = await call(url, { headers: { Authorization: `Bearer ${s.key}` } });
+    expect(res.status).toBe(200);
+    const body = await json<{ cols: number; rows: number; cells: { col: number; row: number; clicks: number }[] }>(res);
+    expect(body).toMatchObject({ ad_id: s.ad_id, cols: 20, rows: 20 });
+    expect(body.cells).toEqual([
+      { col: 0, row: 0, clicks: 2 },
+      { col: 10, row: 10, clicks: 1 },
+      { col: 19, row: 19, clicks: 1 },
+    ]);
+    const other = await seedAd();
+    expect((await call(url, { headers: { Authorization: `Bearer ${other.key}` } })).status).toBe(404);
+    const backwards = await call(`http://query.test/v1/ads/${s.ad_id}/heatmap?from=${to}&to=${from}`, { headers: ADMIN });
+    expect(backwards.status).toBe(400);
+    expect((await call(`http://query.test/v1/ads/${s.ad_id}/heatmap?from=${from}`, { headers: ADMIN })).status).toBe(400);
+    // Kept across a restart of the campaign object (checkpoint or log replay).
+    const stub = campaignStub(testEnv.CAMPAIGN, s.campaign_id, 0);
+    await evictDurableObject(stub);
+    expect((await json<{ cells: unknown[] }>(await call(url, { headers: ADMIN }))).cells).toEqual(body.cells);
   });
 });

@@ -31,6 +31,7 @@ const CONTRACT = [
   "POST /v1/events",
   "POST /v1/conversions",
   "GET /v1/ads/{ad_id}/experiment",
+  "GET /v1/ads/{ad_id}/heatmap",
   "GET /v1/ads/{ad_id}/aggregated_count",
   "GET /v1/ads/popular",
   "GET /v1/metrics",
@@ -396,6 +397,9 @@ describe("GET /openapi.json", () => {
     expect(summary).toMatchObject({ ad_id, variants: [], best: null, significant: false });
     await conforms(doc, "GET /v1/ads/{ad_id}/experiment", `${Q}/v1/ads/${ad_id}/experiment?from=${to}&to=${from}`, { headers: key });
     await conforms(doc, "GET /v1/ads/{ad_id}/experiment", `${Q}/v1/ads/ad_nope/experiment`, { headers: key });
+    const heat = await conforms(doc, "GET /v1/ads/{ad_id}/heatmap", `${Q}/v1/ads/${ad_id}/heatmap?from=${from}&to=${to}`, { headers: key });
+    expect(heat).toMatchObject({ cols: 20, rows: 20, cells: [] });
+    await conforms(doc, "GET /v1/ads/{ad_id}/heatmap", `${Q}/v1/ads/${ad_id}/heatmap?from=${from}`, { headers: key });
     await conforms(doc, "GET /v1/billing", `${Q}/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`, { headers: key });
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=${today}`, { headers: key });
     await conforms(doc, "GET /v1/ops", `${Q}/v1/ops?minutes=60`, { headers: ADMIN });

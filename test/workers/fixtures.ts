@@ -34,6 +34,8 @@ export function makeEvent(over: Partial<ClickEvent> = {}): ClickEvent {
     variant: null,
     x: null,
     y: null,
+    w: null,
+    h: null,
     signature: "none",
     rate_limited: false,
     click_id: null,

@@ -74,6 +74,8 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
     variant: chosen ? chosen.name : params.variant,
     x: params.x,
     y: params.y,
+    w: params.w,
+    h: params.h,
     signature,
     // Over the per-IP limit the person is still sent on; the click is recorded and judged invalid.
     rate_limited: !allowed,

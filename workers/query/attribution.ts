@@ -1,8 +1,9 @@
-/** Attribution reads (issue 12): A/B experiment summaries. */
+/** Attribution reads (issue 12): A/B experiment summaries and click heatmaps. */
 import { ApiError } from "../../domain/errors";
 import * as api from "../../domain/api/routes";
 import { conversionRate, segments } from "../../domain/metrics";
-import { DAY, MINUTE, floorTo, isoMinute } from "../../domain/time";
+import { HEAT_COLS, HEAT_ROWS } from "../../domain/heatmap";
+import { DAY, HOUR, MINUTE, floorTo, isoMinute } from "../../domain/time";
 import { twoProportionZTest } from "../../domain/variants";
 import { adFor, shardStubs } from "./access";
 import { mount, type QueryApp } from "./mount";
@@ -59,6 +60,23 @@ const experiment = (app: QueryApp) =>
     });
   });
 
+const heatmap = (app: QueryApp) =>
+  mount(app, api.heatmap, async (c, { query: q, params }) => {
+    const from = floorTo(q.from, HOUR);
+    if (q.to <= q.from) throw new ApiError(400, "invalid_range", "`to` must be after `from`.");
+    if (q.to - from > 92 * DAY) throw new ApiError(400, "range_too_large", "Ask for at most 92 days at a time.");
+    const ad = await adFor(c.env, c.get("principal"), params.ad_id);
+    const grid = new Map<number, number>();
+    for (const parts of await Promise.all(shardStubs(c.env, ad).map((stub) => stub.heatmap(ad.ad_id, from, q.to)))) {
+      for (const [cell, n] of parts) grid.set(cell, (grid.get(cell) ?? 0) + n);
+    }
+    const cells = [...grid]
+      .sort(([a], [b]) => a - b)
+      .map(([cell, clicks]) => ({ col: cell % HEAT_COLS, row: Math.floor(cell / HEAT_COLS), clicks }));
+    return c.json({ ad_id: ad.ad_id, from: isoMinute(from), to: isoMinute(q.to), cols: HEAT_COLS, rows: HEAT_ROWS, cells });
+  });
+
 export function attributionRoutes(app: QueryApp): void {
   experiment(app);
+  heatmap(app);
 }

@@ -320,6 +320,35 @@
     );
   }
 
+  async function loadHeatmap(g) {
+    const ads = campaigns.find((c) => c.campaign_id === selected)?.ads || [];
+    const pick = $("heat-ad");
+    if (pick.dataset.campaign !== selected) {
+      pick.dataset.campaign = selected;
+      pick.replaceChildren(...ads.map((a) => el("option", { value: a.ad_id }, a.ad_id)));
+    }
+    const grid = $("heatmap");
+    if (!pick.value) return grid.replaceChildren();
+    const end = floor(Date.now(), HOUR) + HOUR;
+    const r = await api(`/v1/ads/${encodeURIComponent(pick.value)}/heatmap?from=${iso(end - DAY)}&to=${iso(end)}`);
+    if (g !== generation) return;
+    const max = Math.max(0, ...r.cells.map((c) => c.clicks));
+    const w = 400 / r.cols,
+      h = 400 / r.rows;
+    grid.replaceChildren(
+      ...r.cells.map((c) =>
+        svg(
+          "rect",
+          { class: "heat", x: c.col * w, y: c.row * h, width: w, height: h, "fill-opacity": (0.15 + (0.85 * c.clicks) / max).toFixed(3) },
+          svg("title", null, `column ${c.col}, row ${c.row}: ${nf.format(c.clicks)} clicks`),
+        ),
+      ),
+    );
+    $("heat-note").textContent = max
+      ? `${nf.format(r.cells.reduce((s, c) => s + c.clicks, 0))} clean clicks with a position; darker cells took more.`
+      : "No clean clicks with a position (x, y, w, h on the link) in the last 24 hours.";
+  }
+
   async function loadBilling(g) {
     const now = Date.now(),
       from = utcDay(now - 6 * DAY),
@@ -421,6 +450,7 @@
     every(60000, "by-device", (g) => loadBreakdown(g, "device_type", "by-device", (d) => d || "unknown"));
     every(60000, "billing", loadBilling);
     every(60000, "recon", loadReconciliation);
+    every(10000, "heatmap", loadHeatmap);
   }
 
   function showKeyForm(message, bad) {
@@ -485,6 +515,7 @@
     showKeyForm("Key forgotten. It is no longer stored in this browser.");
     $("key").focus();
   });
+  $("heat-ad").addEventListener("change", () => loadHeatmap(generation).catch((err) => panelError("heatmap", err)));
   $("campaign").addEventListener("change", (e) => {
     if (e.target.value) watch(e.target.value);
   });
