@@ -196,6 +196,7 @@ export const createAd = z
       .describe("Absolute http(s) URL without credentials. Clicks redirect only here (or to the variants')."),
     ad_format: label.optional(),
     click_id_param: clickIdParam,
+    ad_group_id: idParam.optional().describe("An ad group of the same campaign (POST /v1/admin/ad-groups)."),
     variants: z
       .array(variant)
       .min(2, "must have at least 2 variants")
@@ -381,7 +382,7 @@ export function parseClickParams(search: URLSearchParams): ClickRequest {
   };
 }
 
-export const DIMENSIONS = ["country", "device_type", "os", "publisher_id", "ad_format", "variant"] as const;
+export const DIMENSIONS = ["country", "device_type", "os", "publisher_id", "ad_format", "variant", "ad_id", "ad_group_id"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 /** `group_by` values: one dimension, or the country × device_type pair that billing uses (group "US,mobile"). */
 export const GROUPINGS = [...DIMENSIONS, "country,device_type"] as const;
@@ -485,3 +486,6 @@ export const heatmapQuery = z.object({
   from: instant.describe(`Inclusive, from the start of its hour. ${TIME}`),
   to: instant.describe(`Exclusive: hours that start before it. ${TIME}`),
 });
+
+/** `POST /v1/admin/ad-groups`: a named group of a campaign's ads. */
+export const createAdGroup = z.strictObject({ campaign_id: idParam, name });

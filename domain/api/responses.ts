@@ -367,3 +367,5 @@ export const heatmap = z
       .describe("Cells with clicks, row by row; a cell not listed has none."),
   })
   .meta({ id: "Heatmap" });
+
+export const adGroupCreated = z.object({ ad_group_id: z.string() }).meta({ id: "AdGroupCreated" });

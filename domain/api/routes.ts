@@ -447,5 +447,18 @@ export const heatmap = endpoint({
   errors: [400, 401, 403, 404],
 });
 
+export const createAdGroup = endpoint({
+  method: "post",
+  path: "/v1/admin/ad-groups",
+  id: "createAdGroup",
+  tag: "admin",
+  summary: "Create an ad group of a campaign; ads join it with ad_group_id",
+  description: "Metrics group and filter by ad_group_id; every click of a grouped ad carries its group (archive column ad_group_id).",
+  auth: "admin",
+  body: { schema: S.createAdGroup, example: { campaign_id: "cmp_9Rk3vB6n", name: "Video, EU" } },
+  responses: jsonAnswer(201, "The ad group", R.adGroupCreated),
+  errors: [...ADMIN_WRITE, 404],
+});
+
 /** The ingest Worker's endpoints (on the ingest base URL). */
 export const INGEST = [click, postEvents, postConversions, health];

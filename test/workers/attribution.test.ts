@@ -579,3 +579,85 @@ describe("heatmaps", () => {
     expect((await json<{ cells: unknown[] }>(await call(url, { headers: ADMIN }))).cells).toEqual(body.cells);
   });
 });
+
+describe("ad groups", () => {
+  it("group a campaign's ads: metrics group and filter by ad_group_id and ad_id, conversions included", async () => {
+    const s = await seedAd();
+    const g1 = await adminPost("ad-groups", { campaign_id: s.campaign_id, name: "Video" });
+    const g2 = await adminPost("ad-groups", { campaign_id: s.campaign_id, name: "Display" });
+    expect(g1.ad_group_id).toMatch(/^adg_/);
+    const ad = (group?: string) =>
+      adminPost("ads", { campaign_id: s.campaign_id, landing_url: "https://grp.example/", ...(group ? { ad_group_id: group } : {}) });
+    const [a1, a2, a3] = [await ad(g1.ad_group_id), await ad(g1.ad_group_id), await ad(g2.ad_group_id)];
+    const plan: [typeof a1, number][] = [
+      [a1, 3],
+      [a2, 2],
+      [a3, 4],
+      [{ ad_id: s.ad_id, click_url: s.click_url }, 1],
+    ];
+    const clickIds = new Map<string, string[]>();
+    let n = 0;
+    for (const [a, users] of plan) {
+      for (let i = 0; i < users; i++) {
+        const id = await clickIdOf(a.click_url, `grp-${n}`, `10.88.0.${n++}`);
+        clickIds.set(a.ad_id, [...(clickIds.get(a.ad_id) ?? []), id]);
+      }
+    }
+    const conversions = [
+      { conversion_id: "g-1", click_id: clickIds.get(a1.ad_id)![0], value: 1 },
+      { conversion_id: "g-2", click_id: clickIds.get(a3.ad_id)![0], value: 2 },
+      { conversion_id: "g-3", click_id: clickIds.get(a3.ad_id)![1], value: 3 },
+    ];
+    expect((await postConversions(s.key, conversions)).body.accepted).toBe(3);
+
+    const grouped = async (query: string) => {
+      const out: Record<string, { clicks: number; conversions: number; value: number }> = {};
+      for (const b of await metricsOf(s.key, query)) {
+        const k = b.group ?? "(none)";
+        const t = out[k] ?? { clicks: 0, conversions: 0, value: 0 };
+        out[k] = { clicks: t.clicks + b.clicks, conversions: t.conversions + b.conversions, value: t.value + b.conversion_value };
+      }
+      return out;
+    };
+    expect(await grouped(`campaign_id=${s.campaign_id}&group_by=ad_group_id`)).toEqual({
+      [g1.ad_group_id]: { clicks: 5, conversions: 1, value: 1 },
+      [g2.ad_group_id]: { clicks: 4, conversions: 2, value: 5 },
+      "(none)": { clicks: 1, conversions: 0, value: 0 },
+    });
+    expect(await grouped(`campaign_id=${s.campaign_id}&group_by=ad_id`)).toEqual({
+      [a1.ad_id]: { clicks: 3, conversions: 1, value: 1 },
+      [a2.ad_id]: { clicks: 2, conversions: 0, value: 0 },
+      [a3.ad_id]: { clicks: 4, conversions: 2, value: 5 },
+      [s.ad_id]: { clicks: 1, conversions: 0, value: 0 },
+    });
+    expect(total(await metricsOf(s.key, `campaign_id=${s.campaign_id}&filter=ad_group_id:${g1.ad_group_id}`))).toEqual({
+      clicks: 5,
+      conversions: 1,
+      value: 1,
+    });
+    expect(total(await metricsOf(s.key, `campaign_id=${s.campaign_id}&filter=ad_id:${a3.ad_id}`))).toEqual({
+      clicks: 4,
+      conversions: 2,
+      value: 5,
+    });
+  });
+
+  it("refuses unknown campaigns and groups, a group of another campaign, and non-admins", async () => {
+    const s = await seedAd();
+    const other = await seedAd();
+    const foreignGroup = await adminPost("ad-groups", { campaign_id: other.campaign_id, name: "Theirs" });
+    const post = (path: string, body: unknown, headers = ADMIN) =>
+      call(`http://query.test/v1/admin/${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+    expect((await post("ad-groups", { campaign_id: "cmp_nope", name: "x" })).status).toBe(404);
+    expect((await post("ad-groups", { campaign_id: s.campaign_id })).status).toBe(400);
+    expect((await post("ad-groups", { campaign_id: s.campaign_id, name: "x", extra: 1 })).status).toBe(400);
+    expect((await post("ad-groups", { campaign_id: s.campaign_id, name: "x" }, { Authorization: `Bearer ${s.key}` })).status).toBe(403);
+    const landing_url = "https://g.example/";
+    expect((await post("ads", { campaign_id: s.campaign_id, landing_url, ad_group_id: "adg_nope" })).status).toBe(404);
+    const cross = await post("ads", { campaign_id: s.campaign_id, landing_url, ad_group_id: foreignGroup.ad_group_id });
+    expect(cross.status).toBe(400);
+    expect((await json<{ error: { message: string } }>(cross)).error.message).toMatch(/^ad_group_id/);
+    const bad = await call(`http://query.test/v1/metrics?campaign_id=${s.campaign_id}&start=0&end=60000&group_by=nope`, { headers: ADMIN });
+    expect(bad.status).toBe(400);
+  });
+});

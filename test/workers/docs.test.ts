@@ -45,6 +45,7 @@ const CONTRACT = [
   "GET /healthz",
   "POST /v1/admin/replay",
   "PATCH /v1/admin/publishers/{id}",
+  "POST /v1/admin/ad-groups",
 ];
 const INGEST = ["GET /click", "POST /v1/events", "POST /v1/conversions"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
@@ -322,6 +323,9 @@ describe("GET /openapi.json", () => {
       ...post({ events_per_second: 9000 }),
       method: "PATCH",
     });
+    const group = await conforms(doc, "POST /v1/admin/ad-groups", `${Q}/v1/admin/ad-groups`, post({ campaign_id, name: "Docs group" }));
+    expect(group.ad_group_id).toMatch(/^adg_/);
+    await conforms(doc, "POST /v1/admin/ad-groups", `${Q}/v1/admin/ad-groups`, post({ campaign_id: "cmp_nope", name: "x" }));
     await conforms(doc, "POST /v1/admin/click-urls", `${Q}/v1/admin/click-urls`, post({ ad_id, publisher_id: pub.publisher_id }));
     await conforms(doc, "PATCH /v1/admin/campaigns/{id}", `${Q}/v1/admin/campaigns/${campaign_id}`, {
       ...post({ shards: 1 }),

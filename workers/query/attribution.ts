@@ -1,5 +1,6 @@
-/** Attribution reads (issue 12): A/B experiment summaries and click heatmaps. */
-import { ApiError } from "../../domain/errors";
+/** Attribution (issue 12): ad groups, A/B experiment summaries and click heatmaps. */
+import { ApiError, notFound } from "../../domain/errors";
+import { createAdGroup as createAdGroupRow, getCampaign } from "../../domain/registry";
 import * as api from "../../domain/api/routes";
 import { conversionRate, segments } from "../../domain/metrics";
 import { HEAT_COLS, HEAT_ROWS } from "../../domain/heatmap";
@@ -76,7 +77,15 @@ const heatmap = (app: QueryApp) =>
     return c.json({ ad_id: ad.ad_id, from: isoMinute(from), to: isoMinute(q.to), cols: HEAT_COLS, rows: HEAT_ROWS, cells });
   });
 
+const createAdGroup = (app: QueryApp) =>
+  mount(app, api.createAdGroup, async (c, { body }) => {
+    const campaign = await getCampaign(c.env.DB, body.campaign_id);
+    if (!campaign) throw notFound(`Campaign ${body.campaign_id}`);
+    return c.json(await createAdGroupRow(c.env.DB, { ...body, advertiser_id: campaign.advertiser_id }), 201);
+  });
+
 export function attributionRoutes(app: QueryApp): void {
+  createAdGroup(app);
   experiment(app);
   heatmap(app);
 }
