@@ -7,7 +7,7 @@ import type { Conversion } from "../../domain/conversion";
 import { campaignStub } from "../../durable-objects/client";
 import { heatCell } from "../../domain/heatmap";
 import { normalCdf, pickVariant, twoProportionZTest } from "../../domain/variants";
-import { uniq } from "./fixtures";
+import { makeEvent, uniq } from "./fixtures";
 import { mintClickId, readClickId, withQueryParam, type ClickClaims } from "../../domain/click-id";
 import { hourPartition } from "../../domain/archive-layout";
 import { decodeArchive, decodeConversions } from "../../domain/parquet";
@@ -307,6 +307,43 @@ describe("conversions across restarts and stored layouts", () => {
     // Rows written: one log row per batch with anything new, none for a batch of repeats.
     const st = await ledger.stats();
     expect(st.statements["INSERT log"]).toEqual(expect.objectContaining({ calls: 1, rows_written: 1 }));
+  });
+
+  it("a conversion logged between two click batches is not archived as clicks, and every row is archived and dropped", async () => {
+    const campaign_id = uniq("cmp");
+    const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
+    const clicks = [makeEvent({ campaign_id }), makeEvent({ campaign_id })];
+    await stub.record(0, [clicks[0]]);
+    const conversion: Conversion = {
+      ...CLAIMS,
+      campaign_id,
+      ad_id: "ad_test",
+      conversion_id: "between",
+      click_id: "x",
+      advertiser_id: "adv_test",
+      click_timestamp: clicks[0].timestamp,
+      timestamp: Date.now(),
+      received_at: Date.now(),
+      name: null,
+      value: 1,
+      currency: null,
+    };
+    await stub.convert("adv_test", 1, [conversion]);
+    await stub.record(0, [clicks[1]]);
+    await waitFor(
+      "every log row archived and dropped",
+      async () => {
+        await runDurableObjectAlarm(stub);
+        stub.checkpointNow();
+        await runDurableObjectAlarm(stub);
+        return (await stub.backlog()).log_rows === 0;
+      },
+      15_000,
+    );
+    const keys = (await testEnv.ARCHIVE.list({ prefix: `raw/${hourPartition(clicks[0].timestamp)}/${campaign_id}` })).objects;
+    const archived = [];
+    for (const o of keys) archived.push(...(await decodeArchive(await (await testEnv.ARCHIVE.get(o.key))!.arrayBuffer(), ["event_id"])));
+    expect(archived.map((r) => r.event_id).sort()).toEqual(clicks.map((c) => c.event_id).sort());
   });
 
   it("reads cell partitions written in layout 1 (six dimensions, no conversions) and rewrites them in layout 2", async () => {
