@@ -419,7 +419,10 @@ try {
       };
       await probe(origins["trivial-mf"], ads.miniflare, "probe-t");
       const location = await probe(origins["click-mf"], ads.miniflare, "probe-c");
-      if (location !== LANDING) throw new Error(`click redirected to ${location}, expected ${LANDING}`);
+      // The landing page with the click id /click adds (domain/click-id.ts).
+      if (!new RegExp(`^${LANDING.replace(/[.?]/g, "\\$&")}\\?ec_click_id=[A-Za-z0-9._-]+$`).test(location ?? "")) {
+        throw new Error(`click redirected to ${location}, expected ${LANDING} with a click id`);
+      }
       console.log(
         `\nbench: phase 1, the npm start stack up (${Object.entries(origins)
           .map(([k, o]) => `${k} ${o}`)

@@ -29,3 +29,11 @@ export const SPOOL_PREFIX = "spool/";
 export function spoolKey(receivedAt: number, uid: string): string {
   return `${SPOOL_PREFIX}${receivedAt}-${uid}.json`;
 }
+
+/**
+ * R2 object of one batch of conversions of an advertiser (one ledger row), by receive hour; apart from
+ * `raw/`, so billing never reads a conversion as a click. A re-written batch overwrites its own file.
+ */
+export function conversionsKey(advertiserId: string, seq: number, receivedAt: number): string {
+  return `conversions/${hourPartition(receivedAt)}/${advertiserId.replace(/[^A-Za-z0-9_.-]/g, "_")}-${seq}.parquet`;
+}

@@ -31,14 +31,17 @@ type OptionalField =
   | "asn"
   | "cost_per_click"
   | "variant"
+  | "click_id"
   | "x"
   | "y"
+  | "w"
+  | "h"
   | "signature"
   | "rate_limited";
 
 /** The event the edge records for a click, with a new receipt id (`uid`). */
 export function newClickEvent(
-  ad: Pick<AdRecord, "advertiser_id" | "campaign_id" | "ad_id" | "cost_per_click">,
+  ad: Pick<AdRecord, "advertiser_id" | "campaign_id" | "ad_id" | "cost_per_click"> & Partial<Pick<AdRecord, "ad_group_id">>,
   edge: Pick<EdgeContext, "country" | "colo">,
   f: ClickFields,
 ): ClickEvent {
@@ -67,10 +70,14 @@ export function newClickEvent(
     colo: edge.colo,
     cost_per_click: f.cost_per_click ?? ad.cost_per_click,
     ad_format: f.ad_format,
+    ad_group_id: ad.ad_group_id ?? null,
     variant: f.variant ?? null,
     x: f.x ?? null,
     y: f.y ?? null,
+    w: f.w ?? null,
+    h: f.h ?? null,
     signature: f.signature ?? "none",
     rate_limited: f.rate_limited ?? false,
+    click_id: f.click_id ?? null,
   };
 }

@@ -13,6 +13,14 @@ export const COUNTERS = ["clicks", "cost_micros", "suspicious", "duplicates", "i
 export type Counter = (typeof COUNTERS)[number];
 export type Counts = Record<Counter, number>;
 
+/**
+ * Conversions (POST /v1/conversions), counted in their click's cells: what real time shows beside the
+ * clicks. They are not events (not in eventsOf) and not billed, so billing rows do not carry them.
+ */
+export const CONVERSION_COUNTERS = ["conversions", "conversion_value_micros"] as const;
+export type ConversionCounter = (typeof CONVERSION_COUNTERS)[number];
+export type ConversionCounts = Record<ConversionCounter, number>;
+
 /** Reason codes counted apart (invalid reasons, then suspicious ones); a duplicate's reason is not counted. */
 export const CELL_REASONS = [...INVALID_REASONS, ...SUSPICIOUS_REASONS] as const;
 export type CellReason = (typeof CELL_REASONS)[number];

@@ -57,11 +57,22 @@ export interface ClickEvent {
   colo: string | null;
   cost_per_click: number;
   ad_format: string | null;
+  /** The ad's group (domain/registry.ts), as it was when the click came in. */
+  ad_group_id: string | null;
+  /** The A/B variant the click was sent to (the ad's choice, domain/variants.ts), or the link's label. */
   variant: string | null;
   x: number | null;
   y: number | null;
+  /** The creative's size in pixels, which x and y are within (domain/heatmap.ts). */
+  w: number | null;
+  h: number | null;
   /** `invalid` when a signed link's signature did not match its ad and publisher. */
   signature: "valid" | "invalid" | "none";
+  /**
+   * The click id added to the landing page (`/click` only; domain/click-id.ts): what a conversion names.
+   * Null for posted events and when no signing key is configured.
+   */
+  click_id: string | null;
   /** The edge's per-IP rate limit was exceeded for this request. */
   rate_limited: boolean;
 }

@@ -61,3 +61,12 @@ export function take(b: Bucket, n: number, rate: number, capacity: number, now: 
 export function eventCapacity(limits: PublisherLimits): number {
   return Math.max(limits.events_per_second * EVENT_BURST_S, MAX_EVENTS);
 }
+
+/**
+ * The longest attribution window a campaign may set: conversions are counted in their click's minute,
+ * hour and day cells, and hour cells are kept 90 days (durable-objects/campaign.ts, HORIZONS).
+ */
+export const MAX_ATTRIBUTION_WINDOW_DAYS = 90;
+
+/** A click id longer than this is not one of ours (domain/click-id.ts), and is not worth a MAC. */
+export const CLICK_ID_MAX = 512;

@@ -47,11 +47,23 @@ export type Merged = Omit<CellPartial, "reasons" | "users"> & {
 };
 
 export function emptyMerged(ts: number, group: string | null): Merged {
-  return { ts, group, ...zeroCounts(), reasons: {}, late_events: 0, late_clicks: 0, users: new Map() };
+  return {
+    ts,
+    group,
+    ...zeroCounts(),
+    conversions: 0,
+    conversion_value_micros: 0,
+    reasons: {},
+    late_events: 0,
+    late_clicks: 0,
+    users: new Map(),
+  };
 }
 
 function mergeInto(m: Merged, p: CellPartial): Merged {
   addCounts(m, p);
+  m.conversions += p.conversions;
+  m.conversion_value_micros += p.conversion_value_micros;
   m.late_events += p.late_events;
   m.late_clicks += p.late_clicks;
   for (const [reason, n] of Object.entries(p.reasons)) m.reasons[reason] = (m.reasons[reason] ?? 0) + (n ?? 0);
@@ -81,7 +93,17 @@ export interface MetricBucket {
   suspicious_clicks: number;
   duplicates: number;
   late_events: number;
+  conversions: number;
+  /** Sum of the conversions' values, in the advertiser's currency units. */
+  conversion_value: number;
+  /** conversions ÷ clicks (null without clicks). */
+  conversion_rate: number | null;
   group?: string | null;
+}
+
+/** conversions ÷ clicks, to 6 decimals; null when there are no clicks to divide by. */
+export function conversionRate(conversions: number, clicks: number): number | null {
+  return clicks > 0 ? Math.round((conversions / clicks) * 1e6) / 1e6 : null;
 }
 
 export function toMetricBucket(m: Merged, withGroup: boolean): MetricBucket {
@@ -96,6 +118,9 @@ export function toMetricBucket(m: Merged, withGroup: boolean): MetricBucket {
     suspicious_clicks: m.suspicious,
     duplicates: m.duplicates,
     late_events: m.late_events,
+    conversions: m.conversions,
+    conversion_value: fromMicros(m.conversion_value_micros),
+    conversion_rate: conversionRate(m.conversions, m.clicks),
   };
   if (withGroup) bucket.group = m.group === "" ? null : m.group;
   return bucket;

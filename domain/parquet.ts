@@ -5,6 +5,7 @@
 import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { parquetReadObjects } from "hyparquet";
+import type { Conversion } from "./conversion";
 import type { RecordedEvent } from "./event";
 
 type ColumnType = "STRING" | "INT32" | "INT64" | "DOUBLE" | "BOOLEAN" | "TIMESTAMP";
@@ -34,11 +35,15 @@ export const ARCHIVE_COLUMNS = [
   ["colo", "STRING"],
   ["cost_per_click", "DOUBLE"],
   ["ad_format", "STRING"],
+  ["ad_group_id", "STRING"],
   ["variant", "STRING"],
   ["x", "INT32"],
   ["y", "INT32"],
+  ["w", "INT32"],
+  ["h", "INT32"],
   ["signature", "STRING"],
   ["rate_limited", "BOOLEAN"],
+  ["click_id", "STRING"],
   ["verdict", "STRING"],
   ["reason", "STRING"],
   ["late", "BOOLEAN"],
@@ -48,18 +53,49 @@ export const ARCHIVE_COLUMNS = [
 
 export type ArchiveColumn = (typeof ARCHIVE_COLUMNS)[number][0];
 
+/** Columns of the conversions archive (`conversions/…`, domain/archive-layout.ts), named like the Conversion's fields. */
+export const CONVERSION_COLUMNS = [
+  ["conversion_id", "STRING"],
+  ["click_id", "STRING"],
+  ["timestamp", "TIMESTAMP"],
+  ["received_at", "TIMESTAMP"],
+  ["click_timestamp", "TIMESTAMP"],
+  ["advertiser_id", "STRING"],
+  ["campaign_id", "STRING"],
+  ["ad_id", "STRING"],
+  ["ad_group_id", "STRING"],
+  ["publisher_id", "STRING"],
+  ["variant", "STRING"],
+  ["country", "STRING"],
+  ["device_type", "STRING"],
+  ["os", "STRING"],
+  ["ad_format", "STRING"],
+  ["name", "STRING"],
+  ["value", "DOUBLE"],
+  ["currency", "STRING"],
+] as const satisfies readonly (readonly [keyof Conversion, ColumnType])[];
+
 const zstd = (input: Uint8Array): Uint8Array => new Uint8Array(zstdCompressSync(input));
 const unzstd = (input: Uint8Array): Uint8Array => new Uint8Array(zstdDecompressSync(input));
 
 /** Encodes recorded events as one Parquet file (zstd, one row group). */
 export function encodeArchive(events: readonly RecordedEvent[]): ArrayBuffer {
+  return encode(ARCHIVE_COLUMNS, events as unknown as readonly Record<string, unknown>[]);
+}
+
+/** Encodes conversions as one Parquet file. */
+export function encodeConversions(conversions: readonly Conversion[]): ArrayBuffer {
+  return encode(CONVERSION_COLUMNS, conversions as unknown as readonly Record<string, unknown>[]);
+}
+
+function encode(columns: readonly (readonly [string, ColumnType])[], events: readonly Record<string, unknown>[]): ArrayBuffer {
   return parquetWriteBuffer({
     codec: "ZSTD",
     compressors: { ZSTD: zstd },
     rowGroupSize: Math.max(events.length, 1),
     createdBy: "edgeclick",
     kvMetadata: [{ key: "edgeclick.schema", value: "1" }],
-    columnData: ARCHIVE_COLUMNS.map(([name, type]) => ({
+    columnData: columns.map(([name, type]) => ({
       name,
       type,
       data: events.map((e) => {
@@ -74,6 +110,11 @@ export function encodeArchive(events: readonly RecordedEvent[]): ArrayBuffer {
 }
 
 export type ArchiveRow = { [K in ArchiveColumn]: RecordedEvent[K] };
+
+/** Reads a conversions archive file back (domain/archive-layout.ts, conversionsKey). */
+export async function decodeConversions(file: ArrayBuffer): Promise<Conversion[]> {
+  return (await decodeArchive(file)) as unknown as Conversion[];
+}
 
 /** Reads an archive file back into events (all columns, or only those named). */
 export async function decodeArchive<C extends ArchiveColumn>(file: ArrayBuffer, columns?: readonly C[]): Promise<Pick<ArchiveRow, C>[]> {

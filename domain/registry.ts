@@ -22,7 +22,24 @@ export interface AdRecord {
   shard_plan: ShardPlan;
   /** Where the campaign's objects and archive live (domain/jurisdiction.ts). */
   jurisdiction: Jurisdiction | null;
+  /** The query parameter that carries the click id to the landing page; null: none is added. */
+  click_id_param: string | null;
+  /** A/B variants (null: the one landing_url); a click picks one by weight (domain/variants.ts). */
+  variants: Variant[] | null;
+  ad_group_id: string | null;
+  /** Conversions are attributed to clicks at most this many days old (the campaign's setting). */
+  attribution_window_days: number;
 }
+
+/** One arm of an ad's A/B experiment. */
+export interface Variant {
+  name: string;
+  landing_url: string;
+  weight: number;
+}
+
+/** The attribution window of a campaign that does not set one. */
+export const DEFAULT_ATTRIBUTION_WINDOW_DAYS = 30;
 
 export interface CampaignRecord {
   campaign_id: string;
@@ -87,7 +104,15 @@ interface AdRow {
   shards: number;
   shard_plan: string | null;
   jurisdiction: Jurisdiction | null;
+  click_id_param: string | null;
+  variants: string | null;
+  ad_group_id: string | null;
+  attribution_window_days: number | null;
 }
+
+const AD_SELECT = `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, a.click_id_param, a.variants, a.ad_group_id,
+  c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction, c.attribution_window_days
+  FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id`;
 
 const toAd = (r: AdRow): AdRecord => ({
   ad_id: r.ad_id,
@@ -98,16 +123,14 @@ const toAd = (r: AdRow): AdRecord => ({
   cost_per_click: fromMicros(r.cost_per_click_micros),
   shard_plan: parsePlan(r.shard_plan, r.shards),
   jurisdiction: r.jurisdiction ?? null,
+  click_id_param: r.click_id_param ?? null,
+  variants: r.variants ? (JSON.parse(r.variants) as Variant[]) : null,
+  ad_group_id: r.ad_group_id ?? null,
+  attribution_window_days: r.attribution_window_days ?? DEFAULT_ATTRIBUTION_WINDOW_DAYS,
 });
 
 export async function getAd(db: D1Database, adId: string): Promise<AdRecord | null> {
-  const row = await db
-    .prepare(
-      `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction
-       FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id = ?`,
-    )
-    .bind(adId)
-    .first<AdRow>();
+  const row = await db.prepare(`${AD_SELECT} WHERE a.ad_id = ?`).bind(adId).first<AdRow>();
   return row ? toAd(row) : null;
 }
 
@@ -131,10 +154,7 @@ export async function getAdsCached(db: D1Database, adIds: Iterable<string>): Pro
   }
   for (const ids of chunks(missing, MAX_BOUND_PARAMETERS)) {
     const { results } = await db
-      .prepare(
-        `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction
-         FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id WHERE a.ad_id IN (${placeholders(ids.length)})`,
-      )
+      .prepare(`${AD_SELECT} WHERE a.ad_id IN (${placeholders(ids.length)})`)
       .bind(...ids)
       .all<AdRow>();
     const found = new Set<string>();
@@ -271,12 +291,15 @@ export async function publisherExists(db: D1Database, id: string): Promise<boole
   return (await db.prepare(`SELECT 1 AS x FROM publishers WHERE publisher_id = ?`).bind(id).first()) !== null;
 }
 
-export async function createCampaign(db: D1Database, c: { advertiser_id: string; name: string; cost_per_click: number; shards?: number }) {
+export async function createCampaign(
+  db: D1Database,
+  c: { advertiser_id: string; name: string; cost_per_click: number; shards?: number; attribution_window_days?: number },
+) {
   const campaign_id = newId("cmp");
   await db
     .prepare(
-      `INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, created_at, jurisdiction)
-       SELECT ?, ?, ?, ?, ?, ?, ?, jurisdiction FROM advertisers WHERE advertiser_id = ?`,
+      `INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, created_at, attribution_window_days, jurisdiction)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, jurisdiction FROM advertisers WHERE advertiser_id = ?`,
     )
     .bind(
       campaign_id,
@@ -286,19 +309,61 @@ export async function createCampaign(db: D1Database, c: { advertiser_id: string;
       c.shards ?? 1,
       JSON.stringify(singlePlan(c.shards)),
       Date.now(),
+      c.attribution_window_days ?? null,
       c.advertiser_id,
     )
     .run();
   return { campaign_id };
 }
 
-export async function createAd(db: D1Database, a: { campaign_id: string; advertiser_id: string; landing_url: string; ad_format?: string }) {
+export const DEFAULT_CLICK_ID_PARAM = "ec_click_id";
+
+export async function createAd(
+  db: D1Database,
+  a: {
+    campaign_id: string;
+    advertiser_id: string;
+    landing_url: string;
+    ad_format?: string;
+    click_id_param?: string | null;
+    variants?: Variant[];
+    ad_group_id?: string;
+  },
+) {
   const ad_id = newId("ad");
   await db
-    .prepare(`INSERT INTO ads (ad_id, campaign_id, advertiser_id, landing_url, ad_format, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
-    .bind(ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format ?? null, Date.now())
+    .prepare(
+      `INSERT INTO ads (ad_id, campaign_id, advertiser_id, landing_url, ad_format, created_at, click_id_param, variants, ad_group_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .bind(
+      ad_id,
+      a.campaign_id,
+      a.advertiser_id,
+      a.landing_url,
+      a.ad_format ?? null,
+      Date.now(),
+      a.click_id_param === undefined ? DEFAULT_CLICK_ID_PARAM : a.click_id_param,
+      a.variants ? JSON.stringify(a.variants) : null,
+      a.ad_group_id ?? null,
+    )
     .run();
   return { ad_id };
+}
+
+export async function createAdGroup(db: D1Database, g: { campaign_id: string; advertiser_id: string; name: string }) {
+  const ad_group_id = newId("adg");
+  await db
+    .prepare(`INSERT INTO ad_groups (ad_group_id, campaign_id, advertiser_id, name, created_at) VALUES (?, ?, ?, ?, ?)`)
+    .bind(ad_group_id, g.campaign_id, g.advertiser_id, g.name, Date.now())
+    .run();
+  return { ad_group_id };
+}
+
+/** The campaign an ad group belongs to, or null for an unknown group. */
+export async function adGroupCampaign(db: D1Database, adGroupId: string): Promise<string | null> {
+  const row = await db.prepare(`SELECT campaign_id FROM ad_groups WHERE ad_group_id = ?`).bind(adGroupId).first<{ campaign_id: string }>();
+  return row?.campaign_id ?? null;
 }
 
 /** Who holds this key: advertisers and publishers by key hash (cached PRINCIPAL_TTL_MS). The admin token is checked by the caller. */

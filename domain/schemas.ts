@@ -7,7 +7,7 @@
 import { JURISDICTIONS } from "./jurisdiction";
 import { z } from "zod";
 import { ApiError } from "./errors";
-import { CITY_MAX, MAX_POPULAR_ADS, MAX_POPULAR_WINDOW_MINUTES, REFERER_MAX } from "./limits";
+import { CITY_MAX, CLICK_ID_MAX, MAX_ATTRIBUTION_WINDOW_DAYS, MAX_POPULAR_ADS, MAX_POPULAR_WINDOW_MINUTES, REFERER_MAX } from "./limits";
 import { GRANULARITIES, parseTime } from "./time";
 
 // ISO 3166-1 alpha-2, plus XX for "unknown" (what the edge reports when it cannot tell).
@@ -145,6 +145,13 @@ export const createCampaign = z.strictObject({
   name,
   cost_per_click: costPerClick.describe("Amount per billed click, 0 to 1000, at most 6 decimals."),
   shards: z.number().int().min(1).max(16).optional().describe("Durable Object shards for a hot campaign (default 1)."),
+  attribution_window_days: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_ATTRIBUTION_WINDOW_DAYS)
+    .optional()
+    .describe(`Conversions are attributed to clicks at most this many days old, 1–${MAX_ATTRIBUTION_WINDOW_DAYS} (default 30).`),
 });
 export const updateCampaign = z.strictObject({
   shards: z
@@ -166,11 +173,40 @@ export const buffersQuery = z.strictObject({
     .optional()
     .describe("IATA code of the Cloudflare location (default: local)."),
 });
-export const createAd = z.strictObject({
-  campaign_id: idParam,
-  landing_url: landingUrl.describe("Absolute http(s) URL without credentials. Clicks redirect only here."),
-  ad_format: label.optional(),
+/** A query parameter name a landing page can receive the click id in. */
+const clickIdParam = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1–64 letters, digits, _ . -")
+  .nullable()
+  .optional()
+  .describe("Query parameter that carries the click id to the landing page (default ec_click_id); null: no click id is added.");
+
+/** One arm of an A/B experiment: its name (recorded as the click's `variant`), its page and its share of clicks. */
+const variant = z.strictObject({
+  name: label.describe("Recorded as the click's variant; group_by=variant and the experiment summary name it."),
+  landing_url: landingUrl.describe("Where this variant's clicks go."),
+  weight: z.number().finite().gt(0, "must be greater than 0").max(1_000_000).describe("Relative share of clicks (any positive scale)."),
 });
+
+export const createAd = z
+  .strictObject({
+    campaign_id: idParam,
+    landing_url: landingUrl
+      .optional()
+      .describe("Absolute http(s) URL without credentials. Clicks redirect only here (or to the variants')."),
+    ad_format: label.optional(),
+    click_id_param: clickIdParam,
+    ad_group_id: idParam.optional().describe("An ad group of the same campaign (POST /v1/admin/ad-groups)."),
+    variants: z
+      .array(variant)
+      .min(2, "must have at least 2 variants")
+      .max(10, "must have at most 10 variants")
+      .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, "variant names must be unique")
+      .optional()
+      .describe("An A/B experiment: each click goes to one variant by weight, the same user always to the same one."),
+  })
+  .refine((b) => (b.landing_url === undefined) !== (b.variants === undefined), "give landing_url, or variants (not both)")
+  .describe("Give landing_url, or variants for an A/B experiment.");
 export const createClickUrl = z.strictObject({ ad_id: idParam, publisher_id: idParam });
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -259,6 +295,28 @@ export const postedEvent = z.object({
 });
 export type PostedEvent = z.infer<typeof postedEvent>;
 
+/** One conversion of `POST /v1/conversions`. Campaign, ad and the rest come from the click id, never from here. */
+export const postedConversion = z.object({
+  conversion_id: token(128).describe("The advertiser's own id of the conversion; a repeat (any campaign of the advertiser) counts once."),
+  click_id: z.string().max(CLICK_ID_MAX).describe("The click id /click added to the landing page (ec_click_id or the ad's own name)."),
+  name: optionalText(64).describe("What happened: purchase, signup, …"),
+  value: z
+    .number()
+    .finite()
+    .min(0, "must not be negative")
+    .max(1_000_000_000, "must be at most 1,000,000,000")
+    .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, "must have at most 6 decimals")
+    .nullish()
+    .describe("Worth of the conversion in the advertiser's currency units (summed as conversion_value)."),
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, "must be an ISO 4217 code such as EUR")
+    .transform((s) => s.toUpperCase())
+    .nullish(),
+  timestamp: instant.optional().describe("When it happened (default: when received); at most 5 minutes ahead."),
+});
+export type PostedConversion = z.infer<typeof postedConversion>;
+
 /** `GET /click` parameters. */
 export const clickParams = z.object({
   ad_id: idParam,
@@ -267,8 +325,16 @@ export const clickParams = z.object({
   sig: z.string().max(128).optional().describe("Signature of a link made by POST /v1/admin/click-urls."),
   ad_format: label.optional(),
   variant: label.optional(),
-  x: z.coerce.number().int().min(-100_000).max(100_000).optional(),
-  y: z.coerce.number().int().min(-100_000).max(100_000).optional(),
+  x: z.coerce
+    .number()
+    .int()
+    .min(-100_000)
+    .max(100_000)
+    .optional()
+    .describe("Where on the creative the click landed, in pixels from the left."),
+  y: z.coerce.number().int().min(-100_000).max(100_000).optional().describe("… and from the top."),
+  w: z.coerce.number().int().min(1).max(100_000).optional().describe("The creative's width in pixels (with h: the heatmap's frame)."),
+  h: z.coerce.number().int().min(1).max(100_000).optional().describe("The creative's height in pixels."),
 });
 export type ClickParams = z.infer<typeof clickParams>;
 
@@ -293,7 +359,7 @@ export function parseClickParams(search: URLSearchParams): ClickRequest {
   }
   const ad = clickParams.shape.ad_id.safeParse(search.get("ad_id") ?? undefined);
   if (!ad.success) throw new ApiError(400, "invalid_request", describeIssues(ad.error, "ad_id"));
-  const optional = <K extends "user_id" | "ad_format" | "variant" | "x" | "y">(k: K): ClickParams[K] | undefined => {
+  const optional = <K extends "user_id" | "ad_format" | "variant" | "x" | "y" | "w" | "h">(k: K): ClickParams[K] | undefined => {
     const values = search.getAll(k);
     if (values.length !== 1 || values[0] === "") return undefined;
     const r = clickParams.shape[k].safeParse(values[0]);
@@ -308,13 +374,15 @@ export function parseClickParams(search: URLSearchParams): ClickRequest {
     variant: optional("variant"),
     x: optional("x"),
     y: optional("y"),
+    w: optional("w"),
+    h: optional("h"),
     signed: pub !== undefined || sig !== undefined,
     pub,
     sig,
   };
 }
 
-export const DIMENSIONS = ["country", "device_type", "os", "publisher_id", "ad_format"] as const;
+export const DIMENSIONS = ["country", "device_type", "os", "publisher_id", "ad_format", "variant", "ad_id", "ad_group_id"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 /** `group_by` values: one dimension, or the country × device_type pair that billing uses (group "US,mobile"). */
 export const GROUPINGS = [...DIMENSIONS, "country,device_type"] as const;
@@ -455,3 +523,20 @@ export const webhookBody = z.strictObject({
     .optional()
     .describe("Signs deliveries (HMAC-SHA256). Leave it out to have one generated; it is shown once."),
 });
+
+// Attribution (issue 12)
+
+/** `GET /v1/ads/{ad_id}/experiment`: the range the summary covers (default: the last 30 days). */
+export const experimentQuery = z.object({
+  from: instant.optional().describe(`Inclusive; default 30 days ago. ${TIME}`),
+  to: instant.optional().describe(`Exclusive; default now. ${TIME}`),
+});
+
+/** `GET /v1/ads/{ad_id}/heatmap`: hourly counts, so the range is read to the hour. */
+export const heatmapQuery = z.object({
+  from: instant.describe(`Inclusive, from the start of its hour. ${TIME}`),
+  to: instant.describe(`Exclusive: hours that start before it. ${TIME}`),
+});
+
+/** `POST /v1/admin/ad-groups`: a named group of a campaign's ads. */
+export const createAdGroup = z.strictObject({ campaign_id: idParam, name });

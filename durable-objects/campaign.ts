@@ -1,6 +1,7 @@
 import { logLine } from "../domain/log";
 import { DurableObject } from "cloudflare:workers";
 import type { CellPartial, CellQuery } from "../domain/cells";
+import type { Conversion } from "../domain/conversion";
 import type { ClickEvent, Outcome } from "../domain/event";
 import { jurisdictionOf, stubIn, type Jurisdiction } from "../domain/jurisdiction";
 import { MAX_POPULAR_ADS } from "../domain/limits";
@@ -16,6 +17,7 @@ import { ArchiveOutbox } from "./campaign/archive-outbox";
 import { BLOBS_SCHEMA } from "./campaign/blobs";
 import { MeteredSql, type StatementCost } from "./meter";
 import { CellState } from "./campaign/cells";
+import { HeatState } from "./campaign/heat";
 import { LiveState } from "./campaign/live";
 import { LOG_SCHEMA, Log, LogKind, type AdmittedEntry, type JudgedEntry, type LogRow } from "./campaign/log";
 import { SCHEMA_VERSION, hasV1Tables, migrateV1 } from "./campaign/migrate";
@@ -120,6 +122,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   readonly #rules: RuleState;
   readonly #cells: CellState;
   readonly #live: LiveState;
+  readonly #heat: HeatState;
   readonly #log: Log;
   readonly #archive: ArchiveOutbox;
   #checkpointSeq: number;
@@ -150,6 +153,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#rules = new RuleState(sql);
     this.#cells = new CellState(sql);
     this.#live = new LiveState(sql);
+    this.#heat = new HeatState(sql);
     this.#archive = new ArchiveOutbox(
       sql,
       this.#log,
@@ -234,6 +238,27 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     return this.#commit(shard, events, LogKind.counted, (e, i) => classify(e, items[i].dedup, store, blocked[i], lateness));
   }
 
+  /**
+   * Counts conversions of this campaign that the advertiser's ledger (durable-objects/conversions.ts)
+   * recorded as its row `seq`, in their clicks' cells; one log row. The ledger hands its rows on in order
+   * and again after a failure, so a row at or below the last one applied is a repeat and changes nothing.
+   */
+  async convert(advertiserId: string, seq: number, conversions: Conversion[]): Promise<void> {
+    const mark = `conversions:${advertiserId}`;
+    if (conversions.length === 0 || seq <= Number(this.#meta(mark) ?? 0)) return;
+    this.#tick();
+    this.#identify(conversions[0], 0);
+    const now = Date.now();
+    const keepAfter = { minute: now - HORIZONS.minuteMs, hour: now - HORIZONS.hourMs, day: 0 };
+    this.#transaction(() => {
+      for (const c of conversions) this.#cells.addConversion(c, keepAfter);
+      this.#log.append(LogKind.converted, conversions);
+      this.#setMeta(mark, String(seq));
+    });
+    this.#sinceCheckpoint += conversions.length;
+    this.#armAlarm(FLUSH_DELAY_MS);
+  }
+
   #store<T>(receipts: ReceiptStore<T>): DedupStore & CountStore & ReceiptStore<T> {
     const r = this.#rules;
     return {
@@ -279,6 +304,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
         fresh.push([e, outcomeCode(o)]);
         this.#cells.add(e, o);
         this.#live.add(e, o);
+        this.#heat.add(e, o);
       });
       if (fresh.length) this.#log.append(kind, fresh);
     });
@@ -290,6 +316,12 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
 
   /** Applies a log row's recorded verdicts to the state (recovery: never judged again). */
   #apply(row: LogRow): void {
+    if (row.kind === LogKind.converted) {
+      const now = Date.now();
+      const keepAfter = { minute: now - HORIZONS.minuteMs, hour: now - HORIZONS.hourMs, day: 0 };
+      for (const c of JSON.parse(row.body) as Conversion[]) this.#cells.addConversion(c, keepAfter);
+      return;
+    }
     if (row.kind === LogKind.admitted) {
       for (const [e, d] of JSON.parse(row.body) as AdmittedEntry[]) {
         this.#rules.rememberKeys(e);
@@ -304,6 +336,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       this.#rules.outcomes.rememberReceipt(e, o);
       this.#cells.add(e, o);
       this.#live.add(e, o);
+      this.#heat.add(e, o);
     }
   }
 
@@ -435,6 +468,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     });
     this.#rules.evict(RULES_IDLE_MS);
     this.#cells.evict(CELLS_IDLE_MS);
+    this.#heat.evict(now);
 
     const b = this.backlog();
     if (failed) this.#armAlarm(5_000);
@@ -456,6 +490,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#rules.checkpoint();
     this.#cells.checkpoint();
     this.#live.checkpoint();
+    this.#heat.checkpoint();
     this.#checkpointSeq = this.#log.last;
     this.#setMeta("checkpoint", String(this.#checkpointSeq));
     this.#checkpointAt = Date.now();
@@ -467,6 +502,8 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#rules.dropBefore(Math.floor((now - HORIZONS.stateMs) / MINUTE));
     this.#cells.dropBefore("minute", now - HORIZONS.minuteMs);
     this.#cells.dropBefore("hour", now - HORIZONS.hourMs);
+    // Heatmaps are hourly counts: kept as long as hour cells.
+    this.#heat.dropBefore(now - HORIZONS.hourMs);
     this.#live.dropBefore(now - HORIZONS.minuteMs);
     this.#lastPrune = now;
     this.#setMeta("last_prune", String(now));
@@ -484,6 +521,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   async cellsMany(queries: CellQuery[]): Promise<CellPartial[][]> {
     this.#tick();
     return queries.map((q) => this.#cells.query(q));
+  }
+
+  /** Clean, on-time clicks of one ad per heatmap grid cell over the hours starting in [from, to): [cell, clicks][]. */
+  async heatmap(adId: string, from: number, to: number): Promise<[number, number][]> {
+    return [...this.#heat.query(adId, from, to)];
   }
 
   /** Late events received in [from, to): the live view shows them as they arrive, not in their (old) buckets. */
@@ -587,7 +629,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     void this.ctx.storage.setAlarm(at);
   }
 
-  #identify(e: ClickEvent, shard: number): void {
+  #identify(e: Pick<ClickEvent, "campaign_id" | "advertiser_id">, shard: number): void {
     if (this.#identity === null) {
       this.#setMeta("campaign_id", e.campaign_id);
       this.#setMeta("shard", String(shard));

@@ -17,11 +17,12 @@ interface __BaseEnv_IngestEnv {
 	BUFFER: DurableObjectNamespace<import("../workers/ingest/index").EdgeBuffer>;
 	PUBLISHER_GATE: DurableObjectNamespace<import("../workers/ingest/index").PublisherGate>;
 	ALERTS: DurableObjectNamespace<import("../workers/ingest/index").AlertBox>;
+	CONVERSIONS: DurableObjectNamespace<import("../workers/ingest/index").ConversionLedger>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("../workers/ingest/index");
-		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer" | "PublisherGate" | "AlertBox";
+		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer" | "PublisherGate" | "AlertBox" | "ConversionLedger";
 	}
 	interface Env extends __BaseEnv_IngestEnv {}
 }

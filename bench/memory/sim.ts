@@ -102,11 +102,15 @@ export function simulate(opts: { rate: number; minutes: number; lateShare: numbe
         colo: null,
         cost_per_click: 0.1,
         ad_format: null,
+        ad_group_id: null,
         variant: null,
         x: null,
         y: null,
+        w: null,
+        h: null,
         signature: "none",
         rate_limited: false,
+        click_id: null,
       } as ClickEvent;
       // Lateness of 5 minutes (1 hour deployed), so minutes close within the simulation.
       const o = judge(e, store, none, 5 * 60_000);

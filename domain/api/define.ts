@@ -11,7 +11,7 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import { z } from "zod";
 
 /** `account`: any key that belongs to an account (advertiser or publisher), or the admin token. */
-export type Auth = "admin" | "reader" | "publisher" | "account" | "none";
+export type Auth = "admin" | "reader" | "publisher" | "advertiser" | "account" | "none";
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429;
 export type Tag = "admin" | "ingest" | "query" | "account" | "docs";
 
@@ -21,6 +21,7 @@ export const SECURITY: Record<Auth, Record<string, string[]>[]> = {
   reader: [{ advertiserKey: [] }, { adminToken: [] }],
   publisher: [{ publisherKey: [] }],
   account: [{ advertiserKey: [] }, { publisherKey: [] }, { adminToken: [] }],
+  advertiser: [{ advertiserKey: [] }],
   none: [],
 };
 

@@ -38,6 +38,9 @@ const counters = {
   invalid_by_reason: byReason,
   suspicious_clicks: count(),
   duplicates: count(),
+  conversions: count("Conversions of these clicks (POST /v1/conversions), counted in the click's time bucket."),
+  conversion_value: z.number().describe("Sum of their values, in the advertiser's currency units."),
+  conversion_rate: z.number().nullable().describe("conversions ÷ clicks; null without clicks."),
 };
 
 const created = (id: string) => z.object({ [id]: z.string(), api_key: text("Shown once; stored only hashed.") });
@@ -381,3 +384,46 @@ export const webhookSet = z
     signature_header: text("The header each delivery carries."),
   })
   .meta({ id: "WebhookSet" });
+
+// Attribution (issue 12)
+
+export const experiment = z
+  .object({
+    ad_id: z.string(),
+    from: z.string(),
+    to: z.string(),
+    variants: z.array(
+      z.object({
+        name: z.string(),
+        weight: z.number().nullable().describe("Its weight on the ad (null: a variant the ad does not list, e.g. a link's own label)."),
+        clicks: count("Clean + suspicious clicks sent to it."),
+        conversions: count(),
+        conversion_rate: z.number().nullable().describe("conversions ÷ clicks; null without clicks."),
+      }),
+    ),
+    best: z.string().nullable().describe("The variant with the highest conversion rate (null: no variant has clicks)."),
+    runner_up: z.string().nullable(),
+    method: text("How significance is judged."),
+    alpha: z.number(),
+    z: z.number().nullable().describe("z statistic of best against runner_up (null: fewer than two variants with clicks)."),
+    p_value: z.number().nullable(),
+    significant: z.boolean().describe("Whether best's lead over runner_up is significant at alpha."),
+  })
+  .meta({ id: "Experiment" });
+
+export const heatmap = z
+  .object({
+    ad_id: z.string(),
+    from: text("Start of the first hour counted."),
+    to: z.string(),
+    cols: count("Grid columns (the creative's width in equal parts)."),
+    rows: count("Grid rows."),
+    cells: z
+      .array(
+        z.object({ col: count("0 = left edge."), row: count("0 = top edge."), clicks: count("Clean clicks that landed in the cell.") }),
+      )
+      .describe("Cells with clicks, row by row; a cell not listed has none."),
+  })
+  .meta({ id: "Heatmap" });
+
+export const adGroupCreated = z.object({ ad_group_id: z.string() }).meta({ id: "AdGroupCreated" });

@@ -41,7 +41,12 @@ export const click = endpoint({
     302: {
       description: "Recorded durably; redirect to the registered landing_url (never to a URL from the request).",
       headers: {
-        Location: { schema: { type: "string" }, description: "The ad's landing_url." },
+        Location: {
+          schema: { type: "string" },
+          description:
+            "The ad's landing_url (or its A/B variant's) with the click id added as one query parameter (the ad's " +
+            "click_id_param, default ec_click_id; none when it is null); its query string and fragment are otherwise unchanged.",
+        },
         "Cache-Control": { schema: { type: "string", const: "no-store" } },
       },
     },
@@ -75,7 +80,7 @@ export const postEvents = endpoint({
 });
 
 /** Schemas the document names that no route's own schema reaches. */
-export const namedSchemas = () => ({ PostedEvent: inputSchema(S.postedEvent) });
+export const namedSchemas = () => ({ PostedEvent: inputSchema(S.postedEvent), PostedConversion: inputSchema(S.postedConversion) });
 
 // ---------------------------------------------------------------------------------------------------
 // Admin (admin token)
@@ -387,8 +392,85 @@ export const health = endpoint({
   errors: [],
 });
 
+// ---------------------------------------------------------------------------------------------------
+// Attribution (issue 12): conversions, experiments, heatmaps, ad groups
+
+export const postConversions = endpoint({
+  method: "post",
+  path: "/v1/conversions",
+  id: "postConversions",
+  tag: "ingest",
+  summary: "Report conversions of your clicks (advertiser key)",
+  description:
+    `At most ${MAX_EVENTS} conversions and ${MAX_BODY_BYTES / MiB} MiB a request; each is accepted or rejected on its own. ` +
+    "A conversion names the click id its click's landing page received and is counted in that click's ad, campaign, ad group, " +
+    "publisher, variant and time bucket. A click id that is unknown, malformed, another advertiser's or older than the " +
+    "campaign's attribution window (default 30 days) is rejected `unknown_click`. A conversion_id you already reported " +
+    "(for any of your campaigns, within 91 days) is accepted again and counted once.",
+  auth: "advertiser",
+  content: {
+    required: true,
+    content: {
+      "application/json": {
+        schema: { type: "array", maxItems: MAX_EVENTS, items: { $ref: "#/components/schemas/PostedConversion" } },
+        example: [{ conversion_id: "order-1001", click_id: "k1.WyJjbXBf….Qm9n", name: "purchase", value: 49.9, currency: "EUR" }],
+      },
+      "application/x-ndjson": {
+        schema: { type: "string", description: "One PostedConversion JSON object per line; a broken line rejects only that one." },
+      },
+    },
+  },
+  responses: jsonAnswer(202, "Accepted conversions are durably recorded; rejected ones are listed with their index.", R.eventsResult),
+  errors: [400, 401, 403, 413],
+});
+
+export const experiment = endpoint({
+  method: "get",
+  path: "/v1/ads/{ad_id}/experiment",
+  id: "experiment",
+  tag: "query",
+  summary: "An ad's A/B experiment: clicks, conversions and conversion rate per variant, and whether the best one's lead is significant",
+  description:
+    "Real-time counts over [from, to). The best variant (highest conversion rate) is compared with the runner-up by a pooled " +
+    "two-proportion z-test, two-sided, at alpha 0.05.",
+  auth: "reader",
+  params: S.adPath,
+  query: S.experimentQuery,
+  responses: jsonAnswer(200, "The summary", R.experiment),
+  errors: [400, 401, 403, 404],
+});
+
+export const heatmap = endpoint({
+  method: "get",
+  path: "/v1/ads/{ad_id}/heatmap",
+  id: "heatmap",
+  tag: "query",
+  summary: "Where on an ad's creative its clean clicks landed, as a grid of cells",
+  description:
+    "From the `x`, `y`, `w`, `h` of `/click` links (pixels on a creative of w × h); a click without them, or outside the " +
+    "creative, is not in the heatmap. Counted per hour, so the range is read to the hour; at most 92 days.",
+  auth: "reader",
+  params: S.adPath,
+  query: S.heatmapQuery,
+  responses: jsonAnswer(200, "The grid", R.heatmap),
+  errors: [400, 401, 403, 404],
+});
+
+export const createAdGroup = endpoint({
+  method: "post",
+  path: "/v1/admin/ad-groups",
+  id: "createAdGroup",
+  tag: "admin",
+  summary: "Create an ad group of a campaign; ads join it with ad_group_id",
+  description: "Metrics group and filter by ad_group_id; every click of a grouped ad carries its group (archive column ad_group_id).",
+  auth: "admin",
+  body: { schema: S.createAdGroup, example: { campaign_id: "cmp_9Rk3vB6n", name: "Video, EU" } },
+  responses: jsonAnswer(201, "The ad group", R.adGroupCreated),
+  errors: [...ADMIN_WRITE, 404],
+});
+
 /** The ingest Worker's endpoints (on the ingest base URL). */
-export const INGEST = [click, postEvents, health];
+export const INGEST = [click, postEvents, postConversions, health];
 
 // ---------------------------------------------------------------------------------------------------
 // Advertiser controls (issue 13): exports, keys, blocklist removal, alerts

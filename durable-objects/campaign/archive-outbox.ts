@@ -101,7 +101,8 @@ export class ArchiveOutbox {
     const rows = this.log.rows(Math.floor(first / EVENTS_PER_ROW) - 1, Math.floor(last / EVENTS_PER_ROW));
     const events: RecordedEvent[] = [];
     for (const row of rows) {
-      if (row.kind === LogKind.admitted) continue;
+      // Only judged and counted rows hold archived events (admitted rows are forwarded, converted rows the ledger archives).
+      if (row.kind !== LogKind.judged && row.kind !== LogKind.counted) continue;
       for (const e of recordedEvents(row, this.shard())) if (e.seq >= first && e.seq <= last) events.push(e);
     }
     const prefix = this.idPrefix();

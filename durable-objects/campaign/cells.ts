@@ -4,20 +4,69 @@
  * cells by 6 hours, day cells by day); a checkpoint rewrites the partitions that changed as one blob each, a
  * query reads partitions from memory (loading an old one from its blob when asked), and expiry drops
  * whole partitions.
+ *
+ * Cells are stored by position (dimensions, then counters), so a partition says which layout it was
+ * written in: layout 1 (a bare array of cells) had six dimensions and no conversion counters; layout 2
+ * (`{v: 2, cells}`) added the variant and ad group dimensions and the conversion counters. An old
+ * partition is read by name into the current layout, and written back in it at its next change.
  */
 import type { Sql } from "../meter";
 import { CELL_DIMENSIONS, type CellPartial, type CellQuery } from "../../domain/cells";
-import { CELL_REASONS, COUNTERS, eventsOf, eventCounts, zeroCounts, type CellReason, type Counts } from "../../domain/counters";
+import {
+  CELL_REASONS,
+  CONVERSION_COUNTERS,
+  COUNTERS,
+  eventsOf,
+  eventCounts,
+  zeroCounts,
+  type CellReason,
+  type Counts,
+} from "../../domain/counters";
+import type { Conversion } from "../../domain/conversion";
 import { isClick, toMicros, type ClickEvent, type Outcome } from "../../domain/event";
 import { HLL_M, hllPoint, sketchToBytes, type Sketch } from "../../domain/hll";
 import { DAY, GRANULARITIES, GRANULARITY_MS, HOUR, MINUTE, floorTo, type Granularity } from "../../domain/time";
 import { blobNames, deleteBlob, readJsonBlob, writeJsonBlob } from "./blobs";
 
-/** Counter columns of a cell, in stored order: the counter set, then one per reason. */
-export const CELL_COUNTERS = [...COUNTERS, ...CELL_REASONS] as const;
+/** Counter columns of a cell, in stored order: the counter set, one per reason, then the conversion counters. */
+export const CELL_COUNTERS = [...COUNTERS, ...CELL_REASONS, ...CONVERSION_COUNTERS] as const;
 const N = CELL_COUNTERS.length;
 const REASON_AT = COUNTERS.length;
+const CONVERSIONS_AT = COUNTERS.length + CELL_REASONS.length;
 const CLICKS_AT = COUNTERS.indexOf("clicks");
+const D = CELL_DIMENSIONS.length;
+
+/** The layout partitions are written in now, and those an object may still hold (frozen: never edit one). */
+const LAYOUT = 2;
+const LAYOUTS: Record<number, { dims: readonly string[]; counters: readonly string[] }> = {
+  1: {
+    dims: ["ad_id", "country", "device_type", "os", "publisher_id", "ad_format"],
+    counters: [
+      ...["clicks", "cost_micros", "suspicious", "duplicates", "invalid"],
+      ...["blocklisted_ip", "blocklisted_ua", "bot_ua", "ip_burst_second", "ip_rate_minute", "bad_signature", "rate_limited"],
+      "geo_mismatch",
+    ],
+  },
+  2: { dims: CELL_DIMENSIONS, counters: CELL_COUNTERS },
+};
+
+/** A stored cell of any layout, in the current one: dimensions and counters moved by name, new ones empty. */
+function fromLayout(v: number, s: StoredCell): StoredCell {
+  if (v === LAYOUT) return s;
+  const { dims, counters } = LAYOUTS[v];
+  const dimAt = new Map(dims.map((d, i) => [d, 2 + i]));
+  const counterAt = new Map(counters.map((k, i) => [k, 2 + dims.length + i]));
+  return [
+    s[0],
+    s[1],
+    ...CELL_DIMENSIONS.map((d) => (dimAt.has(d) ? s[dimAt.get(d)!] : "")),
+    ...CELL_COUNTERS.map((k) => (counterAt.has(k) ? s[counterAt.get(k)!] : 0)),
+    s[2 + dims.length + counters.length] ?? "",
+  ];
+}
+
+/** A partition as stored: layout 1 was a bare array of cells. */
+type StoredPartition = StoredCell[] | { v: number; cells: StoredCell[] };
 
 /** The counter set of a cell's columns. */
 const countsOf = (n: number[]): Counts => Object.fromEntries(COUNTERS.map((k, i) => [k, n[i]])) as Counts;
@@ -88,7 +137,17 @@ function decodeUsers(s: string): Users | null {
   return m;
 }
 
-const dimsOf = (e: ClickEvent) => [e.ad_id, e.country, e.device_type, e.os, e.publisher_id ?? "", e.ad_format ?? ""];
+/** A click's or a conversion's cell dimensions (a conversion carries its click's). */
+const dimsOf = (e: ClickEvent | Conversion) => [
+  e.ad_id,
+  e.country,
+  e.device_type,
+  e.os,
+  e.publisher_id ?? "",
+  e.ad_format ?? "",
+  e.variant ?? "",
+  e.ad_group_id ?? "",
+];
 
 export class CellState {
   readonly #parts = new Map<string, Partition>();
@@ -112,17 +171,20 @@ export class CellState {
   #part(name: string, create: boolean): Partition | null {
     let p = this.#parts.get(name);
     if (!p) {
-      const stored = this.#stored.has(name) ? readJsonBlob<StoredCell[]>(this.sql, name) : null;
+      const stored = this.#stored.has(name) ? readJsonBlob<StoredPartition>(this.sql, name) : null;
       if (!stored && !create) return null;
       p = { cells: new Map(), dirty: false, chunks: stored?.chunks ?? 0, touched: this.#now };
-      for (const s of stored?.value ?? []) {
-        const dims = s.slice(2, 2 + CELL_DIMENSIONS.length).map(String);
+      const value = stored?.value ?? [];
+      const [v, cells] = Array.isArray(value) ? [1, value] : [value.v, value.cells];
+      for (const raw of cells) {
+        const s = fromLayout(v, raw);
+        const dims = s.slice(2, 2 + D).map(String);
         const cell: Cell = {
           ts: Number(s[0]),
           late: s[1] === 1,
           dims,
-          n: s.slice(2 + dims.length, 2 + dims.length + N).map(Number),
-          users: decodeUsers(String(s[2 + dims.length + N] ?? "")),
+          n: s.slice(2 + D, 2 + D + N).map(Number),
+          users: decodeUsers(String(s[2 + D + N] ?? "")),
         };
         p.cells.set(JSON.stringify([cell.ts, cell.late, dims]), cell);
       }
@@ -149,6 +211,25 @@ export class CellState {
       });
       if (reason >= 0) cell.n[REASON_AT + reason]++;
       if (userId) cell.users = addUser(cell.users, userId);
+      p.dirty = true;
+    }
+  }
+
+  /**
+   * Counts a conversion in its click's minute, hour and day cells (never a late cell: it is real time's
+   * figure). Buckets older than `keepAfter` of their granularity are left out (those cells are gone).
+   */
+  addConversion(c: Conversion, keepAfter: Record<Granularity, number>): void {
+    const dims = dimsOf(c);
+    for (const g of GRANULARITIES) {
+      const ts = floorTo(c.click_timestamp, GRANULARITY_MS[g]);
+      if (ts < keepAfter[g]) continue;
+      const p = this.#part(this.#name(g, ts), true)!;
+      const key = JSON.stringify([ts, false, dims]);
+      let cell = p.cells.get(key);
+      if (!cell) p.cells.set(key, (cell = { ts, late: false, dims, n: new Array<number>(N).fill(0), users: null }));
+      cell.n[CONVERSIONS_AT] += 1;
+      cell.n[CONVERSIONS_AT + 1] += toMicros(c.value ?? 0);
       p.dirty = true;
     }
   }
@@ -193,7 +274,7 @@ export class CellState {
         const key = `${c.ts}|${group}`;
         let r = out.get(key);
         if (!r) {
-          r = { ts: c.ts, group, ...zeroCounts(), reasons: {}, late_events: 0, late_clicks: 0 };
+          r = { ts: c.ts, group, ...zeroCounts(), conversions: 0, conversion_value_micros: 0, reasons: {}, late_events: 0, late_clicks: 0 };
           out.set(key, r);
         }
         if (c.late) {
@@ -207,6 +288,8 @@ export class CellState {
         CELL_REASONS.forEach((reason, i) => {
           if (c.n[REASON_AT + i]) r.reasons[reason] = (r.reasons[reason] ?? 0) + c.n[REASON_AT + i];
         });
+        r.conversions += c.n[CONVERSIONS_AT];
+        r.conversion_value_micros += c.n[CONVERSIONS_AT + 1];
         if (q.sketches && c.users) mergeUsers((r.sketch ??= new Map()), c.users);
       }
     }
@@ -234,8 +317,8 @@ export class CellState {
   checkpoint(): void {
     for (const [name, p] of this.#parts) {
       if (!p.dirty) continue;
-      const stored: StoredCell[] = [...p.cells.values()].map((c) => [c.ts, c.late ? 1 : 0, ...c.dims, ...c.n, encodeUsers(c.users)]);
-      p.chunks = writeJsonBlob(this.sql, name, stored, p.chunks);
+      const cells: StoredCell[] = [...p.cells.values()].map((c) => [c.ts, c.late ? 1 : 0, ...c.dims, ...c.n, encodeUsers(c.users)]);
+      p.chunks = writeJsonBlob(this.sql, name, { v: LAYOUT, cells } satisfies StoredPartition, p.chunks);
       this.#stored.add(name);
       p.dirty = false;
     }

@@ -22,6 +22,8 @@ export const LogKind = {
   admitted: 1,
   /** Counting step of a sharded campaign: [event, outcome code][]. */
   counted: 2,
+  /** Conversions an advertiser's ledger handed on, counted in their clicks' cells: Conversion[] (archived by the ledger). */
+  converted: 3,
 } as const;
 export type LogKind = (typeof LogKind)[keyof typeof LogKind];
 

@@ -12,6 +12,7 @@
  * second click.
  */
 import type { Sql } from "../meter";
+import { CELL_DIMENSIONS } from "../../domain/cells";
 import { CELL_REASONS } from "../../domain/counters";
 import type { RecordedEvent } from "../../domain/event";
 import type { Sketch } from "../../domain/hll";
@@ -79,7 +80,8 @@ export function migrateV1(
   }
   for (const c of all<Record<string, string | number>>("SELECT * FROM cell")) {
     const n = CELL_COUNTERS.map((k) => Number(c[v1Column(k)] ?? 0));
-    const dims = [c.ad_id, c.country, c.device_type, c.os, c.publisher_id, c.ad_format].map(String);
+    // Dimensions schema 1 did not have (variant, ad group) are empty.
+    const dims = CELL_DIMENSIONS.map((d) => String(c[d] ?? ""));
     s.cells.merge(GRANULARITIES[Number(c.g)], Number(c.ts), Number(c.late) === 1, dims, n, regs.get(Number(c.id)) ?? null);
   }
 

@@ -18,10 +18,10 @@ const IPHONE =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 " +
   "Mobile/15E148 Safari/604.1";
 const CLICKS = [
-  { user: "alice", ua: BROWSER, ip: "203.0.113.60", country: "NL" },
+  { user: "alice", ua: BROWSER, ip: "203.0.113.60", country: "NL", at: "&x=10&y=10&w=300&h=250" }, // a point for the heatmap
   { user: "bob", ua: BROWSER, ip: "203.0.113.61", country: "NL" },
   { user: "bob", ua: BROWSER, ip: "203.0.113.61", country: "NL" }, // the same minute: a duplicate
-  { user: "carol", ua: IPHONE, ip: "203.0.113.62", country: "BE" },
+  { user: "carol", ua: IPHONE, ip: "203.0.113.62", country: "BE", at: "&x=290&y=240&w=300&h=250" },
   { user: "dave", ua: BROWSER, ip: "203.0.113.63", country: "BE" },
   { user: "erin", ua: IPHONE, ip: "203.0.113.64", country: "DE" },
   { user: "bot1", ua: "curl/8.5.0", ip: "203.0.113.70", country: "US" }, // invalid: bot_ua
@@ -37,6 +37,8 @@ interface Live {
   suspicious_clicks: number;
   duplicates: number;
   late_events: number;
+  conversions: number;
+  conversion_value: number;
 }
 interface Bucket {
   group: string | null;
@@ -123,13 +125,22 @@ beforeAll(async () => {
   });
 
   acme = await seed(stack, "Acme");
+  const clickIds: string[] = [];
   for (const c of CLICKS) {
-    const res = await fetch(`${acme.click_url}&user_id=${c.user}`, {
+    const res = await fetch(`${acme.click_url}&user_id=${c.user}${c.at ?? ""}`, {
       redirect: "manual",
       headers: { "User-Agent": c.ua, "CF-Connecting-IP": c.ip, "CF-IPCountry": c.country },
     });
     if (res.status !== 302) throw new Error(`click: ${res.status}`);
+    clickIds.push(new URL(res.headers.get("location")!).searchParams.get("ec_click_id")!);
   }
+  // Two conversions of the first clicks (clean ones: the bots come last), so the conversion cards show numbers.
+  const conversions = [
+    { conversion_id: "order-1", click_id: clickIds[0], value: 20 },
+    { conversion_id: "order-2", click_id: clickIds[1], value: 5.5 },
+  ];
+  const posted = await api(`${stack.ingestUrl}/v1/conversions`, { method: "POST", token: acme.key, body: JSON.stringify(conversions) });
+  if (posted.status !== 202) throw new Error(`conversions: ${posted.status}`);
   await drained(stack);
   // Everything counted before the page opens, so the page and the API read the same numbers.
   await waitFor(
@@ -182,9 +193,36 @@ describe("in Chromium", () => {
       suspicious_clicks: await card("live-suspicious"),
       duplicates: await card("live-duplicates"),
       late_events: await card("live-late"),
+      conversions: await card("live-conversions"),
+      conversion_value: await card("live-conversion-value"),
     };
-    const { clicks, unique_users, cost, invalid_clicks, suspicious_clicks, duplicates, late_events } = live;
-    expect(shown).toEqual({ clicks, unique_users, cost, invalid_clicks, suspicious_clicks, duplicates, late_events });
+    const { clicks, unique_users, cost, invalid_clicks, suspicious_clicks, duplicates, late_events, conversions, conversion_value } = live;
+    expect(shown).toEqual({
+      clicks,
+      unique_users,
+      cost,
+      invalid_clicks,
+      suspicious_clicks,
+      duplicates,
+      late_events,
+      conversions,
+      conversion_value,
+    });
+    expect(shown.conversions).toBe(2);
+
+    // The heatmap of the campaign's ad: one square per cell the API lists, titled with its count.
+    await page.locator("#heatmap rect").first().waitFor();
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 3_600_000;
+    const heat = await get<{ cells: { col: number; row: number; clicks: number }[] }>(
+      `/v1/ads/${acme.ad_id}/heatmap?from=${new Date(hour - DAY).toISOString()}&to=${new Date(hour).toISOString()}`,
+    );
+    expect(heat.cells).toEqual([
+      { col: 0, row: 0, clicks: 1 },
+      { col: 19, row: 19, clicks: 1 },
+    ]);
+    expect(await page.locator("#heatmap rect title").allTextContents()).toEqual(
+      heat.cells.map((c) => `column ${c.col}, row ${c.row}: ${c.clicks} clicks`),
+    );
     expect(shown.clicks).toBeGreaterThanOrEqual(5);
     expect(shown.invalid_clicks).toBe(2);
     expect(shown.cost).toBeCloseTo(shown.clicks * 0.35, 6);

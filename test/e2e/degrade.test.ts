@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BROWSER, archiveBucket, countOf, removeDir, seed, startTestStack, waitFor, type TestStack } from "./harness";
+import { BROWSER, archiveBucket, countOf, removeDir, seed, startTestStack, waitFor, type TestStack, landingOf } from "./harness";
 
 let buildDir: string;
 const dirs: string[] = [];
@@ -27,7 +27,7 @@ async function click(_s: TestStack, url: string) {
     redirect: "manual",
     headers: { "User-Agent": BROWSER, "CF-Connecting-IP": "203.0.113.77" },
   });
-  return { status: res.status, location: res.headers.get("location") };
+  return { status: res.status, location: landingOf(res.headers.get("location")) };
 }
 
 async function archived(s: TestStack, campaignId: string): Promise<number> {

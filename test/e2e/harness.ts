@@ -132,3 +132,8 @@ export async function countOf(stack: TestStack, adId: string, key: string): Prom
   if (r.status !== 200) throw new Error(`count: ${r.status}`);
   return r.body.count;
 }
+
+/** A Location without the click id /click adds to it (the landing page as registered). */
+export function landingOf(location: string | null): string | null {
+  return location === null ? null : location.replace(/[?&]ec_click_id=[A-Za-z0-9._-]+(?=#|$)/, "");
+}

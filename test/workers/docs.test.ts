@@ -29,6 +29,9 @@ const CONTRACT = [
   "POST /v1/admin/rollup",
   "GET /click",
   "POST /v1/events",
+  "POST /v1/conversions",
+  "GET /v1/ads/{ad_id}/experiment",
+  "GET /v1/ads/{ad_id}/heatmap",
   "GET /v1/ads/{ad_id}/aggregated_count",
   "GET /v1/ads/popular",
   "GET /v1/metrics",
@@ -42,8 +45,9 @@ const CONTRACT = [
   "GET /healthz",
   "POST /v1/admin/replay",
   "PATCH /v1/admin/publishers/{id}",
+  "POST /v1/admin/ad-groups",
 ];
-const INGEST = ["GET /click", "POST /v1/events"];
+const INGEST = ["GET /click", "POST /v1/events", "POST /v1/conversions"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
 const METHODS = ["get", "put", "post", "patch", "delete", "head", "options"];
 
@@ -223,6 +227,9 @@ describe("GET /openapi.json", () => {
         // An account's own keys: advertisers and publishers alike.
         expect(security.sort(), key).toEqual(["adminToken", "advertiserKey", "publisherKey"]);
         expect(errors, key).toEqual(expect.arrayContaining(["401", "404"]));
+      } else if (key === "POST /v1/conversions") {
+        expect(security, key).toEqual(["advertiserKey"]);
+        expect(errors, key).toEqual(expect.arrayContaining(["400", "401", "403", "413"]));
       } else if (path.startsWith("/v1/")) {
         expect(security.sort(), key).toEqual(["adminToken", "advertiserKey"]);
         expect(errors, key).toEqual(expect.arrayContaining(["401", "403"]));
@@ -324,6 +331,9 @@ describe("GET /openapi.json", () => {
       ...post({ events_per_second: 9000 }),
       method: "PATCH",
     });
+    const group = await conforms(doc, "POST /v1/admin/ad-groups", `${Q}/v1/admin/ad-groups`, post({ campaign_id, name: "Docs group" }));
+    expect(group.ad_group_id).toMatch(/^adg_/);
+    await conforms(doc, "POST /v1/admin/ad-groups", `${Q}/v1/admin/ad-groups`, post({ campaign_id: "cmp_nope", name: "x" }));
     await conforms(doc, "POST /v1/admin/click-urls", `${Q}/v1/admin/click-urls`, post({ ad_id, publisher_id: pub.publisher_id }));
     await conforms(doc, "PATCH /v1/admin/campaigns/{id}", `${Q}/v1/admin/campaigns/${campaign_id}`, {
       ...post({ shards: 1 }),
@@ -365,6 +375,22 @@ describe("GET /openapi.json", () => {
     );
     expect(events.rejected).toHaveLength(1);
     await conforms(doc, "POST /v1/events", "http://ingest.test/v1/events", post([], {}));
+    const location = (await call(`${click_url}&user_id=conv`, { headers: { "User-Agent": BROWSER } })).headers.get("Location")!;
+    const click_id = new URL(location).searchParams.get("ec_click_id");
+    const conversions = await conforms(
+      doc,
+      "POST /v1/conversions",
+      "http://ingest.test/v1/conversions",
+      post(
+        [
+          { conversion_id: "o-1", click_id, value: 3 },
+          { conversion_id: "o-2", click_id: "nope" },
+        ],
+        { Authorization: `Bearer ${adv.api_key}` },
+      ),
+    );
+    expect(conversions).toEqual({ accepted: 1, rejected: [{ index: 1, code: "unknown_click", message: expect.any(String) }] });
+    await conforms(doc, "POST /v1/conversions", "http://ingest.test/v1/conversions", post([], { Authorization: `Bearer ${pub.api_key}` }));
 
     const now = Date.now();
     const from = new Date(now - 3_600_000).toISOString(),
@@ -375,9 +401,10 @@ describe("GET /openapi.json", () => {
     // Counted within a second of the answers (the edge buffer forwards them).
     const live = await waitFor("the clicks counted", async () => {
       const body = await conforms(doc, "GET /v1/campaigns/{id}/live", `${Q}/v1/campaigns/${campaign_id}/live?minutes=60`, { headers: key });
-      return body.clicks + body.invalid_clicks === 3 ? body : null;
+      return body.clicks + body.invalid_clicks === 4 ? body : null;
     });
-    expect(live).toMatchObject({ clicks: 2, invalid_clicks: 1, invalid_by_reason: { bot_ua: 1 } });
+    // Two browsers, a bot, and the converted click.
+    expect(live).toMatchObject({ clicks: 3, invalid_clicks: 1, invalid_by_reason: { bot_ua: 1 }, conversions: 1, conversion_value: 3 });
     await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}&granularity=minute`, {
       headers: key,
     });
@@ -391,6 +418,13 @@ describe("GET /openapi.json", () => {
       { headers: key },
     );
     await conforms(doc, "GET /v1/ads/popular", `${Q}/v1/ads/popular?window=60&top_n=10`, { headers: key });
+    const summary = await conforms(doc, "GET /v1/ads/{ad_id}/experiment", `${Q}/v1/ads/${ad_id}/experiment`, { headers: key });
+    expect(summary).toMatchObject({ ad_id, variants: [], best: null, significant: false });
+    await conforms(doc, "GET /v1/ads/{ad_id}/experiment", `${Q}/v1/ads/${ad_id}/experiment?from=${to}&to=${from}`, { headers: key });
+    await conforms(doc, "GET /v1/ads/{ad_id}/experiment", `${Q}/v1/ads/ad_nope/experiment`, { headers: key });
+    const heat = await conforms(doc, "GET /v1/ads/{ad_id}/heatmap", `${Q}/v1/ads/${ad_id}/heatmap?from=${from}&to=${to}`, { headers: key });
+    expect(heat).toMatchObject({ cols: 20, rows: 20, cells: [] });
+    await conforms(doc, "GET /v1/ads/{ad_id}/heatmap", `${Q}/v1/ads/${ad_id}/heatmap?from=${from}`, { headers: key });
     await conforms(doc, "GET /v1/billing", `${Q}/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`, { headers: key });
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=${today}`, { headers: key });
     for (const path of [
@@ -439,6 +473,9 @@ describe("GET /openapi.json", () => {
       suspicious_clicks: 0,
       duplicates: 0,
       late_events: 0,
+      conversions: 0,
+      conversion_value: 0,
+      conversion_rate: null,
       from: "x",
       as_of: "y",
     };

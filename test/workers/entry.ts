@@ -6,7 +6,7 @@ import ingest from "../../workers/ingest/index";
 import query from "../../workers/query/index";
 import aggregator from "../../workers/aggregator/index";
 
-export { CampaignCounter, Blocklist, Leaderboard, EdgeBuffer, PublisherGate, AlertBox } from "../../workers/ingest/index";
+export { CampaignCounter, Blocklist, Leaderboard, EdgeBuffer, PublisherGate, AlertBox, ConversionLedger } from "../../workers/ingest/index";
 export { default as Batch } from "../../r2-batch/index";
 
 export type TestEnv = IngestEnv & QueryEnv & AggregatorEnv & BatchEnv;

@@ -30,11 +30,15 @@ export function makeEvent(over: Partial<ClickEvent> = {}): ClickEvent {
     colo: null,
     cost_per_click: 0.5,
     ad_format: null,
+    ad_group_id: null,
     variant: null,
     x: null,
     y: null,
+    w: null,
+    h: null,
     signature: "none",
     rate_limited: false,
+    click_id: null,
     ...over,
   };
 }

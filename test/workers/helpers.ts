@@ -67,3 +67,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
 }
 
 export const BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
+
+/** A Location without the click id /click adds to it (the landing page as registered). */
+export function landingOf(location: string | null): string | null {
+  return location === null ? null : location.replace(/[?&]ec_click_id=[A-Za-z0-9._-]+(?=#|$)/, "");
+}

@@ -232,6 +232,10 @@ export interface Expected {
   suspicious_clicks: number;
   duplicates: number;
   unique_users: number;
+  /** The scenario posts no conversions: none, and a rate of 0 wherever there are clicks. */
+  conversions: number;
+  conversion_value: number;
+  conversion_rate: number | null;
 }
 
 /** Totals of some judged events (late ones excluded unless asked for). */
@@ -245,6 +249,9 @@ export function totals(judged: Judged[]): Expected {
     suspicious_clicks: 0,
     duplicates: 0,
     unique_users: 0,
+    conversions: 0,
+    conversion_value: 0,
+    conversion_rate: null,
   };
   let micros = 0;
   for (const j of judged) {
@@ -260,6 +267,7 @@ export function totals(judged: Judged[]): Expected {
   }
   t.cost = micros / 1e6;
   t.unique_users = users.size;
+  t.conversion_rate = t.clicks > 0 ? 0 : null;
   return t;
 }
 

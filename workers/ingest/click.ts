@@ -4,10 +4,12 @@ import { hashIp, newId } from "../../domain/crypto";
 import { edgeContext } from "../../domain/edge";
 import { ApiError, errorResponse } from "../../domain/errors";
 import { newClickEvent } from "../../domain/click-event";
+import { mintClickId, withQueryParam } from "../../domain/click-id";
 import type { ClickEvent } from "../../domain/event";
 import { getAdCached } from "../../domain/registry";
+import { pickVariant } from "../../domain/variants";
 import { idParam, parseClickParams, type ClickRequest } from "../../domain/schemas";
-import { parseSigningKeys, verifyClick } from "../../domain/signing";
+import { parseSigningKeys, verifyClick, type SigningKey } from "../../domain/signing";
 import { recordClickDurably } from "../../durable-objects/client";
 import { clickWithinLimit } from "./limits";
 
@@ -28,11 +30,11 @@ function cookie(req: Request, name: string): string | null {
 }
 
 /** A signed link's verdict; a link without `pub` and `sig` is simply unsigned. */
-async function signatureOf(params: ClickRequest, pub: string | null, adId: string, env: IngestEnv): Promise<ClickEvent["signature"]> {
+async function signatureOf(params: ClickRequest, pub: string | null, adId: string, keys: SigningKey[]): Promise<ClickEvent["signature"]> {
   if (!params.signed) return "none";
   const { sig } = params;
   if (pub === null || sig === undefined) return "invalid";
-  return (await verifyClick(parseSigningKeys(env.CLICK_SIGNING_KEYS), adId, pub, sig)) ? "valid" : "invalid";
+  return (await verifyClick(keys, adId, pub, sig)) ? "valid" : "invalid";
 }
 
 export async function handleClick(req: Request, env: IngestEnv): Promise<Response> {
@@ -46,32 +48,42 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
 
   // The claimed publisher, if it is at least a well-formed id (a forged link's is kept for fraud analysis).
   const pub = params.pub !== undefined && idParam.safeParse(params.pub).success ? params.pub : null;
-  const signature = await signatureOf(params, pub, ad.ad_id, env);
+  const keys = parseSigningKeys(env.CLICK_SIGNING_KEYS);
+  const signature = await signatureOf(params, pub, ad.ad_id, keys);
   // HEAD is what link checkers and unfurlers send: same answer, but it is not a person clicking.
   const record = req.method !== "HEAD";
   const cookieUser = cookie(req, USER_COOKIE);
   const newUser = record && !params.user_id && !cookieUser ? newId("u") : null;
   const now = Date.now();
+  const userId = params.user_id ?? cookieUser ?? newUser;
+  // An experiment's ad picks the variant (sticky per user); otherwise a link may label its own.
+  const chosen = ad.variants ? pickVariant(ad.variants, ad.ad_id, userId) : null;
   const event = newClickEvent(ad, edge, {
     event_id: crypto.randomUUID(),
     timestamp: now,
     received_at: now,
     source: "click",
     publisher_id: pub,
-    user_id: params.user_id ?? cookieUser ?? newUser,
+    user_id: userId,
     ip_hash: await ipHash,
     user_agent: edge.user_agent,
     referer: edge.referer,
     city: edge.city,
     asn: edge.asn,
     ad_format: ad.ad_format ?? params.ad_format ?? null,
-    variant: params.variant,
+    variant: chosen ? chosen.name : params.variant,
     x: params.x,
     y: params.y,
+    w: params.w,
+    h: params.h,
     signature,
     // Over the per-IP limit the person is still sent on; the click is recorded and judged invalid.
     rate_limited: !allowed,
   });
+
+  // Minted for recorded clicks only: a HEAD has no click to convert. The token is made from the event itself,
+  // so a conversion lands in exactly the cell its click was counted in.
+  if (record) event.click_id = await mintClickId(keys, ad.advertiser_id, event);
 
   if (record) {
     try {
@@ -85,7 +97,9 @@ export async function handleClick(req: Request, env: IngestEnv): Promise<Respons
   if (signature === "invalid") {
     return errorResponse(403, "bad_signature", "This link's signature does not match its ad and publisher.");
   }
-  const headers = new Headers({ Location: ad.landing_url, "Cache-Control": "no-store" });
+  const landing = chosen ? chosen.landing_url : ad.landing_url;
+  const location = event.click_id && ad.click_id_param ? withQueryParam(landing, ad.click_id_param, event.click_id) : landing;
+  const headers = new Headers({ Location: location, "Cache-Control": "no-store" });
   if (newUser) {
     const secure = url.protocol === "https:" ? "; Secure" : "";
     headers.append("Set-Cookie", `${USER_COOKIE}=${newUser}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax${secure}`);

@@ -28,11 +28,11 @@ type Item = { ok: true; value: unknown } | { ok: false; message: string };
  * A JSON array, or NDJSON (one JSON object per line). A broken NDJSON line rejects only that event; a
  * body that is neither (plain text, `null`, a number) is refused whole.
  */
-function splitEvents(text: string): Item[] {
+export function splitEvents(text: string, noun = "events"): Item[] {
   const body = text.trim();
-  if (body === "") throw new ApiError(400, "empty_body", "Send a JSON array or NDJSON of events.");
+  if (body === "") throw new ApiError(400, "empty_body", `Send a JSON array or NDJSON of ${noun}.`);
   if (!body.startsWith("[") && !body.startsWith("{")) {
-    throw new ApiError(400, "invalid_json", "The body must be a JSON array of events or NDJSON, one JSON object per line.");
+    throw new ApiError(400, "invalid_json", `The body must be a JSON array of ${noun} or NDJSON, one JSON object per line.`);
   }
   if (body.startsWith("[")) {
     let parsed: unknown;
@@ -41,12 +41,12 @@ function splitEvents(text: string): Item[] {
     } catch (err) {
       throw new ApiError(400, "invalid_json", `The body is not valid JSON: ${(err as Error).message}`);
     }
-    if (!Array.isArray(parsed)) throw new ApiError(400, "invalid_json", "The body must be a JSON array of events.");
-    if (parsed.length > MAX_EVENTS) throw new ApiError(413, "too_many_events", `At most ${MAX_EVENTS} events per request.`);
+    if (!Array.isArray(parsed)) throw new ApiError(400, "invalid_json", `The body must be a JSON array of ${noun}.`);
+    if (parsed.length > MAX_EVENTS) throw new ApiError(413, "too_many_events", `At most ${MAX_EVENTS} ${noun} per request.`);
     return parsed.map((value) => ({ ok: true, value }));
   }
   const lines = body.split(/\r?\n/).filter((l) => l.trim() !== "");
-  if (lines.length > MAX_EVENTS) throw new ApiError(413, "too_many_events", `At most ${MAX_EVENTS} events per request.`);
+  if (lines.length > MAX_EVENTS) throw new ApiError(413, "too_many_events", `At most ${MAX_EVENTS} ${noun} per request.`);
   return lines.map((line) => {
     try {
       return { ok: true, value: JSON.parse(line) };

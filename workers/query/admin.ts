@@ -105,7 +105,15 @@ export function adminRoutes(app: QueryApp): void {
   mount(app, api.createAd, async (c, { body }) => {
     const campaign = await registry.getCampaign(c.env.DB, body.campaign_id);
     if (!campaign) throw notFound(`Campaign ${body.campaign_id}`);
-    const { ad_id } = await registry.createAd(c.env.DB, { ...body, advertiser_id: campaign.advertiser_id });
+    if (body.ad_group_id !== undefined) {
+      const group = await registry.adGroupCampaign(c.env.DB, body.ad_group_id);
+      if (!group) throw notFound(`Ad group ${body.ad_group_id}`);
+      if (group !== campaign.campaign_id)
+        throw new ApiError(400, "invalid_request", "ad_group_id: must be an ad group of the ad's campaign");
+    }
+    // An experiment's ad keeps its first variant's page as its own (the column every reader knows).
+    const landing_url = body.landing_url ?? body.variants![0].landing_url;
+    const { ad_id } = await registry.createAd(c.env.DB, { ...body, landing_url, advertiser_id: campaign.advertiser_id });
     const click_url = `${ingestBase(c.env)}/click?ad_id=${encodeURIComponent(ad_id)}`;
     return c.json({ ad_id, click_url }, 201);
   });

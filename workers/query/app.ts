@@ -1,6 +1,7 @@
 /** The query Worker's routes: every endpoint defined in domain/api, served and documented from one place. */
 import * as api from "../../domain/api/routes";
 import { adminRoutes } from "./admin";
+import { attributionRoutes } from "./attribution";
 import { dashboardResponse } from "./dashboard";
 import { openApiResponse, registerComponents } from "./openapi";
 import { opsPageResponse } from "./ops-page";
@@ -31,6 +32,7 @@ opsRoutes(app);
 readRoutes(app);
 keyRoutes(app);
 alertRoutes(app);
+attributionRoutes(app);
 app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
 closeMethods(app);
 registerComponents(app);

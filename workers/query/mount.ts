@@ -49,6 +49,7 @@ const AUTH: Record<Auth, MiddlewareHandler<QueryVars> | null> = {
   reader: caller(requireReader),
   account: caller(() => {}),
   publisher: null,
+  advertiser: null,
   none: null,
 };
 
@@ -58,7 +59,7 @@ export function mount<E extends Endpoint>(
   handler: (c: QueryContext, input: Input<E>) => Response | Promise<Response>,
 ): void {
   const auth = AUTH[e.auth];
-  if (e.auth === "publisher") throw new Error(`${e.route.path}: publisher endpoints live on the ingest Worker`);
+  if (e.auth === "publisher" || e.auth === "advertiser") throw new Error(`${e.route.path}: ${e.auth} endpoints live on the ingest Worker`);
   // The router has validated query and path already; their typed view comes from the definition (Input<E>).
   type Validated = { out: { query: unknown; param: unknown } };
   app.openapi({ ...e.route, middleware: auth ? [auth] : [] }, (async (c: Context<QueryVars, string, Validated>) => {

@@ -144,6 +144,9 @@
     set("live-suspicious", nf.format(live.suspicious_clicks));
     set("live-duplicates", nf.format(live.duplicates));
     set("live-late", nf.format(live.late_events));
+    set("live-conversions", nf.format(live.conversions));
+    set("live-conversion-value", nf.format(live.conversion_value));
+    set("live-conversion-rate", live.conversion_rate === null ? "–" : pct.format(live.conversion_rate));
     $("live-asof").textContent = `as of ${live.as_of.slice(11, 19)} UTC, refreshed every 2 s`;
     const reasons = Object.entries(live.invalid_by_reason || {})
       .filter((r) => r[1] > 0)
@@ -322,6 +325,35 @@
     );
   }
 
+  async function loadHeatmap(g) {
+    const ads = campaigns.find((c) => c.campaign_id === selected)?.ads || [];
+    const pick = $("heat-ad");
+    if (pick.dataset.campaign !== selected) {
+      pick.dataset.campaign = selected;
+      pick.replaceChildren(...ads.map((a) => el("option", { value: a.ad_id }, a.ad_id)));
+    }
+    const grid = $("heatmap");
+    if (!pick.value) return grid.replaceChildren();
+    const end = floor(Date.now(), HOUR) + HOUR;
+    const r = await api(`/v1/ads/${encodeURIComponent(pick.value)}/heatmap?from=${iso(end - DAY)}&to=${iso(end)}`);
+    if (g !== generation) return;
+    const max = Math.max(0, ...r.cells.map((c) => c.clicks));
+    const w = 400 / r.cols,
+      h = 400 / r.rows;
+    grid.replaceChildren(
+      ...r.cells.map((c) =>
+        svg(
+          "rect",
+          { class: "heat", x: c.col * w, y: c.row * h, width: w, height: h, "fill-opacity": (0.15 + (0.85 * c.clicks) / max).toFixed(3) },
+          svg("title", null, `column ${c.col}, row ${c.row}: ${nf.format(c.clicks)} clicks`),
+        ),
+      ),
+    );
+    $("heat-note").textContent = max
+      ? `${nf.format(r.cells.reduce((s, c) => s + c.clicks, 0))} clean clicks with a position; darker cells took more.`
+      : "No clean clicks with a position (x, y, w, h on the link) in the last 24 hours.";
+  }
+
   async function loadBilling(g) {
     const now = Date.now(),
       from = utcDay(now - 6 * DAY),
@@ -486,6 +518,7 @@
     every(60000, "recon", loadReconciliation);
     every(30000, "alerts", loadAlerts);
     every(60000, "keys", loadKeys);
+    every(10000, "heatmap", loadHeatmap);
   }
 
   function showKeyForm(message, bad) {
@@ -551,6 +584,7 @@
     showKeyForm("Key forgotten. It is no longer stored in this browser.");
     $("key").focus();
   });
+  $("heat-ad").addEventListener("change", () => loadHeatmap(generation).catch((err) => panelError("heatmap", err)));
   $("campaign").addEventListener("change", (e) => {
     if (e.target.value) watch(e.target.value);
   });
