@@ -67,6 +67,9 @@ describe("CSV", () => {
         ...INVALID_REASONS.map((r) => `invalid_by_reason.${r}`),
         "suspicious_clicks",
         "duplicates",
+        "conversions",
+        "conversion_value",
+        "conversion_rate",
         "late_events",
         ...(extra.includes("group_by") ? ["group"] : []),
       ]);
