@@ -210,14 +210,32 @@ export async function setShards(db: D1Database, campaign: CampaignRecord, shards
   return plan;
 }
 
-export async function listAds(
-  db: D1Database,
-  campaignId: string,
-): Promise<{ ad_id: string; landing_url: string; ad_format: string | null }[]> {
+/** A campaign's ads as the API lists them: landing page or variants, ad group, and the click id parameter. */
+export interface AdListing {
+  ad_id: string;
+  landing_url: string;
+  ad_format: string | null;
+  ad_group_id: string | null;
+  click_id_param: string | null;
+  variants: Variant[] | null;
+}
+
+export async function listAds(db: D1Database, campaignId: string): Promise<AdListing[]> {
   const { results } = await db
-    .prepare(`SELECT ad_id, landing_url, ad_format FROM ads WHERE campaign_id = ? ORDER BY created_at`)
+    .prepare(
+      `SELECT ad_id, landing_url, ad_format, ad_group_id, click_id_param, variants FROM ads WHERE campaign_id = ? ORDER BY created_at`,
+    )
     .bind(campaignId)
-    .all<{ ad_id: string; landing_url: string; ad_format: string | null }>();
+    .all<Omit<AdListing, "variants"> & { variants: string | null }>();
+  return results.map((r) => ({ ...r, variants: r.variants ? (JSON.parse(r.variants) as Variant[]) : null }));
+}
+
+/** A campaign's ad groups, oldest first. */
+export async function listAdGroups(db: D1Database, campaignId: string): Promise<{ ad_group_id: string; name: string }[]> {
+  const { results } = await db
+    .prepare("SELECT ad_group_id, name FROM ad_groups WHERE campaign_id = ? ORDER BY created_at")
+    .bind(campaignId)
+    .all<{ ad_group_id: string; name: string }>();
   return results;
 }
 

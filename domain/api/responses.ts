@@ -268,7 +268,20 @@ export const campaigns = z
         cost_per_click: z.number(),
         shards: count("Shards now."),
         shard_plan: shardPlan,
-        ads: z.array(z.object({ ad_id: z.string(), landing_url: z.string(), ad_format: z.string().nullable() })),
+        ad_groups: z.array(z.object({ ad_group_id: z.string(), name: z.string() })),
+        ads: z.array(
+          z.object({
+            ad_id: z.string(),
+            landing_url: z.string(),
+            ad_format: z.string().nullable(),
+            ad_group_id: z.string().nullable(),
+            click_id_param: z.string().nullable().describe("The landing URL's parameter that carries the click id; null: none."),
+            variants: z
+              .array(z.object({ name: z.string(), landing_url: z.string(), weight: z.number() }))
+              .nullable()
+              .describe("A/B variants, picked by weight per user; null: the one landing_url."),
+          }),
+        ),
       }),
     ),
   })

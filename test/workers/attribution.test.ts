@@ -626,6 +626,16 @@ describe("ad groups", () => {
     const ad = (group?: string) =>
       adminPost("ads", { campaign_id: s.campaign_id, landing_url: "https://grp.example/", ...(group ? { ad_group_id: group } : {}) });
     const [a1, a2, a3] = [await ad(g1.ad_group_id), await ad(g1.ad_group_id), await ad(g2.ad_group_id)];
+    // The campaign lists its groups, and each ad its group.
+    const listed = await json<{ campaigns: { ad_groups: unknown[]; ads: { ad_id: string; ad_group_id: string | null }[] }[] }>(
+      await call(`http://query.test/v1/campaigns`, { headers: { Authorization: `Bearer ${s.key}` } }),
+    );
+    expect(listed.campaigns[0].ad_groups).toEqual([
+      { ad_group_id: g1.ad_group_id, name: "Video" },
+      { ad_group_id: g2.ad_group_id, name: "Display" },
+    ]);
+    const groupOf = Object.fromEntries(listed.campaigns[0].ads.map((a) => [a.ad_id, a.ad_group_id]));
+    expect(groupOf).toEqual({ [s.ad_id]: null, [a1.ad_id]: g1.ad_group_id, [a2.ad_id]: g1.ad_group_id, [a3.ad_id]: g2.ad_group_id });
     const plan: [typeof a1, number][] = [
       [a1, 3],
       [a2, 2],

@@ -4,7 +4,7 @@ import { BILLING_COUNTS, reconcile } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
 import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
-import { listAds, listCampaigns } from "../../domain/registry";
+import { listAdGroups, listAds, listCampaigns } from "../../domain/registry";
 import * as api from "../../domain/api/routes";
 import * as R from "../../domain/api/responses";
 import { jsonOrCsv } from "./csv";
@@ -195,6 +195,7 @@ const campaigns = (app: QueryApp) =>
           cost_per_click: k.cost_per_click,
           shards: shardsAt(k.shard_plan, now),
           shard_plan: k.shard_plan,
+          ad_groups: await listAdGroups(c.env.DB, k.campaign_id),
           ads: await listAds(c.env.DB, k.campaign_id),
         })),
       ),
