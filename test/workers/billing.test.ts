@@ -40,6 +40,7 @@ describe("billing", () => {
           invalid_clicks: 1,
           suspicious_clicks: 0,
           duplicates: 1,
+          over_budget_clicks: 0,
           late_events: 0,
           event_id_repeats: 1,
         },
