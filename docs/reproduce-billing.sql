@@ -4,6 +4,8 @@
 -- Billing trusts the recorded verdicts, and also dedups event_id over the campaign's day: of events
 -- sharing an event_id that real time did not call duplicates (its dedup is per minute), only the first
 -- received (then smallest uid) keeps its verdict; the rest are duplicates (event_id_repeats).
+-- Clicks the campaign object counted after the day's budget was spent are archived with verdict over_budget:
+-- not billed, counted in over_budget_clicks (the recorded verdict is taken as it is, never decided again).
 WITH events AS (
   SELECT DISTINCT ON (uid) * FROM read_parquet('ARCHIVE/raw/**/*.parquet', hive_partitioning = false)
 ),
@@ -26,9 +28,10 @@ SELECT
   count(*) FILTER (WHERE billed = 'invalid')                                    AS invalid_clicks,
   count(*) FILTER (WHERE billed = 'suspicious')                                 AS suspicious_clicks,
   count(*) FILTER (WHERE billed = 'duplicate')                                  AS duplicates,
+  count(*) FILTER (WHERE billed = 'over_budget')                                AS over_budget_clicks,
   count(*) FILTER (WHERE late)                                                  AS late_events,
   count(*) FILTER (WHERE is_repeat)                                              AS event_id_repeats
 FROM judged
 GROUP BY ALL
-HAVING clicks > 0 OR invalid_clicks > 0 OR late_events > 0   -- a group of duplicates only makes no row
+HAVING clicks > 0 OR invalid_clicks > 0 OR over_budget_clicks > 0 OR late_events > 0   -- a group of duplicates only makes no row
 ORDER BY campaign_id, date, country, device_type;

@@ -28,6 +28,11 @@ export interface Firing {
   message: string;
   value: number;
   threshold: number;
+  /**
+   * An episode of its own, open until `until` whether the condition still holds or not: a budget alert is one
+   * episode per UTC day (`id`: the date), so it fires once a day even when a raised budget stops and restarts it.
+   */
+  episode?: { id: string; until: number };
 }
 
 /** A rule: the condition holds (and what to say) or it does not (null). */
@@ -57,7 +62,7 @@ function invalidRate(outside: (rate: number) => boolean, bound: number, words: s
   };
 }
 
-/** Spend reached `part` of the daily budget (a campaign without a budget never fires it). */
+/** Spend reached `part` of the daily budget (a campaign without a budget never fires it); once per UTC day. */
 export function budgetSpent(part: number): AlertRule {
   return (w) =>
     w.daily_budget !== null && w.daily_budget > 0 && w.spend_today >= part * w.daily_budget
@@ -65,14 +70,12 @@ export function budgetSpent(part: number): AlertRule {
           message: `Today's spend ${w.spend_today} reached ${pct(part)} of the daily budget ${w.daily_budget}.`,
           value: w.spend_today,
           threshold: part * w.daily_budget,
+          episode: { id: new Date(floorTo(w.minute, DAY)).toISOString().slice(0, 10), until: floorTo(w.minute, DAY) + DAY },
         }
       : null;
 }
 
-/**
- * Every kind of alert, by code. Adding one is one line here, e.g. budgets once campaigns have them:
- * `budget_80: budgetSpent(0.8), budget_100: budgetSpent(1)`.
- */
+/** Every kind of alert, by code. Adding one is one line here. */
 export const ALERT_KINDS = {
   traffic_spike: (w) => {
     const threshold = Math.max(SPIKE_FACTOR * w.baseline_per_minute, SPIKE_MIN_PER_MINUTE);
@@ -85,14 +88,16 @@ export const ALERT_KINDS = {
   },
   invalid_rate_high: invalidRate((r) => r > INVALID_BAND[1], INVALID_BAND[1], "above"),
   invalid_rate_low: invalidRate((r) => r < INVALID_BAND[0], INVALID_BAND[0], "below"),
+  budget_80: budgetSpent(0.8),
+  budget_100: budgetSpent(1),
 } satisfies Record<string, AlertRule>;
 
 export type AlertKind = keyof typeof ALERT_KINDS;
 
-/** Open episodes by `kind:campaign_id`: when the condition started and when it last held. */
-export type Episodes = Record<string, { since: number; held: number }>;
+/** Open episodes by `kind:campaign_id` (`:id` for an episode of its own): when it started, last held, and must end. */
+export type Episodes = Record<string, { since: number; held: number; until?: number }>;
 
-export interface NewAlert extends Firing {
+export interface NewAlert extends Omit<Firing, "episode"> {
   kind: AlertKind;
   campaign_id: string;
 }
@@ -103,12 +108,19 @@ export function evaluateAlerts(windows: CampaignWindow[], open: Episodes, now: n
   const fired: NewAlert[] = [];
   for (const w of windows) {
     for (const [kind, rule] of Object.entries(ALERT_KINDS) as [AlertKind, AlertRule][]) {
-      const key = `${kind}:${w.campaign_id}`;
+      const base = `${kind}:${w.campaign_id}`;
       const firing = rule(w);
       if (firing) {
-        if (!open[key]) fired.push({ kind, campaign_id: w.campaign_id, ...firing });
-        episodes[key] = { since: open[key]?.since ?? now, held: now };
-      } else if (open[key] && now - open[key].held < EPISODE_QUIET_MS) episodes[key] = open[key];
+        const { episode, ...f } = firing;
+        const key = episode ? `${base}:${episode.id}` : base;
+        if (!open[key]) fired.push({ kind, campaign_id: w.campaign_id, ...f });
+        episodes[key] = { since: open[key]?.since ?? now, held: now, ...(episode ? { until: episode.until } : {}) };
+      }
+      // Episodes that did not hold now end after EPISODE_QUIET_MS of quiet, and not before their own end.
+      for (const [key, e] of Object.entries(open)) {
+        if ((key !== base && !key.startsWith(`${base}:`)) || key in episodes) continue;
+        if (now - e.held < EPISODE_QUIET_MS || (e.until ?? 0) > now) episodes[key] = e;
+      }
     }
   }
   return { fired, episodes };

@@ -140,12 +140,13 @@ export class BillingAccumulator {
   }
 
   /**
-   * The billing rows. A group with nothing billed or judged in it — only duplicates of events billed in
+   * The billing rows. Over-budget clicks (the verdict the campaign object recorded, never decided again here)
+   * are counted in over_budget_clicks, not in clicks or cost. A group with nothing billed or judged in it — only duplicates of events billed in
    * other groups — makes no row: a row of zeros would read as a bill for nothing.
    */
   rows(): BillingRow[] {
     return [...this.#groups.values()]
-      .filter((g) => g.counts.clicks > 0 || g.counts.invalid > 0 || g.late_events > 0)
+      .filter((g) => g.counts.clicks > 0 || g.counts.invalid > 0 || g.counts.over_budget > 0 || g.late_events > 0)
       .map(({ counts, users, ...row }) => ({ ...row, ...contractCounts(counts), unique_users: users.size }))
       .sort(
         (a, b) =>

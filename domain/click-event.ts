@@ -41,7 +41,8 @@ type OptionalField =
 
 /** The event the edge records for a click, with a new receipt id (`uid`). */
 export function newClickEvent(
-  ad: Pick<AdRecord, "advertiser_id" | "campaign_id" | "ad_id" | "cost_per_click"> & Partial<Pick<AdRecord, "ad_group_id">>,
+  ad: Pick<AdRecord, "advertiser_id" | "campaign_id" | "ad_id" | "cost_per_click"> &
+    Partial<Pick<AdRecord, "ad_group_id" | "daily_budget">>,
   edge: Pick<EdgeContext, "country" | "colo">,
   f: ClickFields,
 ): ClickEvent {
@@ -69,6 +70,7 @@ export function newClickEvent(
     asn: f.asn ?? null,
     colo: edge.colo,
     cost_per_click: f.cost_per_click ?? ad.cost_per_click,
+    daily_budget: ad.daily_budget ?? null,
     ad_format: f.ad_format,
     ad_group_id: ad.ad_group_id ?? null,
     variant: f.variant ?? null,

@@ -9,7 +9,7 @@
 import { INVALID_REASONS, SUSPICIOUS_REASONS, isClick, type InvalidReason, type Verdict } from "./event";
 
 /** Clicks (clean and suspicious: billed), their cost in micros, and the events of each other verdict. */
-export const COUNTERS = ["clicks", "cost_micros", "suspicious", "duplicates", "invalid"] as const;
+export const COUNTERS = ["clicks", "cost_micros", "suspicious", "duplicates", "invalid", "over_budget"] as const;
 export type Counter = (typeof COUNTERS)[number];
 export type Counts = Record<Counter, number>;
 
@@ -32,6 +32,7 @@ export const CONTRACT_NAMES = {
   suspicious: "suspicious_clicks",
   duplicates: "duplicates",
   invalid: "invalid_clicks",
+  over_budget: "over_budget_clicks",
 } as const satisfies Record<Counter, string>;
 export type ContractCounts = { [K in Counter as (typeof CONTRACT_NAMES)[K]]: number };
 
@@ -41,6 +42,7 @@ const VERDICT_COUNTER: Record<Verdict, Counter | null> = {
   suspicious: "suspicious",
   duplicate: "duplicates",
   invalid: "invalid",
+  over_budget: "over_budget",
 };
 
 export function zeroCounts(): Counts {
@@ -64,8 +66,8 @@ export function addCounts(into: Counts, from: Counts, sign: 1 | -1 = 1): void {
   for (const k of COUNTERS) into[k] += sign * from[k];
 }
 
-/** Events judged: clicks (suspicious ones among them), duplicates and invalid events. */
-export const eventsOf = (c: Counts): number => c.clicks + c.duplicates + c.invalid;
+/** Events judged: clicks (suspicious ones among them), duplicates, invalid events and clicks over the budget. */
+export const eventsOf = (c: Counts): number => c.clicks + c.duplicates + c.invalid + c.over_budget;
 
 /** The counters by their contract names. */
 export function contractCounts(c: Counts): ContractCounts {

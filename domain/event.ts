@@ -3,7 +3,12 @@
  * Parquet archive, D1 and the API.
  */
 
-export type Verdict = "clean" | "suspicious" | "invalid" | "duplicate";
+/**
+ * `over_budget`: a click that would have been billed (clean or suspicious) on a UTC day whose billed cost had
+ * already reached the campaign's daily budget (domain/rules.ts, rule 5): the person is redirected, the click
+ * is neither billed nor fraud.
+ */
+export type Verdict = "clean" | "suspicious" | "invalid" | "duplicate" | "over_budget";
 
 /** CONTRACT reason codes for `invalid`, in the order they are checked; `rate_limited` is edgeclick's addition. */
 export const INVALID_REASONS = [
@@ -56,6 +61,11 @@ export interface ClickEvent {
   asn: number | null;
   colo: string | null;
   cost_per_click: number;
+  /**
+   * The campaign's daily budget in currency units as the edge saw it (registry cache), null or absent: none.
+   * What rule 5 compares the day's billed cost with; not archived (the verdict is).
+   */
+  daily_budget?: number | null;
   ad_format: string | null;
   /** The ad's group (domain/registry.ts), as it was when the click came in. */
   ad_group_id: string | null;

@@ -4,7 +4,7 @@
  */
 import type { CellPartial } from "./cells";
 import { addCounts, invalidByReason, zeroCounts } from "./counters";
-import { fromMicros } from "./event";
+import { fromMicros, toMicros } from "./event";
 import { sketchEstimate, sketchFromBytes, sketchMerge, type Sketch } from "./hll";
 import { DAY, GRANULARITY_MS, HOUR, MINUTE, floorTo, isoMinute, type Granularity } from "./time";
 
@@ -92,6 +92,7 @@ export interface MetricBucket {
   invalid_by_reason: Record<string, number>;
   suspicious_clicks: number;
   duplicates: number;
+  over_budget_clicks: number;
   late_events: number;
   conversions: number;
   /** Sum of the conversions' values, in the advertiser's currency units. */
@@ -117,6 +118,7 @@ export function toMetricBucket(m: Merged, withGroup: boolean): MetricBucket {
     invalid_by_reason: invalidByReason(m.reasons),
     suspicious_clicks: m.suspicious,
     duplicates: m.duplicates,
+    over_budget_clicks: m.over_budget,
     late_events: m.late_events,
     conversions: m.conversions,
     conversion_value: fromMicros(m.conversion_value_micros),
@@ -132,4 +134,15 @@ export function bucketStarts(start: number, end: number, granularity: Granularit
   const out: number[] = [];
   for (let t = floorTo(start, step); t < end; t += step) out.push(t);
   return out;
+}
+
+/**
+ * How fast a day's budget is being spent: the share of it spent over the share of the UTC day gone by, to 3
+ * decimals (1: on track to spend it exactly by midnight; 1.2: 20 % fast). Null without a budget or with a
+ * budget of 0, and in the day's first second (nothing to compare with yet).
+ */
+export function pacing(spentMicros: number, dailyBudget: number | null, now: number): number | null {
+  const elapsed = (now - floorTo(now, DAY)) / DAY;
+  if (dailyBudget === null || dailyBudget <= 0 || elapsed * DAY < 1_000) return null;
+  return Math.round((spentMicros / toMicros(dailyBudget) / elapsed) * 1000) / 1000;
 }

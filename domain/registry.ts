@@ -29,6 +29,8 @@ export interface AdRecord {
   ad_group_id: string | null;
   /** Conversions are attributed to clicks at most this many days old (the campaign's setting). */
   attribution_window_days: number;
+  /** The campaign's budget per UTC day, in currency units (null: none); clicks carry it to the budget rule. */
+  daily_budget: number | null;
 }
 
 /** One arm of an ad's A/B experiment. */
@@ -48,6 +50,7 @@ export interface CampaignRecord {
   cost_per_click: number;
   shard_plan: ShardPlan;
   jurisdiction: Jurisdiction | null;
+  daily_budget: number | null;
 }
 
 export type Principal =
@@ -108,10 +111,13 @@ interface AdRow {
   variants: string | null;
   ad_group_id: string | null;
   attribution_window_days: number | null;
+  daily_budget_micros: number | null;
 }
 
+const budgetOf = (micros: number | null): number | null => (micros === null ? null : fromMicros(micros));
+
 const AD_SELECT = `SELECT a.ad_id, a.campaign_id, a.advertiser_id, a.landing_url, a.ad_format, a.click_id_param, a.variants, a.ad_group_id,
-  c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction, c.attribution_window_days
+  c.cost_per_click_micros, c.shards, c.shard_plan, c.jurisdiction, c.attribution_window_days, c.daily_budget_micros
   FROM ads a JOIN campaigns c ON c.campaign_id = a.campaign_id`;
 
 const toAd = (r: AdRow): AdRecord => ({
@@ -127,6 +133,7 @@ const toAd = (r: AdRow): AdRecord => ({
   variants: r.variants ? (JSON.parse(r.variants) as Variant[]) : null,
   ad_group_id: r.ad_group_id ?? null,
   attribution_window_days: r.attribution_window_days ?? DEFAULT_ATTRIBUTION_WINDOW_DAYS,
+  daily_budget: budgetOf(r.daily_budget_micros ?? null),
 });
 
 export async function getAd(db: D1Database, adId: string): Promise<AdRecord | null> {
@@ -177,9 +184,10 @@ interface CampaignRow {
   shards: number;
   shard_plan: string | null;
   jurisdiction: Jurisdiction | null;
+  daily_budget_micros: number | null;
 }
 
-const CAMPAIGN_COLUMNS = "campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, jurisdiction";
+const CAMPAIGN_COLUMNS = "campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, jurisdiction, daily_budget_micros";
 
 const toCampaign = (r: CampaignRow): CampaignRecord => ({
   campaign_id: r.campaign_id,
@@ -188,6 +196,7 @@ const toCampaign = (r: CampaignRow): CampaignRecord => ({
   cost_per_click: fromMicros(r.cost_per_click_micros),
   shard_plan: parsePlan(r.shard_plan, r.shards),
   jurisdiction: r.jurisdiction ?? null,
+  daily_budget: budgetOf(r.daily_budget_micros ?? null),
 });
 
 export async function getCampaign(db: D1Database, campaignId: string): Promise<CampaignRecord | null> {
@@ -201,6 +210,19 @@ export async function listCampaigns(db: D1Database, advertiserId: string | null)
     : db.prepare(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns ORDER BY created_at`);
   const { results } = await stmt.all<CampaignRow>();
   return results.map(toCampaign);
+}
+
+/**
+ * Sets (or with null removes) a campaign's daily budget. Edges carry it on clicks from their registry cache,
+ * so it applies to every click received REGISTRY_TTL_MS after this returns (at once in this isolate).
+ */
+export async function setDailyBudget(db: D1Database, campaignId: string, dailyBudget: number | null): Promise<void> {
+  await db
+    .prepare("UPDATE campaigns SET daily_budget_micros = ? WHERE campaign_id = ?")
+    .bind(dailyBudget === null ? null : toMicros(dailyBudget), campaignId)
+    .run();
+  // This isolate sees the new budget at once; others within their cache's staleness.
+  adCache.clear();
 }
 
 /** Changes a campaign's shard count from the first safe minute on (domain/sharding.ts). */
@@ -311,13 +333,21 @@ export async function publisherExists(db: D1Database, id: string): Promise<boole
 
 export async function createCampaign(
   db: D1Database,
-  c: { advertiser_id: string; name: string; cost_per_click: number; shards?: number; attribution_window_days?: number },
+  c: {
+    advertiser_id: string;
+    name: string;
+    cost_per_click: number;
+    shards?: number;
+    attribution_window_days?: number;
+    daily_budget?: number | null;
+  },
 ) {
   const campaign_id = newId("cmp");
   await db
     .prepare(
-      `INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, created_at, attribution_window_days, jurisdiction)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, jurisdiction FROM advertisers WHERE advertiser_id = ?`,
+      `INSERT INTO campaigns (campaign_id, advertiser_id, name, cost_per_click_micros, shards, shard_plan, created_at, attribution_window_days,
+         daily_budget_micros, jurisdiction)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, jurisdiction FROM advertisers WHERE advertiser_id = ?`,
     )
     .bind(
       campaign_id,
@@ -328,6 +358,7 @@ export async function createCampaign(
       JSON.stringify(singlePlan(c.shards)),
       Date.now(),
       c.attribution_window_days ?? null,
+      c.daily_budget === undefined || c.daily_budget === null ? null : toMicros(c.daily_budget),
       c.advertiser_id,
     )
     .run();

@@ -6,7 +6,12 @@
  *   2. invalid    — blocklisted_ip, blocklisted_ua, bot_ua, ip_burst_second, ip_rate_minute, bad_signature
  *                   (then edgeclick's rate_limited), checked in that order;
  *   3. suspicious — geo_mismatch;
- *   4. clean.
+ *   4. clean;
+ *   5. over_budget — edgeclick's addition: a click (clean or suspicious) dated on a UTC day whose billed cost,
+ *                   counted in arrival order, had already reached the campaign's daily budget before it. The
+ *                   click that reaches or crosses the budget is billed in full (its cost may exceed what was
+ *                   left), so a day's billed cost is below budget + one click's cost. On a sharded campaign each
+ *                   counting shard holds budget ÷ shards of it (see `budgetShare`).
  * Lateness is orthogonal: a late event gets its verdict like any other and is kept out of real-time buckets.
  *
  * The rules come in two steps so a hot campaign can spread over several objects and stay exact:
@@ -14,9 +19,9 @@
  * needs the IP counters (an object chosen by IP). A campaign on one object runs both in one go (`judge`).
  * Both are synchronous over their stores so an object judges a whole batch inside one storage transaction.
  */
-import type { ClickEvent, DuplicateReason, InvalidReason, Outcome } from "./event";
+import { toMicros, type ClickEvent, type DuplicateReason, type InvalidReason, type Outcome } from "./event";
 import { isBotUserAgent } from "./useragent";
-import { MINUTE, SECOND } from "./time";
+import { DAY, MINUTE, SECOND, floorTo } from "./time";
 
 /** CONTRACT: the 11th and later non-duplicate event of one IP within one UTC second is `ip_burst_second`. */
 export const IP_BURST_PER_SECOND = 10;
@@ -41,6 +46,33 @@ export interface DedupStore {
 export interface CountStore {
   /** Adds one event of this IP to its second and minute counters; returns the counts including it. */
   countIp(ipHash: string, second: number, minute: number): { second: number; minute: number };
+}
+
+/**
+ * State of rule 5: the billed cost of the campaign's clicks per UTC day of event time, as counted by this store
+ * (on a sharded campaign, by one counting shard).
+ */
+export interface BudgetStore {
+  spent(day: number): number;
+  spend(day: number, micros: number): void;
+}
+
+/**
+ * What one store may spend of a day's budget: the whole of it on a campaign counted by one object; on a
+ * sharded one each of the `shards` counting shards gets an equal share (rounded down to the micro), so the
+ * shards never need to ask each other and their total never exceeds the budget by more than one click each.
+ */
+export function budgetShare(budgetMicros: number, shards: number): number {
+  return Math.floor(budgetMicros / Math.max(1, shards));
+}
+
+/** The UTC day a click's cost counts in (its event time, like its billing row). */
+export const budgetDay = (e: Pick<ClickEvent, "timestamp">): number => floorTo(e.timestamp, DAY);
+
+/** Rule 5 itself: has the day's billed cost already reached this store's share of the budget? */
+export function overBudget(e: Pick<ClickEvent, "timestamp" | "daily_budget">, store: BudgetStore, shards: number): boolean {
+  if (e.daily_budget === null || e.daily_budget === undefined) return false;
+  return store.spent(budgetDay(e)) >= budgetShare(toMicros(e.daily_budget), shards);
 }
 
 /**
@@ -103,13 +135,17 @@ function isGeoMismatch(e: Pick<ClickEvent, "country" | "edge_country">): boolean
   return e.edge_country !== "XX" && e.country !== e.edge_country;
 }
 
-/** Rules 2–5 for an event whose dedup answer is known. Duplicates do not count towards the IP limits. */
+/**
+ * Rules 2–5 for an event whose dedup answer is known. Duplicates do not count towards the IP limits; a billed
+ * click adds its cost to its day. `shards`: how many counting shards share the budget.
+ */
 export function classify(
   e: ClickEvent,
   dedup: Dedup,
-  store: CountStore & ReceiptStore<Outcome>,
+  store: CountStore & BudgetStore & ReceiptStore<Outcome>,
   blocked: Blocklisted,
   allowedLatenessMs: number,
+  shards = 1,
 ): Replayable<Outcome> {
   const prior = store.receipt(e);
   if (prior) return { ...prior, replay: true };
@@ -121,8 +157,11 @@ export function classify(
     const counts = store.countIp(e.ip_hash, Math.floor(e.timestamp / SECOND), Math.floor(e.timestamp / MINUTE));
     const invalid = invalidReason(e, blocked, counts);
     if (invalid) outcome = { verdict: "invalid", reason: invalid, late };
-    else if (isGeoMismatch(e)) outcome = { verdict: "suspicious", reason: "geo_mismatch", late };
-    else outcome = { verdict: "clean", reason: null, late };
+    else if (overBudget(e, store, shards)) outcome = { verdict: "over_budget", reason: null, late };
+    else {
+      outcome = isGeoMismatch(e) ? { verdict: "suspicious", reason: "geo_mismatch", late } : { verdict: "clean", reason: null, late };
+      store.spend(budgetDay(e), toMicros(e.cost_per_click));
+    }
   }
   store.rememberReceipt(e, outcome);
   return { ...outcome, replay: false };
@@ -131,7 +170,7 @@ export function classify(
 /** Both steps on one store: a campaign counted by one object. */
 export function judge(
   e: ClickEvent,
-  store: DedupStore & CountStore & ReceiptStore<Outcome>,
+  store: DedupStore & CountStore & BudgetStore & ReceiptStore<Outcome>,
   blocked: Blocklisted,
   allowedLatenessMs: number,
 ): Replayable<Outcome> {
@@ -141,8 +180,9 @@ export function judge(
 }
 
 /** A RuleStore in memory, for tests and for replaying an archive. */
-export class MemoryRuleStore implements DedupStore, CountStore, ReceiptStore<Outcome> {
+export class MemoryRuleStore implements DedupStore, CountStore, BudgetStore, ReceiptStore<Outcome> {
   readonly #ids = new Set<string>();
+  readonly #spent = new Map<number, number>();
   readonly #userMinutes = new Set<string>();
   readonly #ipSeconds = new Map<string, number>();
   readonly #ipMinutes = new Map<string, number>();
@@ -164,6 +204,12 @@ export class MemoryRuleStore implements DedupStore, CountStore, ReceiptStore<Out
     this.#ipSeconds.set(`${ipHash}|${second}`, s);
     this.#ipMinutes.set(`${ipHash}|${minute}`, m);
     return { second: s, minute: m };
+  }
+  spent(day: number): number {
+    return this.#spent.get(day) ?? 0;
+  }
+  spend(day: number, micros: number): void {
+    this.#spent.set(day, this.spent(day) + micros);
   }
   receipt(e: ClickEvent): Outcome | null {
     return this.#receipts.get(e.uid) ?? null;

@@ -70,6 +70,19 @@ export const costPerClick = z
   .max(1000, "must be at most 1000")
   .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, "must have at most 6 decimals");
 
+/** A campaign's daily budget: money like cost_per_click (not negative, at most 6 decimals), up to a billion. */
+export const dailyBudget = z
+  .number()
+  .finite()
+  .min(0, "must not be negative")
+  .max(1_000_000_000, "must be at most 1000000000")
+  .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, "must have at most 6 decimals")
+  .nullable()
+  .describe(
+    "Billed cost allowed per UTC day, in currency units; null: no budget. Once the day's billed cost reaches it, " +
+      "further clicks are redirected but counted over_budget (not billed, not fraud).",
+  );
+
 /**
  * A landing page: absolute http(s) URL, no credentials, at most 2,048 characters. Anything else
  * (javascript:, data:, relative, user:pass@) is refused, so a click can only ever go to a page like this.
@@ -152,15 +165,21 @@ export const createCampaign = z.strictObject({
     .max(MAX_ATTRIBUTION_WINDOW_DAYS)
     .optional()
     .describe(`Conversions are attributed to clicks at most this many days old, 1–${MAX_ATTRIBUTION_WINDOW_DAYS} (default 30).`),
+  daily_budget: dailyBudget.optional(),
 });
-export const updateCampaign = z.strictObject({
-  shards: z
-    .number()
-    .int()
-    .min(1)
-    .max(16)
-    .describe("New shard count; takes effect at a minute boundary a few minutes ahead, never mid-minute."),
-});
+export const updateCampaign = z
+  .strictObject({
+    shards: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .optional()
+      .describe("New shard count; takes effect at a minute boundary a few minutes ahead, never mid-minute."),
+    daily_budget: dailyBudget.optional(),
+  })
+  .refine((b) => b.shards !== undefined || b.daily_budget !== undefined, "give shards, daily_budget or both")
+  .describe("Give shards, daily_budget or both.");
 /** `GET /v1/ops?minutes=M`: the window the ingest figures cover. */
 export const opsQuery = z.strictObject({
   minutes: z.coerce.number().int().min(1).max(1440).default(60).describe("Window of the ingest figures, 1–1440 minutes (default 60)."),

@@ -111,12 +111,15 @@ export class AlertBox extends DurableObject<IngestEnv> {
       { granularity: "minute", from: t.minute, to: t.minute + MINUTE },
       { granularity: "minute", ...t.lastHour },
       ...t.baselineHours.map((h): CellQuery => ({ granularity: "hour", from: h, to: h + HOUR })),
-      { granularity: "day", from: t.today, to: t.today + 24 * HOUR },
     ];
     const shards = Array.from({ length: maxShards(c.shard_plan) }, (_, s) =>
       campaignStub(this.env.CAMPAIGN, c.campaign_id, s, c.jurisdiction),
     );
-    const answers = await Promise.all(shards.map((stub) => stub.cellsMany(questions)));
+    const [answers, spent] = await Promise.all([
+      Promise.all(shards.map((stub) => stub.cellsMany(questions))),
+      // What the budget rule itself counted today (late clicks dated today included), so alerts and verdicts agree.
+      Promise.all(shards.map((stub) => stub.spent(t.today))).then((s) => s.reduce((n, x) => n + x, 0)),
+    ]);
     const part = (i: number) => answers.flatMap((a) => a[i]);
     const hour = part(1);
     const baseline = t.baselineHours.reduce((n, _, d) => n + traffic(part(2 + d)), 0) / (7 * 60);
@@ -127,7 +130,7 @@ export class AlertBox extends DurableObject<IngestEnv> {
       baseline_per_minute: baseline,
       hour_clicks: hour.reduce((n, p) => n + p.clicks, 0),
       hour_invalid: hour.reduce((n, p) => n + p.invalid, 0),
-      spend_today: fromMicros(part(questions.length - 1).reduce((n, p) => n + p.cost_micros, 0)),
+      spend_today: fromMicros(spent),
       daily_budget: c.daily_budget ?? null,
     };
   }

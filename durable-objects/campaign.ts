@@ -2,20 +2,31 @@ import { logLine } from "../domain/log";
 import { DurableObject } from "cloudflare:workers";
 import type { CellPartial, CellQuery } from "../domain/cells";
 import type { Conversion } from "../domain/conversion";
-import type { ClickEvent, Outcome } from "../domain/event";
+import { isClick, toMicros, type ClickEvent, type Outcome } from "../domain/event";
 import { jurisdictionOf, stubIn, type Jurisdiction } from "../domain/jurisdiction";
 import { MAX_POPULAR_ADS } from "../domain/limits";
 import { campaignObjectName } from "../domain/messages";
-import { classify, dedupe, judge, type Dedup, type DedupStore, type CountStore, type ReceiptStore } from "../domain/rules";
+import {
+  budgetDay,
+  classify,
+  dedupe,
+  judge,
+  type BudgetStore,
+  type Dedup,
+  type DedupStore,
+  type CountStore,
+  type ReceiptStore,
+} from "../domain/rules";
 import type { BlocklistSource } from "../domain/blocklist";
 import { resolveBlocklisted } from "../domain/bloom";
 import { countShard } from "../domain/sharding";
-import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE, SECOND } from "../domain/time";
+import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE, SECOND, floorTo } from "../domain/time";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard } from "./leaderboard";
 import { autoShardThreshold, reshardIfHot } from "./autoshard";
 import { ArchiveOutbox } from "./campaign/archive-outbox";
 import { BLOBS_SCHEMA } from "./campaign/blobs";
 import { MeteredSql, type StatementCost } from "./meter";
+import { BudgetState } from "./campaign/budget";
 import { CellState } from "./campaign/cells";
 import { HeatState } from "./campaign/heat";
 import { LiveState } from "./campaign/live";
@@ -123,6 +134,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   readonly #cells: CellState;
   readonly #live: LiveState;
   readonly #heat: HeatState;
+  readonly #budget: BudgetState;
   readonly #log: Log;
   readonly #archive: ArchiveOutbox;
   #checkpointSeq: number;
@@ -154,6 +166,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#cells = new CellState(sql);
     this.#live = new LiveState(sql);
     this.#heat = new HeatState(sql);
+    this.#budget = new BudgetState(sql);
     this.#archive = new ArchiveOutbox(
       sql,
       this.#log,
@@ -228,14 +241,19 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     return out;
   }
 
-  /** Step 2 on a sharded campaign (this shard holds the events' IPs): the remaining rules, counting and archiving. */
-  async count(shard: number, items: { event: ClickEvent; dedup: Dedup }[]): Promise<Outcome[]> {
+  /**
+   * Step 2 on a sharded campaign (this shard holds the events' IPs): the remaining rules, counting and archiving.
+   * `shards`: how many counting shards the event's minute has, which share its day's budget.
+   */
+  async count(shard: number, items: { event: ClickEvent; dedup: Dedup; shards: number }[]): Promise<Outcome[]> {
     if (items.length === 0) return [];
     const events = items.map((i) => i.event);
     const blocked = await resolveBlocklisted(this.#blocklist(), events);
     const store = this.#store(this.#rules.outcomes);
     const lateness = allowedLateness(this.env);
-    return this.#commit(shard, events, LogKind.counted, (e, i) => classify(e, items[i].dedup, store, blocked[i], lateness));
+    return this.#commit(shard, events, LogKind.counted, (e, i) =>
+      classify(e, items[i].dedup, store, blocked[i], lateness, items[i].shards),
+    );
   }
 
   /**
@@ -259,9 +277,12 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#armAlarm(FLUSH_DELAY_MS);
   }
 
-  #store<T>(receipts: ReceiptStore<T>): DedupStore & CountStore & ReceiptStore<T> {
+  #store<T>(receipts: ReceiptStore<T>): DedupStore & CountStore & BudgetStore & ReceiptStore<T> {
     const r = this.#rules;
+    const b = this.#budget;
     return {
+      spent: (day) => b.spent(day),
+      spend: (day, micros) => b.spend(day, micros),
       eventIdSeen: (id, minute) => r.eventIdSeen(id, minute),
       userMinuteSeen: (ad, user, minute) => r.userMinuteSeen(ad, user, minute),
       rememberKeys: (e) => r.rememberKeys(e),
@@ -333,6 +354,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       const o = outcomeOf(code);
       if (row.kind === LogKind.judged) this.#rules.rememberKeys(e);
       if (o.verdict !== "duplicate") this.#rules.countIp(e.ip_hash, Math.floor(e.timestamp / SECOND), Math.floor(e.timestamp / MINUTE));
+      if (isClick(o.verdict)) this.#budget.spend(budgetDay(e), toMicros(e.cost_per_click));
       this.#rules.outcomes.rememberReceipt(e, o);
       this.#cells.add(e, o);
       this.#live.add(e, o);
@@ -373,7 +395,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
       const firstYoung = candidates.findIndex((r) => (this.#admittedAt.get(r.seq) ?? 0) > young);
       const rows = firstYoung < 0 ? candidates : candidates.slice(0, firstYoung);
       if (rows.length === 0) return;
-      const byShard = new Map<number, { event: ClickEvent; dedup: Dedup }[]>();
+      const byShard = new Map<number, { event: ClickEvent; dedup: Dedup; shards: number }[]>();
       let taken = 0;
       let through = this.#forwarded;
       for (const row of rows) {
@@ -381,7 +403,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
           const c = countShard(event, shards);
           let list = byShard.get(c);
           if (!list) byShard.set(c, (list = []));
-          list.push({ event, dedup });
+          list.push({ event, dedup, shards });
           taken++;
         }
         through = row.seq;
@@ -491,6 +513,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     this.#cells.checkpoint();
     this.#live.checkpoint();
     this.#heat.checkpoint();
+    this.#budget.checkpoint();
     this.#checkpointSeq = this.#log.last;
     this.#setMeta("checkpoint", String(this.#checkpointSeq));
     this.#checkpointAt = Date.now();
@@ -505,6 +528,7 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
     // Heatmaps are hourly counts: kept as long as hour cells.
     this.#heat.dropBefore(now - HORIZONS.hourMs);
     this.#live.dropBefore(now - HORIZONS.minuteMs);
+    this.#budget.dropBefore(floorTo(now - HORIZONS.stateMs, DAY));
     this.#lastPrune = now;
     this.#setMeta("last_prune", String(now));
   }
@@ -526,6 +550,11 @@ export class CampaignCounter extends DurableObject<IngestEnv> {
   /** Clean, on-time clicks of one ad per heatmap grid cell over the hours starting in [from, to): [cell, clicks][]. */
   async heatmap(adId: string, from: number, to: number): Promise<[number, number][]> {
     return [...this.#heat.query(adId, from, to)];
+  }
+
+  /** This object's billed cost (micros) of clicks dated on the UTC day starting `day`: what rule 5 compares with its share of the budget. */
+  async spent(day: number): Promise<number> {
+    return this.#budget.spent(day);
   }
 
   /** Late events received in [from, to): the live view shows them as they arrive, not in their (old) buckets. */

@@ -100,7 +100,7 @@ export async function recordEvents(
         [...groupBy(idx, (i) => countShard(events[i], n))].map(async ([c, list]) => {
           const res = await stub(c).count(
             c,
-            list.map((i) => ({ event: events[i], dedup: dedups.get(i)! })),
+            list.map((i) => ({ event: events[i], dedup: dedups.get(i)!, shards: n })),
           );
           list.forEach((i, k) => {
             out[i] = res[k];

@@ -38,6 +38,7 @@ const counters = {
   invalid_by_reason: byReason,
   suspicious_clicks: count(),
   duplicates: count(),
+  over_budget_clicks: count("Clicks after the day's budget was spent: redirected, not billed, not fraud."),
   conversions: count("Conversions of these clicks (POST /v1/conversions), counted in the click's time bucket."),
   conversion_value: z.number().describe("Sum of their values, in the advertiser's currency units."),
   conversion_rate: z.number().nullable().describe("conversions ÷ clicks; null without clicks."),
@@ -54,7 +55,9 @@ const publisherLimits = z
 export const publisherCreated = created("publisher_id").extend({ limits: publisherLimits }).meta({ id: "PublisherCreated" });
 export const publisherUpdated = z.object({ publisher_id: z.string(), limits: publisherLimits }).meta({ id: "PublisherUpdated" });
 export const campaignCreated = z.object({ campaign_id: z.string() }).meta({ id: "CampaignCreated" });
-export const campaignUpdated = z.object({ campaign_id: z.string(), shard_plan: shardPlan }).meta({ id: "CampaignUpdated" });
+export const campaignUpdated = z
+  .object({ campaign_id: z.string(), shard_plan: shardPlan, daily_budget: z.number().nullable() })
+  .meta({ id: "CampaignUpdated" });
 export const adCreated = z
   .object({ ad_id: z.string(), click_url: text("Ready link on the ingest base URL; append `&user_id=…`.") })
   .meta({ id: "AdCreated" });
@@ -253,6 +256,12 @@ export const live = z
     minutes: count(),
     ...counters,
     late_events: count("Late events that arrived in the window (they belong to older buckets and are billed)."),
+    spend: z.number().describe("Billed cost of today's (UTC) clicks so far, late ones included: what the daily budget is spent by."),
+    daily_budget: z.number().nullable().describe("The campaign's daily budget; null: none."),
+    pacing: z
+      .number()
+      .nullable()
+      .describe("(spend ÷ daily_budget) ÷ (elapsed share of the UTC day): 1 spends evenly, 1.2 is 20 % fast; null without a budget."),
     from: text("Start of the window (a minute boundary)."),
     as_of: text("When the counters were read."),
   })
@@ -266,6 +275,7 @@ export const campaigns = z
         advertiser_id: z.string(),
         name: z.string(),
         cost_per_click: z.number(),
+        daily_budget: z.number().nullable().describe("Billed cost allowed per UTC day; null: none."),
         shards: count("Shards now."),
         shard_plan: shardPlan,
         ad_groups: z.array(z.object({ ad_group_id: z.string(), name: z.string() })),
@@ -305,6 +315,7 @@ export const billing = z
         suspicious_clicks: count(),
         duplicates: count(),
         late_events: count(),
+        over_budget_clicks: count("Clicks the campaign object counted over the day's budget: not billed, not fraud."),
         event_id_repeats: count(
           "Events billed as duplicates because their event_id came earlier that day in another minute (real time dedups event_id per minute).",
         ),

@@ -12,7 +12,7 @@ import {
   SPIKE_FACTOR,
   SPIKE_MIN_PER_MINUTE,
 } from "../alerts";
-import { LAST_USED_WRITE_MS, MAX_BODY_BYTES, MAX_EVENTS, PRINCIPAL_TTL_MS } from "../limits";
+import { LAST_USED_WRITE_MS, MAX_BODY_BYTES, MAX_EVENTS, PRINCIPAL_TTL_MS, REGISTRY_TTL_MS } from "../limits";
 import * as S from "../schemas";
 import { documentedQuery, endpoint, inputSchema, jsonAnswer, jsonOrCsvAnswer } from "./define";
 import * as R from "./responses";
@@ -142,11 +142,12 @@ export const updateCampaign = endpoint({
   path: "/v1/admin/campaigns/{id}",
   id: "updateCampaign",
   tag: "admin",
-  summary: "Change a campaign's number of shards",
+  summary: "Change a campaign's number of shards or its daily budget",
+  description: `A new daily_budget applies to clicks received within the edges' registry cache (${REGISTRY_TTL_MS / 1000} s).`,
   auth: "admin",
   params: S.campaignPath,
-  body: { schema: S.updateCampaign, example: { shards: 4 } },
-  responses: jsonAnswer(200, "The new shard plan", R.campaignUpdated),
+  body: { schema: S.updateCampaign, example: { shards: 4, daily_budget: 250 } },
+  responses: jsonAnswer(200, "The shard plan and daily budget that now apply", R.campaignUpdated),
   errors: [...ADMIN_WRITE, 404],
 });
 

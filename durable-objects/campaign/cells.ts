@@ -7,7 +7,8 @@
  *
  * Cells are stored by position (dimensions, then counters), so a partition says which layout it was
  * written in: layout 1 (a bare array of cells) had six dimensions and no conversion counters; layout 2
- * (`{v: 2, cells}`) added the variant and ad group dimensions and the conversion counters. An old
+ * (`{v: 2, cells}`) added the variant and ad group dimensions and the conversion counters; layout 3 the
+ * over_budget counter (after the counter set's first five). An old
  * partition is read by name into the current layout, and written back in it at its next change.
  */
 import type { Sql } from "../meter";
@@ -37,7 +38,7 @@ const CLICKS_AT = COUNTERS.indexOf("clicks");
 const D = CELL_DIMENSIONS.length;
 
 /** The layout partitions are written in now, and those an object may still hold (frozen: never edit one). */
-const LAYOUT = 2;
+const LAYOUT = 3;
 const LAYOUTS: Record<number, { dims: readonly string[]; counters: readonly string[] }> = {
   1: {
     dims: ["ad_id", "country", "device_type", "os", "publisher_id", "ad_format"],
@@ -47,7 +48,16 @@ const LAYOUTS: Record<number, { dims: readonly string[]; counters: readonly stri
       "geo_mismatch",
     ],
   },
-  2: { dims: CELL_DIMENSIONS, counters: CELL_COUNTERS },
+  2: {
+    dims: ["ad_id", "country", "device_type", "os", "publisher_id", "ad_format", "variant", "ad_group_id"],
+    counters: [
+      ...["clicks", "cost_micros", "suspicious", "duplicates", "invalid"],
+      ...["blocklisted_ip", "blocklisted_ua", "bot_ua", "ip_burst_second", "ip_rate_minute", "bad_signature", "rate_limited"],
+      "geo_mismatch",
+      ...["conversions", "conversion_value_micros"],
+    ],
+  },
+  3: { dims: CELL_DIMENSIONS, counters: CELL_COUNTERS },
 };
 
 /** A stored cell of any layout, in the current one: dimensions and counters moved by name, new ones empty. */

@@ -23,6 +23,8 @@ const OUTCOMES: readonly [Verdict, Reason | null][] = [
   ...SUSPICIOUS_REASONS.map((r) => ["suspicious", r] as [Verdict, Reason]),
   ...INVALID_REASONS.map((r) => ["invalid", r] as [Verdict, Reason]),
   ...DUPLICATE_REASONS.map((r) => ["duplicate", r] as [Verdict, Reason]),
+  // New outcomes go last: stored codes (log rows, receipts) are indexes into this list.
+  ["over_budget", null],
 ];
 
 export function outcomeCode(o: Outcome): number {

@@ -142,4 +142,62 @@ describe("alerts", () => {
     ]);
     expect(listed.body.alerts.map((a) => a.attempts).sort()).toEqual([1, 2]);
   });
+
+  it("delivers budget_80 and budget_100 once each as the day's budget is spent, signed", async () => {
+    const acme = await seed(stack, "Budgeted");
+    const post = async <T>(path: string, body: unknown, token = ADMIN_TOKEN, method = "POST") => {
+      const r = await api<T>(`${Q()}${path}`, { method, token, body: JSON.stringify(body) });
+      if (r.status >= 300) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    };
+    const { campaigns } = (await api<{ campaigns: { advertiser_id: string }[] }>(`${Q()}/v1/campaigns`, { token: acme.key })).body;
+    const { campaign_id } = await post<{ campaign_id: string }>("/v1/admin/campaigns", {
+      advertiser_id: campaigns[0].advertiser_id,
+      name: "Capped",
+      cost_per_click: 0.1,
+      daily_budget: 1,
+    });
+    const { ad_id } = await post<{ ad_id: string }>("/v1/admin/ads", { campaign_id, landing_url: "https://example.com/" });
+    const hook = await post<{ secret: string }>("/v1/alerts/webhook", { url: hookUrl }, acme.key, "PUT");
+    const pub = await post<{ api_key: string }>("/v1/admin/publishers", { name: "Budget feed" });
+    let n = 0;
+    const clicks = async (count: number) => {
+      const events = Array.from({ length: count }, () => {
+        n++;
+        return { event_id: `b${n}`, timestamp: Date.now(), ad_id, user_id: `bu${n}`, user_agent: BROWSER, ip_address: `10.9.0.${n}` };
+      });
+      const r = await api(`${stack.ingestUrl}/v1/events`, { method: "POST", token: pub.api_key, body: JSON.stringify(events) });
+      expect(r.body).toMatchObject({ accepted: count });
+      await drained(stack);
+    };
+    const mine = () => received.filter((r) => r.status === 200 && JSON.parse(r.body).campaign_id === campaign_id);
+    const fire = async () => {
+      await stack.fire("edgeclick-query", "* * * * *", new Date());
+      await new Promise((r) => setTimeout(r, 2_000));
+    };
+
+    await clicks(7); // 0.70: below 80 %
+    await fire();
+    expect(mine()).toHaveLength(0);
+    await clicks(1); // 0.80
+    await fire();
+    await waitFor("budget_80 delivered", async () => mine().length >= 1, 20_000);
+    await fire(); // still 80 %: the same episode
+    await clicks(5); // 0.90, 1.00, then three over the budget
+    await fire();
+    await waitFor("budget_100 delivered", async () => mine().length >= 2, 20_000);
+    await fire();
+    await fire();
+    const bodies = mine().map((r) => JSON.parse(r.body));
+    expect(bodies.map((b) => [b.kind, b.value, b.threshold])).toEqual([
+      ["budget_80", 0.8, 0.8],
+      ["budget_100", 1, 1],
+    ]);
+    for (const r of mine()) expect(verify(hook.secret, r.signature, r.body)).toBe(true);
+    const live = await api<{ clicks: number; over_budget_clicks: number; spend: number; daily_budget: number }>(
+      `${Q()}/v1/campaigns/${campaign_id}/live?minutes=60`,
+      { token: acme.key },
+    );
+    expect(live.body).toMatchObject({ clicks: 10, over_budget_clicks: 3, spend: 1, daily_budget: 1 });
+  });
 });

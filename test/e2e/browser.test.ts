@@ -39,6 +39,10 @@ interface Live {
   late_events: number;
   conversions: number;
   conversion_value: number;
+  over_budget_clicks: number;
+  spend: number;
+  daily_budget: number | null;
+  pacing: number | null;
 }
 interface Bucket {
   group: string | null;
@@ -125,6 +129,13 @@ beforeAll(async () => {
   });
 
   acme = await seed(stack, "Acme");
+  // A daily budget well above what the clicks cost: the dashboard shows spend against it and the pacing.
+  const budget = await api(`${stack.queryUrl}/v1/admin/campaigns/${acme.campaign_id}`, {
+    method: "PATCH",
+    token: ADMIN_TOKEN,
+    body: JSON.stringify({ daily_budget: 50 }),
+  });
+  if (budget.status !== 200) throw new Error(`daily budget: ${budget.status}`);
   const clickIds: string[] = [];
   for (const c of CLICKS) {
     const res = await fetch(`${acme.click_url}&user_id=${c.user}${c.at ?? ""}`, {
@@ -209,6 +220,13 @@ describe("in Chromium", () => {
       conversion_value,
     });
     expect(shown.conversions).toBe(2);
+    // Spend against the budget, and the pacing (it moves as the day goes by: to the shown 2 decimals).
+    expect(await card("live-over-budget")).toBe(live.over_budget_clicks);
+    expect(await card("live-spend")).toBe(live.spend);
+    expect(live.spend).toBeGreaterThan(0);
+    expect(await page.locator("#live-spend small").textContent()).toContain(`of ${live.daily_budget}`);
+    const pacing = Number((await page.locator("#live-pacing").evaluate((dd) => dd.firstChild?.textContent))?.replace("×", ""));
+    expect(pacing).toBeCloseTo(live.pacing!, 1);
 
     // The heatmap of the campaign's ad: one square per cell the API lists, titled with its count.
     await page.locator("#heatmap rect").first().waitFor();

@@ -66,6 +66,29 @@ describe("alert rules", () => {
     expect(b80({ ...quiet, spend_today: 80, daily_budget: 100 })).toMatchObject({ threshold: 80 });
   });
 
+  it("fire each budget alert once per UTC day, even when a raised budget stops and restarts it", () => {
+    const DAY = 86_400_000;
+    let open: Episodes = {};
+    const at = (now: number, spend_today: number, daily_budget = 10) => {
+      const r = evaluateAlerts([{ ...quiet, minute: now - 60_000, spend_today, daily_budget }], open, now);
+      open = r.episodes;
+      return r.fired.map((f) => f.kind);
+    };
+    const t = 3 * DAY + 3_600_000;
+    expect(at(t, 7.9)).toEqual([]);
+    expect(at(t + 60_000, 8)).toEqual(["budget_80"]);
+    expect(at(t + 120_000, 9)).toEqual([]);
+    expect(at(t + 180_000, 10)).toEqual(["budget_100"]);
+    expect(at(t + 240_000, 12)).toEqual([]);
+    // Raised: neither holds for an hour, then both again the same day: no second alert.
+    expect(at(t + 300_000, 12, 100)).toEqual([]);
+    expect(at(t + 3_600_000 + 300_000, 100, 100)).toEqual([]);
+    // The next day starts afresh.
+    expect(at(4 * DAY + 60_000, 0, 100)).toEqual([]);
+    expect(at(4 * DAY + 120_000, 80, 100)).toEqual(["budget_80"]);
+    expect(evaluateAlerts([{ ...quiet, spend_today: 80, daily_budget: 100 }], {}, 0).fired[0]).not.toHaveProperty("episode");
+  });
+
   it("sign the timestamp and the body with HMAC-SHA256", async () => {
     // RFC 4231 test case 2 shape: key "Jefe"; message "<t>.<body>".
     const sig = await signature("Jefe", 1, "what do ya want for nothing?");

@@ -346,7 +346,7 @@ describe("conversions across restarts and stored layouts", () => {
     expect(archived.map((r) => r.event_id).sort()).toEqual(clicks.map((c) => c.event_id).sort());
   });
 
-  it("reads cell partitions written in layout 1 (six dimensions, no conversions) and rewrites them in layout 2", async () => {
+  it("reads cell partitions written in layout 1 (six dimensions, no conversions) and rewrites them in the current layout", async () => {
     const campaign_id = uniq("cmp");
     const stub = campaignStub(testEnv.CAMPAIGN, campaign_id, 0);
     const ts = Math.floor(Date.now() / 60_000) * 60_000;
@@ -405,7 +405,7 @@ describe("conversions across restarts and stored layouts", () => {
       const row = state.storage.sql.exec<{ body: ArrayBuffer }>("SELECT body FROM blob WHERE name = ?", `c:minute:${part}`).one();
       return JSON.parse(new TextDecoder().decode(row.body)) as { v: number; cells: unknown[][] };
     });
-    expect(stored.v).toBe(2);
+    expect(stored.v).toBe(3);
     expect(stored.cells[0].slice(2, 10)).toEqual(["ad_old", "DE", "mobile", "iOS", "", "", "", ""]);
   });
 });

@@ -40,6 +40,7 @@ describe("billing", () => {
           invalid_clicks: 1,
           suspicious_clicks: 0,
           duplicates: 1,
+          over_budget_clicks: 0,
           late_events: 0,
           event_id_repeats: 1,
         },
@@ -52,6 +53,19 @@ describe("billing", () => {
     acc.add(ev({ uid: "a", country: "US" }));
     acc.add(ev({ uid: "b", country: "FR", verdict: "duplicate" }));
     expect(acc.rows().map((r) => r.country)).toEqual(["US"]);
+  });
+
+  it("takes over_budget verdicts as recorded: not billed, counted apart, a row even when nothing else is in it", () => {
+    const acc = new BillingAccumulator();
+    acc.add(ev({ uid: "a", event_id: "e1", country: "US" }));
+    acc.add(ev({ uid: "b", event_id: "e2", user_id: "u2", country: "US", verdict: "over_budget" }));
+    acc.add(ev({ uid: "c", event_id: "e3", user_id: "u3", country: "FR", verdict: "over_budget", late: true }));
+    acc.add(ev({ uid: "d", event_id: "e4", user_id: "u4", country: "DE", verdict: "over_budget" }));
+    expect(acc.rows().map((r) => [r.country, r.clicks, r.cost_micros, r.unique_users, r.over_budget_clicks, r.late_events])).toEqual([
+      ["DE", 0, 0, 0, 1, 0],
+      ["FR", 0, 0, 0, 1, 1],
+      ["US", 1, 500_000, 1, 1, 0],
+    ]);
   });
 
   it("leaves real time's own duplicates and other campaigns alone, and counts a copied receipt once", () => {

@@ -14,7 +14,7 @@ import { ADMIN, BROWSER, call, json, seedAd, waitFor } from "./helpers";
 // biome-ignore lint/suspicious/noExplicitAny: the checker walks arbitrary JSON documents
 type Json = any;
 
-/** Every endpoint CONTRACT.md names (plus the two it implies: PATCH campaigns {shards}, GET /v1/campaigns). */
+/** Every endpoint CONTRACT.md names (plus the two it implies: PATCH campaigns {shards, daily_budget}, GET /v1/campaigns). */
 const CONTRACT = [
   "POST /v1/admin/advertisers",
   "POST /v1/admin/publishers",
@@ -319,7 +319,7 @@ describe("GET /openapi.json", () => {
       doc,
       "POST /v1/admin/campaigns",
       `${Q}/v1/admin/campaigns`,
-      post({ advertiser_id: adv.advertiser_id, name: "C", cost_per_click: 0.5 }),
+      post({ advertiser_id: adv.advertiser_id, name: "C", cost_per_click: 0.5, daily_budget: 1000 }),
     );
     const { ad_id, click_url } = await conforms(
       doc,
@@ -337,6 +337,14 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "POST /v1/admin/click-urls", `${Q}/v1/admin/click-urls`, post({ ad_id, publisher_id: pub.publisher_id }));
     await conforms(doc, "PATCH /v1/admin/campaigns/{id}", `${Q}/v1/admin/campaigns/${campaign_id}`, {
       ...post({ shards: 1 }),
+      method: "PATCH",
+    });
+    await conforms(doc, "PATCH /v1/admin/campaigns/{id}", `${Q}/v1/admin/campaigns/${campaign_id}`, {
+      ...post({ daily_budget: 500.25 }),
+      method: "PATCH",
+    });
+    await conforms(doc, "PATCH /v1/admin/campaigns/{id}", `${Q}/v1/admin/campaigns/${campaign_id}`, {
+      ...post({ daily_budget: -1 }),
       method: "PATCH",
     });
     await conforms(
@@ -472,10 +480,14 @@ describe("GET /openapi.json", () => {
       invalid_by_reason: {},
       suspicious_clicks: 0,
       duplicates: 0,
+      over_budget_clicks: 0,
       late_events: 0,
       conversions: 0,
       conversion_value: 0,
       conversion_rate: null,
+      spend: 0.5,
+      daily_budget: null,
+      pacing: null,
       from: "x",
       as_of: "y",
     };

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { IP_BURST_PER_SECOND, IP_RATE_PER_MINUTE, MemoryRuleStore, judge, type Blocklisted } from "../../domain/rules";
+import {
+  IP_BURST_PER_SECOND,
+  IP_RATE_PER_MINUTE,
+  MemoryRuleStore,
+  budgetShare,
+  classify,
+  judge,
+  type Blocklisted,
+} from "../../domain/rules";
 import { makeEvent } from "./fixtures";
 
 const none: Blocklisted = { ip: false, ua: false };
@@ -115,5 +123,68 @@ describe("counting rules", () => {
     expect(judge(at(T0 + 1), store, none, HOUR)).toMatchObject({ verdict: "duplicate", reason: "event_id" });
     // The same id dated another minute is not one in real time.
     expect(judge(at(T0 + 60_000), store, none, HOUR).verdict).toBe("clean");
+  });
+});
+
+describe("rule 5: the daily budget", () => {
+  const DAY = 86_400_000;
+  const click = (over = {}) => makeEvent({ cost_per_click: 0.25, daily_budget: 1, timestamp: T0, received_at: T0, ...over });
+  const verdicts = (store: MemoryRuleStore, events: ReturnType<typeof makeEvent>[]) =>
+    events.map((e) => judge(e, store, none, HOUR).verdict);
+
+  it("bills up to the click that reaches or crosses the budget, then counts clicks over_budget", () => {
+    // Exactly reached: 4 × 0.25 = 1.00, the fifth is over.
+    expect(
+      verdicts(
+        new MemoryRuleStore(),
+        Array.from({ length: 6 }, () => click()),
+      ),
+    ).toEqual([...Array(4).fill("clean"), "over_budget", "over_budget"]);
+    // Crossed: after 0.75 spent 0.25 remain, and a click of 0.40 is billed in full (1.15); nothing after it.
+    const store = new MemoryRuleStore();
+    expect(verdicts(store, [click(), click(), click(), click({ cost_per_click: 0.4 }), click({ cost_per_click: 0.01 })])).toEqual([
+      "clean",
+      "clean",
+      "clean",
+      "clean",
+      "over_budget",
+    ]);
+    expect(store.spent(Math.floor(T0 / DAY) * DAY)).toBe(1_150_000);
+  });
+
+  it("judges duplicates and invalid clicks first (they never spend), keeps suspicious ones' place, and resets each UTC day", () => {
+    const store = new MemoryRuleStore();
+    const first = click({ event_id: "x", cost_per_click: 1 });
+    expect(
+      verdicts(store, [first, click({ event_id: "x" }), click({ user_agent: "curl/8" }), click({ country: "DE", edge_country: "FR" })]),
+    ).toEqual(["clean", "duplicate", "invalid", "over_budget"]);
+    // The next day (event time) has a budget of its own; a late click dated the day before is judged against that day.
+    expect(verdicts(store, [click({ timestamp: T0 + DAY, received_at: T0 + DAY })])).toEqual(["clean"]);
+    expect(verdicts(store, [click({ timestamp: T0 + 1_000, received_at: T0 + DAY })])).toEqual(["over_budget"]);
+    expect(judge(click({ timestamp: T0 + 2_000, received_at: T0 + DAY }), store, none, HOUR).late).toBe(true);
+  });
+
+  it("has no budget without one, none on a budget of 0, and a replayed receipt gets its first verdict", () => {
+    expect(
+      verdicts(
+        new MemoryRuleStore(),
+        Array.from({ length: 10 }, () => click({ daily_budget: null })),
+      ),
+    ).not.toContain("over_budget");
+    expect(verdicts(new MemoryRuleStore(), [click({ daily_budget: 0 })])).toEqual(["over_budget"]);
+    const store = new MemoryRuleStore();
+    const e = click({ daily_budget: 0.25 });
+    expect(verdicts(store, [e, click({ daily_budget: 0.25 })])).toEqual(["clean", "over_budget"]);
+    expect(judge(e, store, none, HOUR)).toMatchObject({ verdict: "clean", replay: true });
+  });
+
+  it("gives each of n counting shards budget ÷ n, rounded down to the micro", () => {
+    expect(budgetShare(1_000_000, 1)).toBe(1_000_000);
+    expect(budgetShare(1_000_000, 3)).toBe(333_333);
+    expect(budgetShare(1_000_000, 0)).toBe(1_000_000);
+    const store = new MemoryRuleStore();
+    const shard = (e: ReturnType<typeof makeEvent>) => classify(e, { duplicate: null }, store, none, HOUR, 4).verdict;
+    // 0.25 of 1.00 for this shard: a click of 0.10 is billed at 0, 0.10 and 0.20 spent, the fourth is over.
+    expect([1, 2, 3, 4].map(() => shard(click({ cost_per_click: 0.1 })))).toEqual(["clean", "clean", "clean", "over_budget"]);
   });
 });

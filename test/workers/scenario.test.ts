@@ -87,6 +87,27 @@ beforeAll(async () => {
 
   now = Date.now();
   const posts: Post[] = buildScenario(ads, now);
+  // The third campaign gets a daily budget of about 60 % of what its busiest day would bill without one, set with
+  // PATCH before the events are posted: part of its clicks are over the budget, in posting order.
+  const budgeted = campaigns[2].campaign_id;
+  const spentByDay = new Map<number, number>();
+  for (const j of judgeAll(
+    posts,
+    ads,
+    posts.map(() => now),
+  )) {
+    if (j.ad.campaign_id !== budgeted || j.cost === 0) continue;
+    const d = Math.floor(j.e.timestamp / (24 * HOUR));
+    spentByDay.set(d, (spentByDay.get(d) ?? 0) + j.cost);
+  }
+  const daily_budget = Math.round(0.6 * Math.max(...spentByDay.values()) * 100) / 100;
+  const patched = await call(`http://query.test/v1/admin/campaigns/${budgeted}`, {
+    method: "PATCH",
+    headers: ADMIN,
+    body: JSON.stringify({ daily_budget }),
+  });
+  expect(patched.status).toBe(200);
+  for (const ad of ads) if (ad.campaign_id === budgeted) ad.daily_budget = daily_budget;
   const receivedAt: number[] = [];
   for (const post of posts) {
     receivedAt.push(Date.now());
@@ -109,7 +130,10 @@ beforeAll(async () => {
           `/v1/metrics?campaign_id=${c.campaign_id}&start=${iso(floor(now, DAY) - 2 * DAY)}&end=${iso(floor(now, DAY) + DAY)}&granularity=day`,
           keys[c.advertiser_id],
         );
-        const counted = body.metrics.reduce((n, m) => n + m.clicks + m.invalid_clicks + m.duplicates + m.late_events, 0);
+        const counted = body.metrics.reduce(
+          (n, m) => n + m.clicks + m.invalid_clicks + m.duplicates + m.over_budget_clicks + m.late_events,
+          0,
+        );
         if (counted !== judged.filter((j) => j.ad.campaign_id === c.campaign_id).length) return false;
       }
       return true;
@@ -134,6 +158,10 @@ describe("a scenario of thousands of events", () => {
       expect(reasons, r).toContain(r);
     }
     expect(judged.filter((j) => j.late).length).toBeGreaterThan(50);
+    // The budgeted campaign billed clicks, then ran out.
+    const budgeted = judged.filter((j) => j.ad.campaign_id === campaigns[2].campaign_id);
+    expect(budgeted.filter((j) => j.verdict === "over_budget").length).toBeGreaterThan(20);
+    expect(budgeted.filter((j) => j.verdict === "clean").length).toBeGreaterThan(20);
     expect(judged.length).toBeGreaterThan(3000);
   });
 
@@ -307,6 +335,7 @@ describe("a scenario of thousands of events", () => {
             suspicious_clicks: t.suspicious_clicks,
             duplicates: t.duplicates,
             late_events: list.filter((j) => j.late).length,
+            over_budget_clicks: t.over_budget_clicks,
             event_id_repeats: list.filter((j) => repeats.has(j)).length,
             status: "provisional",
           };
@@ -351,5 +380,3 @@ describe("a scenario of thousands of events", () => {
     }
   }, 90_000);
 });
-
-void ADMIN;

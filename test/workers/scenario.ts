@@ -50,6 +50,8 @@ export interface AdInfo {
   advertiser_id: string;
   cost_per_click: number;
   ad_format: string | null;
+  /** The campaign's daily budget (campaigns on one shard only: the oracle spends it in posting order). */
+  daily_budget?: number | null;
 }
 
 export const BROWSERS = [
@@ -166,7 +168,7 @@ export function buildScenario(ads: AdInfo[], now: number, seed = 7): Post[] {
 // ---------------------------------------------------------------------------------------------------
 // The oracle.
 
-export type Verdict = "clean" | "suspicious" | "invalid" | "duplicate";
+export type Verdict = "clean" | "suspicious" | "invalid" | "duplicate" | "over_budget";
 
 export interface Judged {
   e: PostedEvent;
@@ -186,6 +188,8 @@ export function judgeAll(posts: Post[], ads: AdInfo[], receivedAt: number[], lat
   const seenUserMinutes = new Map<string, Set<string>>();
   const ipSecond = new Map<string, number>();
   const ipMinute = new Map<string, number>();
+  /** Billed micros per campaign and UTC day of event time. */
+  const spent = new Map<string, number>();
   const out: Judged[] = [];
   posts.forEach((post, p) => {
     for (const e of post.events) {
@@ -211,9 +215,15 @@ export function judgeAll(posts: Post[], ads: AdInfo[], receivedAt: number[], lat
         else if (BOT_WORDS.test(e.user_agent)) reason = "bot_ua";
         else if (ipSecond.get(sKey)! > 10) reason = "ip_burst_second";
         else if (ipMinute.get(mKey)! > 100) reason = "ip_rate_minute";
+        const day = `${c}|${Math.floor(e.timestamp / (24 * HOUR))}`;
+        const budget = ad.daily_budget ?? null;
         if (reason) verdict = "invalid";
+        // Over once the day's billed cost has reached the budget; the click that reaches or crosses it is billed.
+        else if (budget !== null && (spent.get(day) ?? 0) >= Math.round(budget * 1e6)) verdict = "over_budget";
         else if (post.edgeCountry && e.country !== post.edgeCountry) [verdict, reason] = ["suspicious", "geo_mismatch"];
         else verdict = "clean";
+        if (verdict === "clean" || verdict === "suspicious")
+          spent.set(day, (spent.get(day) ?? 0) + Math.round((e.cost_per_click ?? ad.cost_per_click) * 1e6));
       }
       ids.add(e.event_id);
       if (e.user_id) ums.add(um);
@@ -231,6 +241,7 @@ export interface Expected {
   invalid_by_reason: Record<string, number>;
   suspicious_clicks: number;
   duplicates: number;
+  over_budget_clicks: number;
   unique_users: number;
   /** The scenario posts no conversions: none, and a rate of 0 wherever there are clicks. */
   conversions: number;
@@ -248,6 +259,7 @@ export function totals(judged: Judged[]): Expected {
     invalid_by_reason: {},
     suspicious_clicks: 0,
     duplicates: 0,
+    over_budget_clicks: 0,
     unique_users: 0,
     conversions: 0,
     conversion_value: 0,
@@ -263,7 +275,8 @@ export function totals(judged: Judged[]): Expected {
     } else if (j.verdict === "invalid") {
       t.invalid_clicks++;
       t.invalid_by_reason[j.reason!] = (t.invalid_by_reason[j.reason!] ?? 0) + 1;
-    } else t.duplicates++;
+    } else if (j.verdict === "over_budget") t.over_budget_clicks++;
+    else t.duplicates++;
   }
   t.cost = micros / 1e6;
   t.unique_users = users.size;

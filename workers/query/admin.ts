@@ -69,8 +69,10 @@ export function adminRoutes(app: QueryApp): void {
   mount(app, api.updateCampaign, async (c, { params, body }) => {
     const campaign = await registry.getCampaign(c.env.DB, params.id);
     if (!campaign) throw notFound(`Campaign ${params.id}`);
-    const shard_plan = await registry.setShards(c.env.DB, campaign, body.shards);
-    return c.json({ campaign_id: campaign.campaign_id, shard_plan }, 200);
+    const shard_plan = body.shards === undefined ? campaign.shard_plan : await registry.setShards(c.env.DB, campaign, body.shards);
+    const daily_budget = body.daily_budget === undefined ? campaign.daily_budget : body.daily_budget;
+    if (body.daily_budget !== undefined) await registry.setDailyBudget(c.env.DB, campaign.campaign_id, body.daily_budget);
+    return c.json({ campaign_id: campaign.campaign_id, shard_plan, daily_budget }, 200);
   });
 
   mount(app, api.campaignObjects, async (c, { params }) => {

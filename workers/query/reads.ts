@@ -2,7 +2,7 @@
 import { ApiError } from "../../domain/errors";
 import { BILLING_COUNTS, reconcile } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
-import { bucketStarts, emptyMerged, mergePartials, segments, toMetricBucket } from "../../domain/metrics";
+import { bucketStarts, emptyMerged, mergePartials, pacing, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
 import { listAdGroups, listAds, listCampaigns } from "../../domain/registry";
 import * as api from "../../domain/api/routes";
@@ -74,6 +74,7 @@ const billing = (app: QueryApp) =>
         suspicious_clicks: r.suspicious_clicks,
         duplicates: r.duplicates,
         late_events: r.late_events,
+        over_budget_clicks: r.over_budget_clicks,
         event_id_repeats: r.event_id_repeats,
       })),
     };
@@ -147,10 +148,13 @@ const live = (app: QueryApp) =>
     const to = floorTo(now, MINUTE) + MINUTE;
     const question: CellQuery = { granularity: "minute", from, to, sketches: true };
     const stubs = shardStubs(c.env, campaign);
-    const [parts, late] = await Promise.all([
+    const today = floorTo(now, DAY);
+    const [parts, late, spentMicros] = await Promise.all([
       Promise.all(stubs.map((stub) => stub.cells(question))).then((p) => p.flat()),
       // Late events belong to old buckets; here they count when they arrive.
       Promise.all(stubs.map((stub) => stub.lateArrivals(from, to))).then((l) => l.reduce((n, x) => n + x.events, 0)),
+      // What the budget rule counted today on every shard (late clicks dated today included).
+      Promise.all(stubs.map((stub) => stub.spent(today))).then((s) => s.reduce((n, x) => n + x, 0)),
     ]);
     const m = mergePartials(parts, () => from).get(`${from}|`) ?? emptyMerged(from, null);
     const bucket = toMetricBucket(m, false);
@@ -164,10 +168,14 @@ const live = (app: QueryApp) =>
       invalid_by_reason: bucket.invalid_by_reason,
       suspicious_clicks: bucket.suspicious_clicks,
       duplicates: bucket.duplicates,
+      over_budget_clicks: bucket.over_budget_clicks,
       conversions: bucket.conversions,
       conversion_value: bucket.conversion_value,
       conversion_rate: bucket.conversion_rate,
       late_events: late,
+      spend: fromMicros(spentMicros),
+      daily_budget: campaign.daily_budget,
+      pacing: pacing(spentMicros, campaign.daily_budget, now),
       from: isoMinute(from),
       as_of: new Date(now).toISOString(),
     });
@@ -193,6 +201,7 @@ const campaigns = (app: QueryApp) =>
           advertiser_id: k.advertiser_id,
           name: k.name,
           cost_per_click: k.cost_per_click,
+          daily_budget: k.daily_budget,
           shards: shardsAt(k.shard_plan, now),
           shard_plan: k.shard_plan,
           ad_groups: await listAdGroups(c.env.DB, k.campaign_id),

@@ -144,6 +144,21 @@
     set("live-suspicious", nf.format(live.suspicious_clicks));
     set("live-duplicates", nf.format(live.duplicates));
     set("live-late", nf.format(live.late_events));
+    set("live-over-budget", nf.format(live.over_budget_clicks));
+    $("live-over-budget").parentElement.classList.toggle("some", live.over_budget_clicks > 0);
+    set(
+      "live-spend",
+      money.format(live.spend),
+      live.daily_budget === null
+        ? "no daily budget"
+        : `of ${money.format(live.daily_budget)} today (${live.daily_budget > 0 ? pct.format(live.spend / live.daily_budget) : "all"} spent)`,
+    );
+    // 1 spends the budget evenly over the UTC day; above it the budget runs out before midnight.
+    set(
+      "live-pacing",
+      live.pacing === null ? "–" : `${live.pacing.toFixed(2)}×`,
+      live.pacing === null ? "no daily budget" : live.pacing > 1 ? "faster than even: runs out early" : "on or under even pace",
+    );
     set("live-conversions", nf.format(live.conversions));
     set("live-conversion-value", nf.format(live.conversion_value));
     set("live-conversion-rate", live.conversion_rate === null ? "–" : pct.format(live.conversion_rate));
