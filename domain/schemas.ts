@@ -403,3 +403,12 @@ export function parseOr400<T extends z.ZodType>(schema: T, input: unknown, code 
   if (!r.success) throw new ApiError(400, code, describeIssues(r.error, undefined, input));
   return r.data;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Billing at scale and audit (issue 11).
+
+export const restatementsQuery = z.object({
+  campaign_id: idParam.optional().describe("One campaign (default: every campaign of the caller)."),
+  from: dateString.optional().describe("First billing date, YYYY-MM-DD."),
+  to: dateString.optional().describe("Last billing date, YYYY-MM-DD (inclusive)."),
+});

@@ -72,7 +72,14 @@ const rollupDate = z.object({
   rows: count(),
   rows_written: count("D1 rows written, deletes of the old rows included."),
 }) satisfies z.ZodType<RollupResult>;
-export const rollupResult = z.object({ rows: count("Billing rows written."), dates: z.array(rollupDate) }).meta({ id: "RollupResult" });
+export const rollupResult = z
+  .object({
+    rows: count("Billing rows written."),
+    dates: z.array(rollupDate),
+    run_id: text("The run: its jobs are in D1 (rollup_jobs)."),
+    jobs: count("Jobs run: one per campaign × date × user partition."),
+  })
+  .meta({ id: "RollupResult" });
 
 export const replayResult = z
   .object({
@@ -282,7 +289,15 @@ export const billing = z
         unique_users: count("Exact."),
         cost: z.number(),
         invalid_clicks: count(),
-        status: z.enum(["final", "provisional"]).describe("provisional until 7 days after the date ends."),
+        status: z
+          .enum(["final", "provisional"])
+          .describe(
+            "final only when no event for the date can still be accepted (7 days after it ends) and everything received until then was archived when the row was computed.",
+          ),
+        archived_through: z
+          .string()
+          .nullable()
+          .describe("Completeness watermark: every event received before this time was in the archive when the row was computed."),
         suspicious_clicks: count(),
         duplicates: count(),
         late_events: count(),
@@ -322,3 +337,38 @@ export const health = z
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   })
   .meta({ id: "Health" });
+
+// ---------------------------------------------------------------------------------------------------
+// Billing at scale and audit (issue 11): restatements.
+
+const billedValues = z
+  .object({
+    clicks: count(),
+    unique_users: count(),
+    cost: z.number(),
+    invalid_clicks: count(),
+    suspicious_clicks: count(),
+    duplicates: count(),
+    late_events: count(),
+    event_id_repeats: count(),
+  })
+  .nullable();
+
+export const restatements = z
+  .object({
+    restatements: z.array(
+      z.object({
+        restatement_id: z.number().int(),
+        campaign_id: z.string(),
+        date: z.string(),
+        country: z.string(),
+        device_type: z.string(),
+        old: billedValues.describe("The published row before (null: the row did not exist)."),
+        new: billedValues.describe("The row after (null: the row went)."),
+        cause: z.enum(["late_events", "recalculation", "fraud_review"]).describe("Why it changed."),
+        run_id: z.string(),
+        recorded_at: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: "Restatements" });

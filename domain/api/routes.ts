@@ -201,7 +201,11 @@ export const rollup = endpoint({
   path: "/v1/admin/rollup",
   id: "rollup",
   tag: "admin",
-  summary: "Run the billing rollup now (the cron's code)",
+  summary: "Run the billing rollup now (the cron's jobs), and answer when every job is done",
+  description:
+    "Plans a run (one job per campaign × date × user partition) and runs its jobs one after another in the batch " +
+    "Worker; answers when all are done, so the billing rows are in place when it returns. The cron sends the same jobs " +
+    "to the edgeclick-rollup queue instead, where they run in parallel.",
   auth: "admin",
   body: { schema: S.rollupBody, optional: true },
   responses: jsonAnswer(200, "Rows written per date", R.rollupResult),
@@ -376,6 +380,21 @@ export const health = endpoint({
     503: { description: "Not ready yet", content: { "application/json": { schema: R.health } } },
   },
   errors: [],
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Billing at scale and audit (issue 11)
+
+export const restatements = endpoint({
+  method: "get",
+  path: "/v1/billing/restatements",
+  id: "restatements",
+  tag: "query",
+  summary: "Every change to a billed figure after it was first published: old and new values, and why",
+  auth: "reader",
+  query: S.restatementsQuery,
+  responses: jsonAnswer(200, "Oldest first", R.restatements),
+  errors: [400, 401, 403, 404],
 });
 
 /** The ingest Worker's endpoints (on the ingest base URL). */

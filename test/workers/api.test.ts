@@ -227,6 +227,7 @@ describe("billing", () => {
         late_events: 0,
         event_id_repeats: 0,
         status: "provisional",
+        archived_through: expect.any(String),
       },
       {
         date: today,
@@ -241,6 +242,7 @@ describe("billing", () => {
         late_events: 0,
         event_id_repeats: 0,
         status: "provisional",
+        archived_through: expect.any(String),
       },
     ]);
     expect(await billing()).toEqual(rows);

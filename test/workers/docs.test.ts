@@ -42,6 +42,8 @@ const CONTRACT = [
   "GET /healthz",
   "POST /v1/admin/replay",
   "PATCH /v1/admin/publishers/{id}",
+  // Billing at scale and audit (issue 11).
+  "GET /v1/billing/restatements",
 ];
 const INGEST = ["GET /click", "POST /v1/events"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
@@ -244,6 +246,7 @@ describe("GET /openapi.json", () => {
       ["GET /v1/campaigns/{id}/live", S.liveQuery],
       ["GET /v1/billing", S.billingQuery],
       ["GET /v1/reconciliation", S.reconciliationQuery],
+      ["GET /v1/billing/restatements", S.restatementsQuery],
     ];
     for (const [key, schema] of queries) {
       const documented = params(key);
@@ -372,6 +375,8 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "GET /v1/ads/popular", `${Q}/v1/ads/popular?window=60&top_n=10`, { headers: key });
     await conforms(doc, "GET /v1/billing", `${Q}/v1/billing?campaign_id=${campaign_id}&from=${today}&to=${to}`, { headers: key });
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=${today}`, { headers: key });
+    await conforms(doc, "GET /v1/billing/restatements", `${Q}/v1/billing/restatements?campaign_id=${campaign_id}`, { headers: key });
+    await conforms(doc, "GET /v1/billing/restatements", `${Q}/v1/billing/restatements?from=2026-13-01`, { headers: key });
     await conforms(doc, "GET /v1/ops", `${Q}/v1/ops?minutes=60`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/buffers", `${Q}/v1/admin/buffers`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/campaigns/{id}/objects", `${Q}/v1/admin/campaigns/${campaign_id}/objects`, { headers: ADMIN });

@@ -5,6 +5,8 @@
 import ingest from "../../workers/ingest/index";
 import query from "../../workers/query/index";
 import aggregator from "../../workers/aggregator/index";
+import { consumeRollup } from "../../r2-batch/index";
+import type { RollupJob } from "../../r2-batch/rollup";
 
 export { CampaignCounter, Blocklist, Leaderboard, EdgeBuffer, PublisherGate } from "../../workers/ingest/index";
 export { default as Batch } from "../../r2-batch/index";
@@ -17,6 +19,7 @@ export default {
     return host === "ingest.test" ? ingest.fetch(req, env, ctx) : query.fetch(req, env, ctx);
   },
   queue(batch, env) {
+    if (batch.queue === "edgeclick-rollup") return consumeRollup(batch as MessageBatch<RollupJob>, env);
     return aggregator.queue(batch as never, env);
   },
 } satisfies ExportedHandler<TestEnv>;

@@ -1,6 +1,7 @@
 /** The query Worker's routes: every endpoint defined in domain/api, served and documented from one place. */
 import * as api from "../../domain/api/routes";
 import { adminRoutes } from "./admin";
+import { auditRoutes } from "./audit";
 import { dashboardResponse } from "./dashboard";
 import { openApiResponse, registerComponents } from "./openapi";
 import { opsPageResponse } from "./ops-page";
@@ -27,6 +28,7 @@ mount(app, api.health, async (c) => {
 adminRoutes(app);
 opsRoutes(app);
 readRoutes(app);
+auditRoutes(app);
 app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
 closeMethods(app);
 registerComponents(app);
