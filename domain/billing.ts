@@ -246,6 +246,17 @@ export interface BatchRpc {
   rollup(date?: string): Promise<{ rows: number; dates: RollupResult[]; run_id: string; jobs: number }>;
   sweep(): Promise<{ swept: number; events: number; failed: number }>;
   spool(): Promise<SpoolBacklog>;
+  /** Compacts every closed hour now (the cron's step); null when another compaction holds the lease. */
+  compact(): Promise<CompactionSummary | null>;
+}
+
+/** What one compaction pass did (r2-batch/compact.ts). */
+export interface CompactionSummary {
+  folders: number;
+  campaigns: number;
+  files_before: number;
+  files_after: number;
+  events: number;
 }
 
 /** Spooled files waiting to be handed to their objects (`more`: there are more than were listed). */

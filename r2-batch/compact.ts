@@ -5,7 +5,7 @@
  * Late events still arrive as small files afterwards; the next round merges them, with any underfull part.
  */
 import { type CompactionManifest, archiveFile, compactedKey, folderHour, hourFolders, manifestKey } from "../domain/archive-layout";
-import { userBucket } from "../domain/billing";
+import { type CompactionSummary, userBucket } from "../domain/billing";
 import type { RecordedEvent } from "../domain/event";
 import { archiveMetadata, decodeArchive, encodeArchive } from "../domain/parquet";
 import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE, utcDate } from "../domain/time";
@@ -25,13 +25,7 @@ export function hourClosedAt(hourStart: number, allowedLatenessMs: number): numb
   return hourStart + HOUR + allowedLatenessMs + MAX_EVENT_SKEW_MS + ARCHIVE_SLACK_MS;
 }
 
-export interface CompactionResult {
-  folders: number;
-  campaigns: number;
-  files_before: number;
-  files_after: number;
-  events: number;
-}
+export type CompactionResult = CompactionSummary;
 
 const emptyResult = (): CompactionResult => ({ folders: 0, campaigns: 0, files_before: 0, files_after: 0, events: 0 });
 

@@ -114,7 +114,8 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
   }
 
   /** Compacts every closed hour (both buckets), unless another compaction holds the lease. */
-  async compact(now = Date.now()): Promise<CompactionResult | null> {
+  async compact(): Promise<CompactionResult | null> {
+    const now = Date.now();
     const holder = crypto.randomUUID();
     if (!(await takeLease(this.env.DB, "compaction", holder, now, COMPACTION_LEASE_MS))) return null;
     try {

@@ -4,7 +4,7 @@
  * schema is checked against it at compile time (`satisfies`).
  */
 import { z } from "zod";
-import type { RollupResult } from "../billing";
+import type { CompactionSummary, RollupResult } from "../billing";
 import { INVALID_REASONS } from "../event";
 import type { MetricBucket } from "../metrics";
 
@@ -372,3 +372,14 @@ export const restatements = z
     ),
   })
   .meta({ id: "Restatements" });
+
+export const compactionResult = z
+  .object({
+    ran: z.boolean().describe("false: another compaction held the lease; nothing was done."),
+    folders: count("Hour folders with small files that were looked at."),
+    campaigns: count("Campaign-hours compacted."),
+    files_before: count("Files merged."),
+    files_after: count("Compacted parts written in their place."),
+    events: count("Events in those parts."),
+  })
+  .meta({ id: "CompactionResult" }) satisfies z.ZodType<CompactionSummary & { ran: boolean }>;

@@ -397,5 +397,20 @@ export const restatements = endpoint({
   errors: [400, 401, 403, 404],
 });
 
+export const compact = endpoint({
+  method: "post",
+  path: "/v1/admin/compact",
+  id: "compact",
+  tag: "admin",
+  summary: "Compact the archive now: merge each closed hour's small files into one part per campaign (the cron's step)",
+  description:
+    "An hour is closed once it can no longer receive on-time events (its end + ALLOWED_LATENESS_MS + clock skew + 10 min). " +
+    "Parts are written and verified, then a manifest commits them, then the merged files are removed.",
+  auth: "admin",
+  body: { schema: S.emptyBody, optional: true },
+  responses: jsonAnswer(200, "What was compacted", R.compactionResult),
+  errors: [...ADMIN_WRITE],
+});
+
 /** The ingest Worker's endpoints (on the ingest base URL). */
 export const INGEST = [click, postEvents, health];

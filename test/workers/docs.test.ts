@@ -44,6 +44,7 @@ const CONTRACT = [
   "PATCH /v1/admin/publishers/{id}",
   // Billing at scale and audit (issue 11).
   "GET /v1/billing/restatements",
+  "POST /v1/admin/compact",
 ];
 const INGEST = ["GET /click", "POST /v1/events"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
@@ -331,6 +332,7 @@ describe("GET /openapi.json", () => {
       post({ user_agents: [`docs-test-agent-${crypto.randomUUID()}`] }),
     );
     await conforms(doc, "POST /v1/admin/rollup", `${Q}/v1/admin/rollup`, post({}));
+    await conforms(doc, "POST /v1/admin/compact", `${Q}/v1/admin/compact`, post({}));
 
     // Clicks: billed, a bot, an unknown ad; and posted events with one rejected.
     expect((await call(`${click_url}&user_id=a`, { headers: { "User-Agent": BROWSER, "CF-IPCountry": "DE" } })).status).toBe(302);

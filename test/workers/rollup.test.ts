@@ -120,6 +120,24 @@ describe("compaction", () => {
     expect(await billed(campaign)).toEqual(withLate);
   });
 
+  it("runs on demand through POST /v1/admin/compact, over every closed hour, and leaves open hours alone", async () => {
+    const campaign = uniq("cmp");
+    const closed = scenario(campaign, 40);
+    const now = Date.now();
+    const open = closed.map((e) => ({ ...e, uid: `${e.uid}-open`, timestamp: now, received_at: now }));
+    await archive(campaign, [...chunk(closed, 10), ...chunk(open, 10)]);
+    const res = await call("http://query.test/v1/admin/compact", { method: "POST", headers: ADMIN, body: "{}" });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ ran: true });
+    const kinds = async (prefix: string) =>
+      (await listObjects(testEnv.ARCHIVE, prefix))
+        .filter((o) => o.key.includes(campaign))
+        .map((o) => archiveFile(o.key)!.kind)
+        .sort();
+    expect(await kinds(folder)).toEqual(["compacted", "manifest"]);
+    expect(await kinds(`raw/${hourPartition(now)}/`)).toEqual(["small", "small", "small", "small"]);
+  });
+
   it("reads each event once at every step of a swap: uncommitted parts are ignored, covered files skipped", async () => {
     const keys = ["raw/x/c.0-1.parquet", "raw/x/c.0-2.parquet", "raw/x/c.c9-0.parquet", "raw/x/c.c9.json", "raw/x/d.0-3.parquet"];
     // Parts written, not committed (a crash before the manifest): the small files are current.

@@ -1,5 +1,9 @@
-/** Billing an advertiser can audit (issue 11): restatements of published figures. Advertiser key: own campaigns. */
+/**
+ * Billing at scale and audit (issue 11): restatements of published figures (advertiser key: own campaigns) and
+ * compaction on demand (admin).
+ */
 import * as api from "../../domain/api/routes";
+import type { BatchRpc } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
 import { campaignFor } from "./access";
 import { tenantOf } from "./auth";
@@ -74,6 +78,13 @@ const restatements = (app: QueryApp) =>
     );
   });
 
+const compact = (app: QueryApp) =>
+  mount(app, api.compact, async (c) => {
+    const r = await (c.env.BATCH as Fetcher & BatchRpc).compact();
+    return c.json(r ? { ran: true, ...r } : { ran: false, folders: 0, campaigns: 0, files_before: 0, files_after: 0, events: 0 }, 200);
+  });
+
 export function auditRoutes(app: QueryApp): void {
   restatements(app);
+  compact(app);
 }
