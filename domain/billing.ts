@@ -71,6 +71,20 @@ interface Acc extends Pick<BillingRow, "campaign_id" | "date" | "country" | "dev
 /** What the event_id rule needs of an event another rollup partition holds. */
 export type ForeignEvent = Pick<BillingInput, "uid" | "event_id" | "campaign_id" | "received_at" | "verdict"> & { date: string };
 
+const originalKey = (campaign_id: string, date: string, event_id: string) => `${campaign_id}\u0000${date}\u0000${event_id}`;
+
+// The UTC date of the last day seen: a rollup reads millions of events of the same few days.
+let lastDay = Number.NaN;
+let lastDate = "";
+function dayOf(ms: number): string {
+  const day = Math.floor(ms / DAY);
+  if (day !== lastDay) {
+    lastDay = day;
+    lastDate = utcDate(ms);
+  }
+  return lastDate;
+}
+
 /** An event's place in arrival order: the earliest received (then the smallest uid) is the original. */
 const before = (a: Pick<BillingInput, "received_at" | "uid">, b: Pick<BillingInput, "received_at" | "uid">) =>
   a.received_at < b.received_at || (a.received_at === b.received_at && a.uid < b.uid);
@@ -92,10 +106,10 @@ export class BillingAccumulator {
   events = 0;
 
   #group(e: BillingInput): Acc {
-    const date = utcDate(e.timestamp);
+    const date = dayOf(e.timestamp);
     const country = e.country || "XX";
     const device_type = e.device_type || "unknown";
-    const key = JSON.stringify([e.campaign_id, date, country, device_type]);
+    const key = `${e.campaign_id}\u0000${date}\u0000${country}\u0000${device_type}`;
     let g = this.#groups.get(key);
     if (!g) {
       g = {
@@ -137,7 +151,7 @@ export class BillingAccumulator {
     this.#count(e, e.verdict as Verdict, 1);
     if (e.late) this.#group(e).late_events++;
     if (e.verdict === "duplicate") return;
-    const key = JSON.stringify([e.campaign_id, utcDate(e.timestamp), e.event_id]);
+    const key = originalKey(e.campaign_id, dayOf(e.timestamp), e.event_id);
     const original = this.#originals.get(key);
     if (!original) this.#originals.set(key, e);
     else if (before(e, original)) {
@@ -153,7 +167,7 @@ export class BillingAccumulator {
    */
   addForeign(e: ForeignEvent): void {
     if (e.verdict === "duplicate") return;
-    const key = JSON.stringify([e.campaign_id, e.date, e.event_id]);
+    const key = originalKey(e.campaign_id, e.date, e.event_id);
     const original = this.#originals.get(key);
     if (!original || this.#foreign.has(original) || !before(e, original)) return;
     this.#foreign.add(e);
@@ -163,7 +177,7 @@ export class BillingAccumulator {
 
   /** Whether an event_id of a campaign-day is one this partition holds (the foreign pass reads only those). */
   holds(campaign_id: string, date: string, event_id: string): boolean {
-    return this.#originals.has(JSON.stringify([campaign_id, date, event_id]));
+    return this.#originals.has(originalKey(campaign_id, date, event_id));
   }
 
   /**

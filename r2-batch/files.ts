@@ -33,9 +33,13 @@ export async function readManifest(bucket: R2Bucket, key: string): Promise<Compa
 export async function currentFiles(
   bucket: R2Bucket,
   objects: readonly ArchiveObject[],
+  campaign?: string,
 ): Promise<{ files: ArchiveObject[]; manifests: Map<string, CompactionManifest[]> }> {
   const byFolder = new Map<string, ArchiveObject[]>();
   for (const o of objects) {
+    // One campaign's files (and any file whose name does not say its campaign): only its manifests are read.
+    const named = archiveFile(o.key)?.campaign;
+    if (campaign !== undefined && named && named !== campaign) continue;
     const folder = hourFolder(o.key);
     let list = byFolder.get(folder);
     if (!list) byFolder.set(folder, (list = []));
@@ -59,10 +63,13 @@ export async function currentFiles(
   return { files, manifests };
 }
 
-/** The current Parquet files of one UTC date in one bucket. */
-export async function dayFiles(bucket: R2Bucket, date: string): Promise<ArchiveObject[]> {
-  return (await currentFiles(bucket, await listObjects(bucket, dayPrefix(date)))).files;
+/** The current Parquet files of one UTC date in one bucket (of one campaign, when given). */
+export async function dayFiles(bucket: R2Bucket, date: string, campaign?: string): Promise<ArchiveObject[]> {
+  return (await currentFiles(bucket, await listObjects(bucket, dayPrefix(date)), campaign)).files;
 }
+
+/** Thrown when a listed file is gone: a compaction swapped its hour since the listing. */
+export class VanishedError extends Error {}
 
 /**
  * An R2 object as hyparquet's AsyncBuffer: small files are read whole in one GET, larger ones by ranged GETs (the
@@ -71,7 +78,7 @@ export async function dayFiles(bucket: R2Bucket, date: string): Promise<ArchiveO
 export async function r2File(bucket: R2Bucket, key: string, size: number, wholeBelow = 4 * 1024 * 1024): Promise<AsyncBuffer> {
   if (size <= wholeBelow) {
     const obj = await bucket.get(key);
-    if (!obj) throw new Error(`archive file vanished: ${key}`);
+    if (!obj) throw new VanishedError(`archive file vanished: ${key}`);
     const buf = await obj.arrayBuffer();
     return { byteLength: buf.byteLength, slice: (start: number, end?: number) => buf.slice(start, end) };
   }
@@ -79,7 +86,7 @@ export async function r2File(bucket: R2Bucket, key: string, size: number, wholeB
     byteLength: size,
     async slice(start: number, end?: number) {
       const obj = await bucket.get(key, { range: { offset: start, length: (end ?? size) - start } });
-      if (!obj) throw new Error(`archive file vanished: ${key}`);
+      if (!obj) throw new VanishedError(`archive file vanished: ${key}`);
       return obj.arrayBuffer();
     },
   };

@@ -18,18 +18,20 @@ import {
   type RollupResult,
   userBucket,
 } from "../domain/billing";
-import { metadataValue } from "../domain/parquet";
+import { metadataValue, readRowGroup } from "../domain/parquet";
 import { getCampaign } from "../domain/registry";
 import { maxShards } from "../domain/sharding";
 import { insertRows } from "../domain/sql";
-import { DAY, utcDate } from "../domain/time";
+import { DAY, dateStart, utcDate } from "../domain/time";
 import { campaignStub } from "../durable-objects/client";
 import { BUCKET_RANGES_KEY } from "./compact";
-import { type ArchiveObject, dayFiles, eachRowGroup, listObjects, openFile } from "./files";
+import { type ArchiveObject, VanishedError, dayFiles, eachRowGroup, listObjects, openFile } from "./files";
 import { spoolBacklog } from "./spool";
 
 /** Events one job reads into memory at most (its user partition of a campaign-day): bench:rollup measures its peak. */
-export const EVENTS_PER_JOB = 250_000;
+export const EVENTS_PER_JOB = 50_000;
+/** A job's file list travels in its message up to this size (a queue message takes 128 KB); beyond, the job lists. */
+const INLINE_FILES_BYTES = 64 * 1024;
 /** Files a job fetches at once. */
 const PARALLEL_READS = 6;
 
@@ -46,9 +48,13 @@ export interface RollupJob {
   parts: number;
   archived_through: number;
   cause: RollupCause;
+  /** The current files the planner listed for this campaign-date (`eu`: in ARCHIVE_EU); absent: the job lists them. */
+  files?: { key: string; size: number; eu: boolean }[];
 }
 
-export interface JobResult extends RollupJob {
+type FileRef = { bucket: R2Bucket; file: ArchiveObject; campaign: string };
+
+export interface JobResult extends Omit<RollupJob, "files"> {
   files: number;
   events: number;
   rows: number;
@@ -65,10 +71,10 @@ export function newRunId(now: number): string {
 const buckets = (env: RollupEnv) => [env.ARCHIVE, env.ARCHIVE_EU];
 
 /** The current files of a date in both jurisdictions' buckets (billing rows are aggregates, with no event-level data). */
-async function filesOf(env: RollupEnv, date: string): Promise<{ bucket: R2Bucket; file: ArchiveObject; campaign: string }[]> {
-  const out: { bucket: R2Bucket; file: ArchiveObject; campaign: string }[] = [];
+async function filesOf(env: RollupEnv, date: string, campaign?: string): Promise<FileRef[]> {
+  const out: FileRef[] = [];
   for (const bucket of buckets(env)) {
-    for (const file of await dayFiles(bucket, date)) out.push({ bucket, file, campaign: archiveFile(file.key)?.campaign ?? "" });
+    for (const file of await dayFiles(bucket, date, campaign)) out.push({ bucket, file, campaign: archiveFile(file.key)?.campaign ?? "" });
   }
   return out;
 }
@@ -104,8 +110,12 @@ export async function planRollup(
     const perCampaign = new Map<string, number>();
     const files = await filesOf(env, date);
     const odd = files.filter((f) => !f.campaign);
+    const listed = new Map<string, NonNullable<RollupJob["files"]>>();
     for (const f of files) {
       if (!f.campaign) continue;
+      let refs = listed.get(f.campaign);
+      if (!refs) listed.set(f.campaign, (refs = []));
+      refs.push({ key: f.file.key, size: f.file.size, eu: f.bucket === env.ARCHIVE_EU });
       // Before listing was the watermark's promise made: ask each campaign once per run.
       if (!watermarks.has(f.campaign)) watermarks.set(f.campaign, archivedThrough(env, f.campaign, spool.oldest_received_at, now));
       perCampaign.set(f.campaign, (perCampaign.get(f.campaign) ?? 0) + (f.file.events ?? Math.ceil(f.file.size / 40)));
@@ -121,7 +131,10 @@ export async function planRollup(
       if (!watermarks.has(campaign_id)) watermarks.set(campaign_id, archivedThrough(env, campaign_id, spool.oldest_received_at, now));
       const parts = Math.max(1, Math.ceil(events / eventsPerJob));
       const at = await watermarks.get(campaign_id)!;
-      for (let part = 0; part < parts; part++) jobs.push({ run_id, campaign_id, date, part, parts, archived_through: at, cause });
+      const refs = odd.length ? undefined : listed.get(campaign_id);
+      const inline = refs && JSON.stringify(refs).length <= INLINE_FILES_BYTES ? { files: refs } : {};
+      for (let part = 0; part < parts; part++)
+        jobs.push({ run_id, campaign_id, date, part, parts, archived_through: at, cause, ...inline });
     }
   }
   const cols = ["run_id", "campaign_id", "date", "part", "parts", "archived_through", "cause", "created_at"];
@@ -147,7 +160,26 @@ function rowGroupsIn(metadata: Parameters<typeof metadataValue>[0], lo: number, 
 
 /** Reads one job's events (its campaign, date and user partition) and writes its rows; the last job finalizes. */
 export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): Promise<JobResult> {
-  const files = (await filesOf(env, job.date)).filter((f) => f.campaign === job.campaign_id || !f.campaign);
+  const given = job.files?.map((f) => ({
+    bucket: f.eu ? env.ARCHIVE_EU : env.ARCHIVE,
+    file: { key: f.key, size: f.size, events: null },
+    campaign: job.campaign_id,
+  }));
+  let files = given ?? (await filesOf(env, job.date, job.campaign_id));
+  let acc: BillingAccumulator;
+  try {
+    acc = await accumulate(job, files);
+  } catch (err) {
+    if (!(err instanceof VanishedError)) throw err;
+    // A compaction swapped an hour since the listing: list again (once; a second swap within one job is an error).
+    files = await filesOf(env, job.date, job.campaign_id);
+    acc = await accumulate(job, files);
+  }
+  return record(env, job, files.length, acc, now);
+}
+
+/** The job's partition of its campaign-date, read from `files`. */
+async function accumulate(job: RollupJob, files: readonly FileRef[]): Promise<BillingAccumulator> {
   const [lo, hi] = partitionRange(job.part, job.parts);
   const mine = (e: { user_id?: string | null; event_id: string }) => {
     if (job.parts === 1) return true;
@@ -155,6 +187,8 @@ export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): 
     return b >= lo && b < hi;
   };
   const acc = new BillingAccumulator();
+  const start = dateStart(job.date)!;
+  const onDate = (t: number) => t >= start && t < start + DAY;
   const forEachFile = async (fn: (opened: Awaited<ReturnType<typeof openFile>>) => Promise<void>): Promise<void> => {
     for (let i = 0; i < files.length; i += PARALLEL_READS) {
       const opened = await Promise.all(files.slice(i, i + PARALLEL_READS).map((f) => openFile(f.bucket, f.file)));
@@ -166,7 +200,7 @@ export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): 
       o,
       BILLING_COLUMNS,
       (rows) => {
-        for (const r of rows) if (r.campaign_id === job.campaign_id && utcDate(r.timestamp) === job.date && mine(r)) acc.add(r);
+        for (const r of rows) if (r.campaign_id === job.campaign_id && onDate(r.timestamp) && mine(r)) acc.add(r);
       },
       rowGroupsIn(o.metadata, lo, hi, true),
     ),
@@ -174,21 +208,25 @@ export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): 
   // The event_id rule crosses users: events of other partitions that share an event_id with ours, read in a few
   // columns only. (Exact; its cost grows with the partitions of a day, see bench/RESULTS.md.)
   if (job.parts > 1) {
-    await forEachFile((o) =>
-      eachRowGroup(
-        o,
-        FOREIGN_COLUMNS,
-        (rows) => {
-          for (const r of rows) {
-            if (r.campaign_id !== job.campaign_id || mine(r)) continue;
-            const date = utcDate(r.timestamp);
-            if (date === job.date && acc.holds(r.campaign_id, date, r.event_id)) acc.addForeign({ ...r, date });
-          }
-        },
-        rowGroupsIn(o.metadata, lo, hi, false),
-      ),
-    );
+    await forEachFile(async (o) => {
+      const want = rowGroupsIn(o.metadata, lo, hi, false);
+      for (let g = 0; g < o.metadata.row_groups.length; g++) {
+        if (!want(g)) continue;
+        // The event_id column first: most row groups share none with this partition, and cost one column.
+        const ids = await readRowGroup(o.file, o.metadata, g, ["event_id"]);
+        if (!ids.some((r) => acc.holds(job.campaign_id, job.date, r.event_id))) continue;
+        for (const r of await readRowGroup(o.file, o.metadata, g, FOREIGN_COLUMNS)) {
+          if (r.campaign_id !== job.campaign_id || mine(r)) continue;
+          if (onDate(r.timestamp) && acc.holds(r.campaign_id, job.date, r.event_id)) acc.addForeign({ ...r, date: job.date });
+        }
+      }
+    });
   }
+  return acc;
+}
+
+/** Writes a job's rows (replacing any earlier attempt's), marks it done, and finalizes when it was the last. */
+async function record(env: RollupEnv, job: RollupJob, fileCount: number, acc: BillingAccumulator, now: number): Promise<JobResult> {
   const rows = acc.rows();
   const key = [job.run_id, job.campaign_id, job.date, job.part];
   const cols = ["run_id", "campaign_id", "date", "part", "country", "device_type", ...BILLING_COUNTS];
@@ -201,7 +239,7 @@ export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): 
     ).map((s) => env.DB.prepare(s.sql).bind(...s.params)),
     env.DB.prepare(
       "UPDATE rollup_jobs SET files = ?, events = ?, rows = ?, done_at = ? WHERE run_id = ? AND campaign_id = ? AND date = ? AND part = ?",
-    ).bind(files.length, acc.events, rows.length, now, ...key),
+    ).bind(fileCount, acc.events, rows.length, now, ...key),
   ];
   const written = await env.DB.batch(statements);
   let rows_written = written.reduce((n, r) => n + (r.meta?.rows_written ?? 0), 0);
@@ -212,7 +250,8 @@ export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): 
     .first<{ n: number }>();
   const finalized = (open?.n ?? 0) === 0;
   if (finalized) rows_written += await finalize(env, job, now);
-  return { ...job, files: files.length, events: acc.events, rows: rows.length, rows_written, finalized };
+  const { files: _listed, ...rest } = job;
+  return { ...rest, files: fileCount, events: acc.events, rows: rows.length, rows_written, finalized };
 }
 
 const sum = (cols: readonly string[]) => cols.map((c) => `SUM(${c}) AS ${c}`).join(", ");
