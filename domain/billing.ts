@@ -260,8 +260,8 @@ export interface BatchRpc {
   rollup(date?: string): Promise<{ rows: number; dates: RollupResult[]; run_id: string; jobs: number }>;
   sweep(): Promise<{ swept: number; events: number; failed: number }>;
   spool(): Promise<SpoolBacklog>;
-  /** Compacts every closed hour now (the cron's step); null when another compaction holds the lease. */
-  compact(): Promise<CompactionSummary | null>;
+  /** Compacts every closed hour now (the cron's step, here one folder after another); `skipped`: folders another held. */
+  compact(): Promise<CompactionSummary & { skipped: number }>;
 }
 
 /** What one compaction pass did (r2-batch/compact.ts). */

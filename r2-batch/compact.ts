@@ -30,17 +30,18 @@ export type CompactionResult = CompactionSummary;
 
 const emptyResult = (): CompactionResult => ({ folders: 0, campaigns: 0, files_before: 0, files_after: 0, events: 0 });
 
-/** Compacts every closed hour of the last 8 days (late events can reach 7 days back) in one bucket. */
-export async function compactArchive(bucket: R2Bucket, now: number, allowedLatenessMs: number): Promise<CompactionResult> {
-  const total = emptyResult();
+/** Hour folders of the last 8 days (late events can reach 7 days back) that are closed at `now`. */
+export function closedFolders(now: number, allowedLatenessMs: number): string[] {
+  const out: string[] = [];
   for (let d = now - MAX_EVENT_AGE_MS - DAY; d <= now; d += DAY) {
-    for (const folder of hourFolders(utcDate(d))) {
-      if (hourClosedAt(folderHour(folder), allowedLatenessMs) > now) continue;
-      const r = await compactFolder(bucket, folder, now);
-      for (const k of Object.keys(total) as (keyof CompactionResult)[]) total[k] += r[k];
-    }
+    for (const folder of hourFolders(utcDate(d))) if (hourClosedAt(folderHour(folder), allowedLatenessMs) <= now) out.push(folder);
   }
-  return total;
+  return out;
+}
+
+/** Whether a folder holds a file compaction would merge (one list call: small files sort before nothing in particular). */
+export async function needsCompaction(bucket: R2Bucket, folder: string): Promise<boolean> {
+  return (await listObjects(bucket, folder)).some((o) => archiveFile(o.key)?.kind === "small");
 }
 
 /** One hour folder: every campaign with small files (or several underfull parts) gets a new round. */

@@ -9,7 +9,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { errorResponse } from "../domain/errors";
 import { type BatchRpc, type RollupResult, type SpoolBacklog, dateClosesAt } from "../domain/billing";
 import { DAY, MAX_EVENT_AGE_MS, utcDate } from "../domain/time";
-import { type CompactionResult, compactArchive } from "./compact";
+import { type CompactionResult, closedFolders, compactFolder, needsCompaction } from "./compact";
 import { type RollupEnv, type RollupJob, byDate, datesToRoll, planRollup, runJob } from "./rollup";
 import { spoolBacklog, sweepSpool } from "./spool";
 
@@ -47,11 +47,38 @@ async function defaultDates(env: RollupEnv, now: number) {
   return { dates: [...new Set([...main.keys(), ...eu.keys(), ...closing])].sort(), main, eu };
 }
 
-/** Runs (or consumes) one job message; errors go back to the queue for a retry. */
-export async function consumeRollup(batch: MessageBatch<RollupJob>, env: RollupEnv): Promise<void> {
+/** Compaction of one closed hour folder, sent by the cron to the same queue as the rollup's jobs. */
+export interface CompactJob {
+  kind: "compact";
+  folder: string;
+  eu: boolean;
+}
+export type BatchJob = RollupJob | CompactJob;
+
+/** Compacts one folder unless another compaction of it holds its lease. */
+async function compactLeased(env: RollupEnv, job: CompactJob, now: number): Promise<CompactionResult | null> {
+  const name = `compact:${job.eu ? "eu" : "main"}:${job.folder}`;
+  const holder = crypto.randomUUID();
+  if (!(await takeLease(env.DB, name, holder, now, COMPACTION_LEASE_MS))) return null;
+  try {
+    return await compactFolder(job.eu ? env.ARCHIVE_EU : env.ARCHIVE, job.folder, now);
+  } finally {
+    await env.DB.prepare("DELETE FROM batch_leases WHERE name = ? AND holder = ?").bind(name, holder).run();
+  }
+}
+
+/** Runs one job message (a rollup partition or a folder's compaction); errors go back to the queue for a retry. */
+export async function consumeRollup(batch: MessageBatch<BatchJob>, env: RollupEnv): Promise<void> {
   for (const msg of batch.messages) {
     try {
-      const r = await runJob(env, msg.body);
+      const body = msg.body;
+      if ("kind" in body && body.kind === "compact") {
+        const r = await compactLeased(env, body, Date.now());
+        msg.ack();
+        if (r?.campaigns) logLine("info", "archive compaction", { folder: body.folder, ...r });
+        continue;
+      }
+      const r = await runJob(env, body as RollupJob);
       msg.ack();
       if (r.finalized) logLine("info", "billing rollup finalized", { campaign_id: r.campaign_id, date: r.date, run_id: r.run_id });
     } catch (err) {
@@ -108,25 +135,40 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
     const now = Date.now();
     const plan = await defaultDates(this.env, now);
     const { run_id, jobs } = await planRollup(this.env, plan.dates, now);
-    for (let i = 0; i < jobs.length; i += 100) await this.env.ROLLUP.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
+    await this.#send(jobs);
     await this.#clearMarkers(plan.main, plan.eu);
     return { run_id, jobs: jobs.length };
   }
 
-  /** Compacts every closed hour (both buckets), unless another compaction holds the lease. */
-  async compact(): Promise<CompactionResult | null> {
+  async #send(jobs: readonly BatchJob[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += 100) await this.env.ROLLUP.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
+  }
+
+  /** Sends one compaction job per closed hour folder that has small files (the cron's way: in parallel, one folder each). */
+  async enqueueCompaction(): Promise<number> {
     const now = Date.now();
-    const holder = crypto.randomUUID();
-    if (!(await takeLease(this.env.DB, "compaction", holder, now, COMPACTION_LEASE_MS))) return null;
-    try {
-      const lateness = allowedLateness(this.env);
-      const main = await compactArchive(this.env.ARCHIVE, now, lateness);
-      const eu = await compactArchive(this.env.ARCHIVE_EU, now, lateness);
-      for (const k of Object.keys(main) as (keyof CompactionResult)[]) main[k] += eu[k];
-      return main;
-    } finally {
-      await this.env.DB.prepare("DELETE FROM batch_leases WHERE name = 'compaction' AND holder = ?").bind(holder).run();
+    const jobs: CompactJob[] = [];
+    for (const folder of closedFolders(now, allowedLateness(this.env))) {
+      if (await needsCompaction(this.env.ARCHIVE, folder)) jobs.push({ kind: "compact", folder, eu: false });
+      if (await needsCompaction(this.env.ARCHIVE_EU, folder)) jobs.push({ kind: "compact", folder, eu: true });
     }
+    await this.#send(jobs);
+    return jobs.length;
+  }
+
+  /** Compacts every closed hour (both buckets) here, one after another; a folder another compaction holds is skipped. */
+  async compact(): Promise<CompactionResult & { skipped: number }> {
+    const now = Date.now();
+    const total = { folders: 0, campaigns: 0, files_before: 0, files_after: 0, events: 0, skipped: 0 };
+    for (const folder of closedFolders(now, allowedLateness(this.env))) {
+      for (const eu of [false, true]) {
+        if (!(await needsCompaction(eu ? this.env.ARCHIVE_EU : this.env.ARCHIVE, folder))) continue;
+        const r = await compactLeased(this.env, { kind: "compact", folder, eu }, now);
+        if (!r) total.skipped++;
+        else for (const k of Object.keys(r) as (keyof CompactionResult)[]) total[k] += r[k];
+      }
+    }
+    return total;
   }
 
   /** Counts events that were spooled to R2 while the campaign objects and the queue were both down. */
@@ -142,12 +184,11 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
   override async scheduled(_controller: ScheduledController): Promise<void> {
     const spool = await this.sweep();
     if (spool.swept || spool.failed) logLine("info", "spool sweep", spool);
-    const compaction = await this.compact();
-    if (compaction?.campaigns) logLine("info", "archive compaction", { ...compaction });
-    logLine("info", "billing rollup enqueued", await this.enqueueRollup());
+    const folders = await this.enqueueCompaction();
+    logLine("info", "billing jobs enqueued", { compaction_folders: folders, ...(await this.enqueueRollup()) });
   }
 
-  override async queue(batch: MessageBatch<RollupJob>): Promise<void> {
+  override async queue(batch: MessageBatch<BatchJob>): Promise<void> {
     await consumeRollup(batch, this.env);
   }
 

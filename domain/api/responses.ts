@@ -375,11 +375,11 @@ export const restatements = z
 
 export const compactionResult = z
   .object({
-    ran: z.boolean().describe("false: another compaction held the lease; nothing was done."),
+    skipped: count("Hour folders another compaction was working on (left to it)."),
     folders: count("Hour folders with small files that were looked at."),
     campaigns: count("Campaign-hours compacted."),
     files_before: count("Files merged."),
     files_after: count("Compacted parts written in their place."),
     events: count("Events in those parts."),
   })
-  .meta({ id: "CompactionResult" }) satisfies z.ZodType<CompactionSummary & { ran: boolean }>;
+  .meta({ id: "CompactionResult" }) satisfies z.ZodType<CompactionSummary & { skipped: number }>;

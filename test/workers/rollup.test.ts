@@ -7,7 +7,7 @@ import { archiveFile, currentKeys, hourPartition } from "../../domain/archive-la
 import { BillingAccumulator, BILLING_COUNTS, billingStatus, dateClosesAt, type BillingRow } from "../../domain/billing";
 import type { RecordedEvent } from "../../domain/event";
 import { DAY, HOUR, MINUTE, floorTo, utcDate } from "../../domain/time";
-import { compactArchive, compactFolder } from "../../r2-batch/compact";
+import { closedFolders, compactFolder } from "../../r2-batch/compact";
 import { listObjects } from "../../r2-batch/files";
 import { planRollup, runJob } from "../../r2-batch/rollup";
 import { archiveMessage } from "../../workers/aggregator/archive";
@@ -93,7 +93,8 @@ describe("compaction", () => {
     expect(await billed(campaign)).toEqual(oracle(events));
 
     // An hour still open for on-time events is left alone.
-    expect((await compactArchive(testEnv.ARCHIVE, HOUR_START + HOUR, 3_600_000)).campaigns).toBe(0);
+    expect(closedFolders(HOUR_START + HOUR, 3_600_000)).not.toContain(folder);
+    expect(closedFolders(HOUR_START + 2 * HOUR + 15 * MINUTE, 3_600_000)).toContain(folder);
     const r = await compactFolder(testEnv.ARCHIVE, folder, Date.now());
     expect(r.events).toBeGreaterThanOrEqual(600);
     const after = await mine();
@@ -128,7 +129,7 @@ describe("compaction", () => {
     await archive(campaign, [...chunk(closed, 10), ...chunk(open, 10)]);
     const res = await call("http://query.test/v1/admin/compact", { method: "POST", headers: ADMIN, body: "{}" });
     expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ ran: true });
+    expect(await json(res)).toMatchObject({ skipped: 0 });
     const kinds = async (prefix: string) =>
       (await listObjects(testEnv.ARCHIVE, prefix))
         .filter((o) => o.key.includes(campaign))
@@ -166,6 +167,18 @@ describe("rollup fan-out", () => {
     await compactFolder(testEnv.ARCHIVE, folder, Date.now());
     await rollupNow(200);
     expect(await billed(campaign)).toEqual(oracle(events));
+  });
+
+  it("compacts through the queue too: one job per closed hour folder with small files", async () => {
+    const campaign = uniq("cmp");
+    await archive(campaign, chunk(scenario(campaign, 30), 10));
+    const batch = testEnv.BATCH as unknown as { enqueueCompaction(): Promise<number> };
+    expect(await batch.enqueueCompaction()).toBeGreaterThanOrEqual(1);
+    await waitFor(
+      "the folder compacted by the queue's consumer",
+      async () => (await listObjects(testEnv.ARCHIVE, folder)).filter((o) => o.key.includes(campaign)).length === 2,
+      20_000,
+    );
   });
 
   it("runs through the rollup queue: the cron's path", async () => {
