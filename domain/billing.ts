@@ -262,6 +262,8 @@ export interface BatchRpc {
   spool(): Promise<SpoolBacklog>;
   /** Compacts every closed hour now (the cron's step, here one folder after another); `skipped`: folders another held. */
   compact(): Promise<CompactionSummary & { skipped: number }>;
+  /** The current archive files of a campaign's dates: keys, sizes, SHA-256 (r2-batch/statements.ts). */
+  statementFiles(campaignId: string, dates: string[]): Promise<{ key: string; size: number; sha256: string; bucket: "main" | "eu" }[]>;
 }
 
 /** What one compaction pass did (r2-batch/compact.ts). */

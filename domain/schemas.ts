@@ -412,3 +412,11 @@ export const restatementsQuery = z.object({
   from: dateString.optional().describe("First billing date, YYYY-MM-DD."),
   to: dateString.optional().describe("Last billing date, YYYY-MM-DD (inclusive)."),
 });
+
+export const statementQuery = z.object({
+  campaign_id: idParam,
+  month: z
+    .string()
+    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month YYYY-MM")
+    .describe("UTC month YYYY-MM."),
+});

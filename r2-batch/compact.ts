@@ -156,6 +156,8 @@ async function writePart(bucket: R2Bucket, key: string, events: RecordedEvent[],
   await bucket.put(key, bytes, {
     httpMetadata: { contentType: "application/vnd.apache.parquet" },
     customMetadata: { events: String(events.length), round },
+    // R2 checks it on upload and keeps it: statements list it without reading the file again.
+    sha256: await crypto.subtle.digest("SHA-256", bytes),
   });
   return bytes.byteLength;
 }

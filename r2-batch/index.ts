@@ -12,6 +12,7 @@ import { DAY, MAX_EVENT_AGE_MS, utcDate } from "../domain/time";
 import { type CompactionResult, closedFolders, compactFolder, needsCompaction } from "./compact";
 import { type RollupEnv, type RollupJob, byDate, datesToRoll, planRollup, runJob } from "./rollup";
 import { spoolBacklog, sweepSpool } from "./spool";
+import { type StatementFile, statementFiles } from "./statements";
 
 /** How long one compaction may hold its lease (the cron runs every 10 minutes). */
 const COMPACTION_LEASE_MS = 9 * 60_000;
@@ -169,6 +170,11 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
       }
     }
     return total;
+  }
+
+  /** The archive files (keys, sizes, SHA-256) of a campaign's dates, for its statement. */
+  async statementFiles(campaignId: string, dates: string[]): Promise<StatementFile[]> {
+    return statementFiles(this.env, campaignId, dates);
   }
 
   /** Counts events that were spooled to R2 while the campaign objects and the queue were both down. */

@@ -383,3 +383,43 @@ export const compactionResult = z
     events: count("Events in those parts."),
   })
   .meta({ id: "CompactionResult" }) satisfies z.ZodType<CompactionSummary & { skipped: number }>;
+
+const statementCounts = {
+  clicks: count(),
+  cost: z.number(),
+  invalid_clicks: count(),
+  suspicious_clicks: count(),
+  duplicates: count(),
+  late_events: count(),
+  event_id_repeats: count(),
+};
+
+export const statement = z
+  .object({
+    campaign_id: z.string(),
+    month: z.string(),
+    rows: z
+      .array(
+        z.object({
+          date: z.string(),
+          country: z.string(),
+          device_type: z.string(),
+          ...statementCounts,
+          unique_users: count("Exact, per row."),
+          status: z.enum(["final", "provisional"]),
+          archived_through: z.string().nullable(),
+        }),
+      )
+      .describe("The billing rows of the month, exactly as GET /v1/billing answers them."),
+    days: z.array(z.object({ date: z.string(), ...statementCounts, status: z.enum(["final", "provisional"]) })),
+    totals: z.object(statementCounts),
+    complete: z.boolean().describe("true only when every day of the month is final."),
+    files: z
+      .array(z.object({ key: z.string(), size: count(), sha256: z.string(), bucket: z.enum(["main", "eu"]) }))
+      .describe("The archive files the rows are computed from (every event of the campaign in the month), in key order."),
+    sha256: z
+      .string()
+      .describe("SHA-256 (hex) of the JSON text of {campaign_id, month, rows, files}, in that order: the statement's fingerprint."),
+    generated_at: z.string(),
+  })
+  .meta({ id: "Statement" });

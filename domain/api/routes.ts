@@ -397,6 +397,22 @@ export const restatements = endpoint({
   errors: [400, 401, 403, 404],
 });
 
+export const statement = endpoint({
+  method: "get",
+  path: "/v1/statements",
+  id: "statement",
+  tag: "query",
+  summary: "A campaign's billing statement for a month: per-day rows, totals, and the archive files they come from",
+  description:
+    "Every file is listed with its size and SHA-256, and `sha256` fingerprints the rows and the files together. " +
+    "`node scripts/reproduce-statement.mjs statement.json DIR` checks the files in DIR and recomputes the rows with DuckDB " +
+    "(docs/reproduce-billing.sql over exactly those files). Days are UTC.",
+  auth: "reader",
+  query: S.statementQuery,
+  responses: jsonAnswer(200, "The statement", R.statement),
+  errors: [400, 401, 403, 404],
+});
+
 export const compact = endpoint({
   method: "post",
   path: "/v1/admin/compact",

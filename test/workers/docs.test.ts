@@ -45,6 +45,7 @@ const CONTRACT = [
   // Billing at scale and audit (issue 11).
   "GET /v1/billing/restatements",
   "POST /v1/admin/compact",
+  "GET /v1/statements",
 ];
 const INGEST = ["GET /click", "POST /v1/events"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
@@ -248,6 +249,7 @@ describe("GET /openapi.json", () => {
       ["GET /v1/billing", S.billingQuery],
       ["GET /v1/reconciliation", S.reconciliationQuery],
       ["GET /v1/billing/restatements", S.restatementsQuery],
+      ["GET /v1/statements", S.statementQuery],
     ];
     for (const [key, schema] of queries) {
       const documented = params(key);
@@ -379,6 +381,10 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "GET /v1/reconciliation", `${Q}/v1/reconciliation?date=${today}`, { headers: key });
     await conforms(doc, "GET /v1/billing/restatements", `${Q}/v1/billing/restatements?campaign_id=${campaign_id}`, { headers: key });
     await conforms(doc, "GET /v1/billing/restatements", `${Q}/v1/billing/restatements?from=2026-13-01`, { headers: key });
+    await conforms(doc, "GET /v1/statements", `${Q}/v1/statements?campaign_id=${campaign_id}&month=${today.slice(0, 7)}`, {
+      headers: key,
+    });
+    await conforms(doc, "GET /v1/statements", `${Q}/v1/statements?campaign_id=${campaign_id}&month=2026-13`, { headers: key });
     await conforms(doc, "GET /v1/ops", `${Q}/v1/ops?minutes=60`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/buffers", `${Q}/v1/admin/buffers`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/campaigns/{id}/objects", `${Q}/v1/admin/campaigns/${campaign_id}/objects`, { headers: ADMIN });

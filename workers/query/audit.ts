@@ -3,7 +3,8 @@
  * compaction on demand (admin).
  */
 import * as api from "../../domain/api/routes";
-import type { BatchRpc } from "../../domain/billing";
+import { BILLING_COUNTS, type BatchRpc, dateClosesAt } from "../../domain/billing";
+import { DAY, dateStart, utcDate } from "../../domain/time";
 import { fromMicros } from "../../domain/event";
 import { campaignFor } from "./access";
 import { tenantOf } from "./auth";
@@ -78,6 +79,76 @@ const restatements = (app: QueryApp) =>
     );
   });
 
+type Counted = Record<string, number | string | null>;
+const SUMMED = ["clicks", "invalid_clicks", "suspicious_clicks", "duplicates", "late_events", "event_id_repeats"] as const;
+
+function sums(rows: readonly Counted[]) {
+  const out: Record<string, number> = Object.fromEntries(SUMMED.map((k) => [k, 0]));
+  let micros = 0;
+  for (const r of rows) {
+    for (const k of SUMMED) out[k] += Number(r[k]);
+    micros += Number(r.cost_micros);
+  }
+  return { ...out, cost: fromMicros(micros) };
+}
+
+const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+const statement = (app: QueryApp) =>
+  mount(app, api.statement, async (c, { query: q }) => {
+    const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
+    const first = dateStart(`${q.month}-01`)!;
+    const dates: string[] = [];
+    for (let t = first; utcDate(t).startsWith(q.month) && t <= Date.now(); t += DAY) dates.push(utcDate(t));
+    const { results } = await c.env.DB.prepare(
+      `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status, archived_through
+       FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, country, device_type`,
+    )
+      .bind(campaign.campaign_id, `${q.month}-01`, `${q.month}-31`)
+      .all<Counted>();
+    const rows = results.map((r) => ({
+      date: r.date as string,
+      country: r.country as string,
+      device_type: r.device_type as string,
+      clicks: Number(r.clicks),
+      cost: fromMicros(Number(r.cost_micros)),
+      invalid_clicks: Number(r.invalid_clicks),
+      suspicious_clicks: Number(r.suspicious_clicks),
+      duplicates: Number(r.duplicates),
+      late_events: Number(r.late_events),
+      event_id_repeats: Number(r.event_id_repeats),
+      unique_users: Number(r.unique_users),
+      status: r.status as "final" | "provisional",
+      archived_through: r.archived_through === null ? null : new Date(Number(r.archived_through)).toISOString(),
+    }));
+    const days = dates
+      .map((date) => {
+        const mine = results.filter((r) => r.date === date);
+        const status = mine.length && mine.every((r) => r.status === "final") ? "final" : "provisional";
+        return { date, ...sums(mine), status } as const;
+      })
+      .filter((d) => results.some((r) => r.date === d.date));
+    const files = await (c.env.BATCH as Fetcher & BatchRpc).statementFiles(campaign.campaign_id, dates);
+    const fingerprint = JSON.stringify({ campaign_id: campaign.campaign_id, month: q.month, rows, files });
+    // The month's last day: no event for the month can arrive once it has closed.
+    let last = first;
+    while (utcDate(last + DAY).startsWith(q.month)) last += DAY;
+    return c.json(
+      {
+        campaign_id: campaign.campaign_id,
+        month: q.month,
+        rows,
+        days,
+        totals: sums(results),
+        complete: Date.now() >= dateClosesAt(utcDate(last)) && rows.every((r) => r.status === "final"),
+        files,
+        sha256: hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(fingerprint))),
+        generated_at: new Date().toISOString(),
+      },
+      200,
+    );
+  });
+
 const compact = (app: QueryApp) =>
   mount(app, api.compact, async (c) => {
     return c.json(await (c.env.BATCH as Fetcher & BatchRpc).compact(), 200);
@@ -85,5 +156,6 @@ const compact = (app: QueryApp) =>
 
 export function auditRoutes(app: QueryApp): void {
   restatements(app);
+  statement(app);
   compact(app);
 }
