@@ -103,14 +103,14 @@ try {
     pending.add(p);
     if (pending.size >= 16) await Promise.race(pending);
   };
-  for (const c of campaigns) {
+  const archiveCampaign = async (c, start, hours) => {
     const users = Math.max(1, Math.round(c.n / 5));
     for (let i = 0; i < c.n; ) {
-      const hour = Math.floor((i / c.n) * 24);
+      const hour = Math.floor((i / c.n) * hours);
       const n = Math.min(cfg.perFile, c.n - i);
       const events = [];
       for (let k = 0; k < n; k++, i++) {
-        const ts = day0 + hour * HOUR + ((i * 7919) % HOUR);
+        const ts = start + hour * HOUR + ((i * 7919) % HOUR);
         const v = i % 50;
         events.push({
           event_id: i % 97 === 0 && i > 200 ? `e-${i - 150}` : `e-${i}`,
@@ -151,7 +151,8 @@ try {
       await put(lib.archiveKey(`${c.id}.0-${seq++}`, events[0].timestamp), lib.encodeArchive(events), n);
       files++;
     }
-  }
+  };
+  for (const c of campaigns) await archiveCampaign(c, day0, 24);
   await Promise.all(pending);
   const archiveS = (Date.now() - t0) / 1000;
   console.log(`archived ${cfg.events.toLocaleString("en-US")} events in ${files.toLocaleString("en-US")} files (${archiveS.toFixed(0)} s)`);
@@ -180,11 +181,14 @@ try {
   const listed = [];
   let cursor;
   do {
-    const page = await bucket.list({ prefix: "raw/", cursor });
-    listed.push(...page.objects.map((o) => o.key));
+    const page = await bucket.list({ prefix: "raw/", cursor, include: ["customMetadata"] });
+    listed.push(...page.objects);
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
-  const parquetAfter = listed.filter((k) => k.endsWith(".parquet")).length;
+  const parquet = listed.filter((o) => o.key.endsWith(".parquet"));
+  const parquetAfter = parquet.length;
+  const bigParts = parquet.filter((o) => o.key.includes(`${campaigns[0].id}.c`));
+  const bigPerFile = bigParts.reduce((n, o) => n + Number(o.customMetadata?.events ?? 0), 0) / bigParts.length;
   console.log(`compaction: ${compactS.toFixed(1)} s, ${compaction.files_before} files → ${compaction.files_after} parts`);
 
   // 4. Rollup over the compacted archive.
@@ -205,6 +209,17 @@ try {
     `largest job (${biggest.part + 1} of ${biggest.parts}): ${job.result.events} events, peak ${job.peak.toFixed(1)} MB, live ${job.live.toFixed(1)} MB`,
   );
 
+  // 6. Memory of compacting one full part: a campaign-hour of COMPACT_PART_EVENTS events (a day earlier, in Node).
+  const hourStart = day0 - DAY;
+  files = 0;
+  await archiveCampaign({ id: "cmp_benchpart", n: lib.COMPACT_PART_EVENTS }, hourStart, 1);
+  await Promise.all(pending);
+  const partFolder = `raw/${lib.hourPartition(hourStart)}/`;
+  const part = await peakOf(() => lib.compactFolder(bucket, partFolder, Date.now()));
+  console.log(
+    `compacting ${part.result.events} events of one campaign-hour: peak ${part.peak.toFixed(1)} MB, live ${part.live.toFixed(1)} MB`,
+  );
+
   const perMillion = (s) => (s / cfg.events) * 1e6;
   const L = [
     START,
@@ -216,12 +231,13 @@ try {
     "| what | figure |",
     "|---|---:|",
     `| files before compaction | ${files.toLocaleString("en-US")} (${(cfg.events / files).toFixed(0)} events/file) |`,
-    `| files after compaction | ${parquetAfter.toLocaleString("en-US")} parts (${Math.round(cfg.events / parquetAfter).toLocaleString("en-US")} events/file) + ${compaction.campaigns} manifests |`,
+    `| files after compaction | ${parquetAfter.toLocaleString("en-US")} (${Math.round(cfg.events / parquetAfter).toLocaleString("en-US")} events/file: one per campaign-hour, ${cfg.campaigns} campaigns × 24 h) + ${compaction.campaigns} manifests; the biggest campaign's parts hold **${Math.round(bigPerFile).toLocaleString("en-US")} events/file** |`,
     `| compaction wall time | ${compactS.toFixed(1)} s (${perMillion(compactS).toFixed(1)} s per million events) |`,
     `| rollup over small files | ${smallS.toFixed(1)} s, ${before.jobs} jobs (${perMillion(smallS).toFixed(1)} s per million events) |`,
     `| rollup over compacted files | **${compactedS.toFixed(1)} s**, ${after.jobs} jobs (**${perMillion(compactedS).toFixed(1)} s per million events**) |`,
     `| billing rows identical before/after compaction | ${same ? "yes" : "NO"} (${rowsCompacted.length} rows, ${cfg.events.toLocaleString("en-US")} events both times) |`,
     `| memory of the largest job (${job.result.events.toLocaleString("en-US")} events, part ${biggest.part + 1} of ${biggest.parts}; EVENTS_PER_JOB ${lib.EVENTS_PER_JOB.toLocaleString("en-US")}) | **${job.live.toFixed(1)} MB** held (after GC); ${job.peak.toFixed(1)} MB with garbage |`,
+    `| memory of compacting one full part (${part.result.events.toLocaleString("en-US")} events of one campaign-hour from ${files.toLocaleString("en-US")} files; COMPACT_PART_EVENTS) | **${part.live.toFixed(1)} MB** held (after GC); ${part.peak.toFixed(1)} MB with garbage |`,
     END,
   ];
   writeSection(cfg.results, START, END, L);

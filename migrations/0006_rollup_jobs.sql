@@ -10,6 +10,7 @@ CREATE TABLE rollup_jobs (
   -- Completeness watermark: every event received before this time (epoch ms) was archived when the run was planned.
   archived_through INTEGER NOT NULL,
   cause            TEXT NOT NULL,
+  files_sha256     TEXT,
   files            INTEGER,
   events           INTEGER,
   rows             INTEGER,
@@ -43,6 +44,8 @@ CREATE TABLE rollup_state (
   run_id           TEXT NOT NULL,
   archived_through INTEGER NOT NULL,
   computed_at      INTEGER NOT NULL,
+  -- SHA-256 of the file list (keys and sizes) the run read: the cron skips a campaign-date whose files are unchanged.
+  files_sha256     TEXT,
   PRIMARY KEY (campaign_id, date)
 );
 

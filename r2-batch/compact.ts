@@ -11,8 +11,11 @@ import { archiveMetadata, decodeArchive, encodeArchive } from "../domain/parquet
 import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, MINUTE, utcDate } from "../domain/time";
 import { type ArchiveObject, currentFiles, listObjects, r2File } from "./files";
 
-/** Events per compacted part: bounded by the Worker's 128 MB, which holds a part's decoded events while it is sorted. */
-export const COMPACT_PART_EVENTS = 100_000;
+/**
+ * Events per compacted part: a part's decoded events are held while it is sorted and encoded (~2 KB each with the
+ * encoder's copies: bench:rollup measures it), within the Worker's 128 MB.
+ */
+export const COMPACT_PART_EVENTS = 20_000;
 /** Rows per row group: the unit a rollup partition reads or skips. */
 export const ROW_GROUP_EVENTS = 2_048;
 /** Key-value metadata of a compacted part: each row group's [lowest, highest] user bucket (domain/billing.ts). */

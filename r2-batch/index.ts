@@ -135,7 +135,8 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
   async enqueueRollup(): Promise<{ run_id: string; jobs: number }> {
     const now = Date.now();
     const plan = await defaultDates(this.env, now);
-    const { run_id, jobs } = await planRollup(this.env, plan.dates, now);
+    // Campaign-dates whose files have not changed since their last run are left as they are.
+    const { run_id, jobs } = await planRollup(this.env, plan.dates, now, { skipUnchanged: true });
     await this.#send(jobs);
     await this.#clearMarkers(plan.main, plan.eu);
     return { run_id, jobs: jobs.length };

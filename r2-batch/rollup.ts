@@ -14,6 +14,7 @@ import {
   BILLING_COUNTS,
   BillingAccumulator,
   billingStatus,
+  dateClosesAt,
   partitionRange,
   type RollupResult,
   userBucket,
@@ -48,6 +49,8 @@ export interface RollupJob {
   parts: number;
   archived_through: number;
   cause: RollupCause;
+  /** SHA-256 of the planned file list (keys and sizes); null when the job lists its files itself. */
+  files_sha256: string | null;
   /** The current files the planner listed for this campaign-date (`eu`: in ARCHIVE_EU); absent: the job lists them. */
   files?: { key: string; size: number; eu: boolean }[];
 }
@@ -61,6 +64,15 @@ export interface JobResult extends Omit<RollupJob, "files"> {
   rows_written: number;
   /** This job finished its campaign-date: billing_daily now holds the run's rows. */
   finalized: boolean;
+}
+
+async function filesSha256(files: readonly { key: string; size: number }[]): Promise<string> {
+  const text = files
+    .map((f) => `${f.key}:${f.size}`)
+    .sort()
+    .join("\n");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Runs sort by their id: the time they were planned, then a random tail. */
@@ -100,7 +112,11 @@ export async function planRollup(
   env: RollupEnv,
   dates: readonly string[],
   now: number,
-  { cause = "late_events", eventsPerJob = EVENTS_PER_JOB }: { cause?: RollupCause; eventsPerJob?: number } = {},
+  {
+    cause = "late_events",
+    eventsPerJob = EVENTS_PER_JOB,
+    skipUnchanged = false,
+  }: { cause?: RollupCause; eventsPerJob?: number; skipUnchanged?: boolean } = {},
 ) {
   const run_id = newRunId(now);
   const spool = await spoolBacklog(env);
@@ -127,21 +143,34 @@ export async function planRollup(
         for (const r of rows) perCampaign.set(r.campaign_id, (perCampaign.get(r.campaign_id) ?? 0) + 1);
       });
     }
+    const last = new Map<string, { files_sha256: string | null; archived_through: number }>();
+    if (skipUnchanged) {
+      const { results } = await env.DB.prepare("SELECT campaign_id, files_sha256, archived_through FROM rollup_state WHERE date = ?")
+        .bind(date)
+        .all<{ campaign_id: string; files_sha256: string | null; archived_through: number }>();
+      for (const r of results) last.set(r.campaign_id, r);
+    }
     for (const [campaign_id, events] of perCampaign) {
+      const fingerprint = odd.length ? null : await filesSha256(listed.get(campaign_id) ?? []);
+      const before = last.get(campaign_id);
+      // Unchanged files give unchanged rows; only a date that has closed since needs one more run to become final.
+      const closing = before && billingStatus(date, now, before.archived_through) === "provisional" && dateClosesAt(date) <= now;
+      if (fingerprint && before?.files_sha256 === fingerprint && !closing) continue;
       if (!watermarks.has(campaign_id)) watermarks.set(campaign_id, archivedThrough(env, campaign_id, spool.oldest_received_at, now));
       const parts = Math.max(1, Math.ceil(events / eventsPerJob));
       const at = await watermarks.get(campaign_id)!;
       const refs = odd.length ? undefined : listed.get(campaign_id);
       const inline = refs && JSON.stringify(refs).length <= INLINE_FILES_BYTES ? { files: refs } : {};
-      for (let part = 0; part < parts; part++)
-        jobs.push({ run_id, campaign_id, date, part, parts, archived_through: at, cause, ...inline });
+      for (let part = 0; part < parts; part++) {
+        jobs.push({ run_id, campaign_id, date, part, parts, archived_through: at, cause, files_sha256: fingerprint, ...inline });
+      }
     }
   }
-  const cols = ["run_id", "campaign_id", "date", "part", "parts", "archived_through", "cause", "created_at"];
+  const cols = ["run_id", "campaign_id", "date", "part", "parts", "archived_through", "cause", "files_sha256", "created_at"];
   const statements = insertRows(
     "rollup_jobs",
     cols,
-    jobs.map((j) => [j.run_id, j.campaign_id, j.date, j.part, j.parts, j.archived_through, j.cause, now]),
+    jobs.map((j) => [j.run_id, j.campaign_id, j.date, j.part, j.parts, j.archived_through, j.cause, j.files_sha256, now]),
   ).map((s) => env.DB.prepare(s.sql).bind(...s.params));
   for (let i = 0; i < statements.length; i += 50) await env.DB.batch(statements.slice(i, i + 50));
   return { run_id, jobs };
@@ -298,9 +327,9 @@ async function finalize(env: RollupEnv, job: RollupJob, now: number): Promise<nu
       FROM rollup_jobs WHERE run_id = ?1 AND date = ?3 AND done_at IS NOT NULL AND ${current.replace("?2", "?5")}`,
     ).bind(job.run_id, job.campaign_id, job.date, now, job.campaign_id),
     env.DB.prepare(
-      `INSERT OR REPLACE INTO rollup_state (campaign_id, date, run_id, archived_through, computed_at)
-      SELECT ?2, ?3, ?1, ?4, ?5 WHERE ${current}`,
-    ).bind(job.run_id, job.campaign_id, job.date, job.archived_through, now),
+      `INSERT OR REPLACE INTO rollup_state (campaign_id, date, run_id, archived_through, computed_at, files_sha256)
+      SELECT ?2, ?3, ?1, ?4, ?5, ?6 WHERE ${current}`,
+    ).bind(job.run_id, job.campaign_id, job.date, job.archived_through, now, job.files_sha256),
     env.DB.prepare("DELETE FROM billing_parts WHERE campaign_id = ?2 AND date = ?3 AND run_id <= ?1").bind(
       job.run_id,
       job.campaign_id,

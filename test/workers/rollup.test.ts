@@ -193,6 +193,12 @@ describe("rollup fan-out", () => {
     expect(jobs).toBeGreaterThanOrEqual(1);
     await waitFor("the queue's jobs", async () => (await billed(campaign)).length > 0, 20_000);
     expect((await billed(campaign)).map(({ date: _d, ...r }) => r)).toEqual(oracle(today).map(({ date: _d, ...r }) => r));
+    // The next run leaves the campaign alone: its files have not changed.
+    const { run_id } = await batch.enqueueRollup();
+    const planned = await testEnv.DB.prepare("SELECT count(*) AS n FROM rollup_jobs WHERE run_id = ? AND campaign_id = ?")
+      .bind(run_id, campaign)
+      .first<{ n: number }>();
+    expect(planned?.n).toBe(0);
   });
 });
 
