@@ -138,6 +138,10 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
     // Campaign-dates whose files have not changed since their last run are left as they are.
     const { run_id, jobs } = await planRollup(this.env, plan.dates, now, { skipUnchanged: true });
     await this.#send(jobs);
+    // A week of job records is enough to see what ran (a run's partition rows go when its campaign-date finalizes).
+    await this.env.DB.prepare("DELETE FROM rollup_jobs WHERE created_at < ?")
+      .bind(now - 7 * DAY)
+      .run();
     await this.#clearMarkers(plan.main, plan.eu);
     return { run_id, jobs: jobs.length };
   }

@@ -318,7 +318,8 @@ async function finalize(env: RollupEnv, job: RollupJob, now: number): Promise<nu
       job.date,
     ),
     env.DB.prepare(
-      `INSERT INTO billing_daily (campaign_id, date, country, device_type, ${BILLING_COUNTS.join(", ")}, status, computed_at, archived_through)
+      `INSERT INTO billing_daily
+        (campaign_id, date, country, device_type, ${BILLING_COUNTS.join(", ")}, status, computed_at, archived_through)
       SELECT ?2, ?3, country, device_type, ${BILLING_COUNTS.join(", ")}, ?4, ?5, ?6 FROM (${fresh}) WHERE ${current}`,
     ).bind(job.run_id, job.campaign_id, job.date, status, now, job.archived_through),
     env.DB.prepare(

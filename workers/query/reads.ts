@@ -194,7 +194,8 @@ const reconciliation = (app: QueryApp) =>
     const start = dateStart(date)!;
     const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
     const { results } = await c.env.DB.prepare(
-      "SELECT campaign_id, SUM(clicks) AS clicks, SUM(event_id_repeats) AS repeats, MIN(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
+      // MAX: "provisional" sorts after "final", so one provisional row makes the day provisional, never the reverse.
+      "SELECT campaign_id, SUM(clicks) AS clicks, SUM(event_id_repeats) AS repeats, MAX(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
     )
       .bind(date)
       .all<{ campaign_id: string; clicks: number; repeats: number; status: string }>();
