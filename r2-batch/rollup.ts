@@ -325,8 +325,9 @@ async function finalize(env: RollupEnv, job: RollupJob, now: number): Promise<nu
     env.DB.prepare(
       `INSERT OR REPLACE INTO rollup_runs (date, files, events, rows, computed_at)
       SELECT ?3, SUM(files), SUM(events), (SELECT count(*) FROM billing_daily WHERE date = ?3), ?4
-      FROM rollup_jobs WHERE run_id = ?1 AND date = ?3 AND done_at IS NOT NULL AND ${current.replace("?2", "?5")}`,
-    ).bind(job.run_id, job.campaign_id, job.date, now, job.campaign_id),
+      FROM rollup_jobs WHERE run_id = ?1 AND date = ?3 AND done_at IS NOT NULL AND ${current}
+      HAVING count(*) > 0`,
+    ).bind(job.run_id, job.campaign_id, job.date, now),
     env.DB.prepare(
       `INSERT OR REPLACE INTO rollup_state (campaign_id, date, run_id, archived_through, computed_at, files_sha256)
       SELECT ?2, ?3, ?1, ?4, ?5, ?6 WHERE ${current}`,

@@ -169,6 +169,25 @@ describe("rollup fan-out", () => {
     expect(await billed(campaign)).toEqual(oracle(events));
   });
 
+  it("lists again when a compaction swaps an hour under a planned job, and an older run finishing late changes nothing", async () => {
+    const campaign = uniq("cmp");
+    const events = scenario(campaign, 300);
+    await archive(campaign, chunk(events, 20));
+    // Planned with the small files in its messages; the hour is compacted before the jobs run.
+    const older = await planRollup(testEnv, [DATE], Date.now());
+    await compactFolder(testEnv.ARCHIVE, folder, Date.now());
+    const late = recorded({ campaign_id: campaign, user_id: "late", late: true });
+    await archive(campaign, [[late]]);
+    const newer = await planRollup(testEnv, [DATE], Date.now() + 1);
+    for (const job of newer.jobs.filter((j) => j.campaign_id === campaign)) await runJob(testEnv, job);
+    expect(await billed(campaign)).toEqual(oracle([...events, late]));
+    // The older run's jobs find their files gone, list again, and finish; their rows do not replace the newer run's.
+    const results = [];
+    for (const job of older.jobs.filter((j) => j.campaign_id === campaign)) results.push(await runJob(testEnv, job));
+    expect(results.every((r) => r.finalized)).toBe(true);
+    expect(await billed(campaign)).toEqual(oracle([...events, late]));
+  });
+
   it("compacts through the queue too: one job per closed hour folder with small files", async () => {
     const campaign = uniq("cmp");
     await archive(campaign, chunk(scenario(campaign, 30), 10));
