@@ -8,7 +8,7 @@
  * partition), and the job that finishes a campaign-date last swaps the sums into `billing_daily` in one D1
  * transaction, recording every changed figure as a restatement.
  */
-import { archiveFile, DIRTY_PREFIX } from "../domain/archive-layout";
+import { archiveFile, DIRTY_PREFIX, dayPrefix } from "../domain/archive-layout";
 import {
   BILLING_COLUMNS,
   BILLING_COUNTS,
@@ -123,6 +123,15 @@ export async function planRollup(
   const watermarks = new Map<string, Promise<number>>();
   const jobs: RollupJob[] = [];
   for (const date of dates) {
+    // The watermark must be taken before the listing the jobs read: an event archived after it is not in it. So the
+    // campaigns are found by a first listing (names only), their objects asked, and only then the files listed.
+    for (const bucket of buckets(env)) {
+      for (const o of await listObjects(bucket, dayPrefix(date))) {
+        const campaign = archiveFile(o.key)?.campaign;
+        if (campaign && !watermarks.has(campaign)) watermarks.set(campaign, archivedThrough(env, campaign, spool.oldest_received_at, now));
+      }
+    }
+    await Promise.all(watermarks.values());
     const perCampaign = new Map<string, number>();
     const files = await filesOf(env, date);
     const odd = files.filter((f) => !f.campaign);
@@ -132,8 +141,6 @@ export async function planRollup(
       let refs = listed.get(f.campaign);
       if (!refs) listed.set(f.campaign, (refs = []));
       refs.push({ key: f.file.key, size: f.file.size, eu: f.bucket === env.ARCHIVE_EU });
-      // Before listing was the watermark's promise made: ask each campaign once per run.
-      if (!watermarks.has(f.campaign)) watermarks.set(f.campaign, archivedThrough(env, f.campaign, spool.oldest_received_at, now));
       perCampaign.set(f.campaign, (perCampaign.get(f.campaign) ?? 0) + (f.file.events ?? Math.ceil(f.file.size / 40)));
     }
     // A file whose name does not say its campaign (not written by the aggregator): its rows say it.
@@ -156,7 +163,9 @@ export async function planRollup(
       // Unchanged files give unchanged rows; only a date that has closed since needs one more run to become final.
       const closing = before && billingStatus(date, now, before.archived_through) === "provisional" && dateClosesAt(date) <= now;
       if (fingerprint && before?.files_sha256 === fingerprint && !closing) continue;
-      if (!watermarks.has(campaign_id)) watermarks.set(campaign_id, archivedThrough(env, campaign_id, spool.oldest_received_at, now));
+      // A campaign first seen in the second listing (its first file landed in between), or only inside an odd file:
+      // nothing was asked before its files were listed, so nothing is promised (the next run asks).
+      if (!watermarks.has(campaign_id)) watermarks.set(campaign_id, Promise.resolve(0));
       const parts = Math.max(1, Math.ceil(events / eventsPerJob));
       const at = await watermarks.get(campaign_id)!;
       const refs = odd.length ? undefined : listed.get(campaign_id);
