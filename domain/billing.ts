@@ -6,6 +6,7 @@
  */
 import { COUNTERS, CONTRACT_NAMES, addCounts, contractCounts, eventCounts, zeroCounts, type ContractCounts, type Counts } from "./counters";
 import { isClick, toMicros, type RecordedEvent, type Verdict } from "./event";
+import { murmur32 } from "./hash";
 import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, dateStart, utcDate } from "./time";
 
 /** The counter set by its contract names, and billing's own counts. */
@@ -67,8 +68,26 @@ interface Acc extends Pick<BillingRow, "campaign_id" | "date" | "country" | "dev
   users: Map<string, number>;
 }
 
+/** What the event_id rule needs of an event another rollup partition holds. */
+export type ForeignEvent = Pick<BillingInput, "uid" | "event_id" | "campaign_id" | "received_at" | "verdict"> & { date: string };
+
+const originalKey = (campaign_id: string, date: string, event_id: string) => `${campaign_id}\u0000${date}\u0000${event_id}`;
+
+// The UTC date of the last day seen: a rollup reads millions of events of the same few days.
+let lastDay = Number.NaN;
+let lastDate = "";
+function dayOf(ms: number): string {
+  const day = Math.floor(ms / DAY);
+  if (day !== lastDay) {
+    lastDay = day;
+    lastDate = utcDate(ms);
+  }
+  return lastDate;
+}
+
 /** An event's place in arrival order: the earliest received (then the smallest uid) is the original. */
-const before = (a: BillingInput, b: BillingInput) => a.received_at < b.received_at || (a.received_at === b.received_at && a.uid < b.uid);
+const before = (a: Pick<BillingInput, "received_at" | "uid">, b: Pick<BillingInput, "received_at" | "uid">) =>
+  a.received_at < b.received_at || (a.received_at === b.received_at && a.uid < b.uid);
 
 /**
  * Accumulates archived events into billing rows; feed it file by file (any order), then call rows().
@@ -81,14 +100,16 @@ export class BillingAccumulator {
   // An event is archived once per receipt; should a copy ever appear twice, it counts once.
   readonly #uids = new Set<string>();
   /** The billed original of each (campaign, date, event_id) among events not judged duplicates. */
-  readonly #originals = new Map<string, BillingInput>();
+  readonly #originals = new Map<string, BillingInput | ForeignEvent>();
+  /** Originals that are another partition's events: this partition's events with their event_id are all repeats. */
+  readonly #foreign = new WeakSet<object>();
   events = 0;
 
   #group(e: BillingInput): Acc {
-    const date = utcDate(e.timestamp);
+    const date = dayOf(e.timestamp);
     const country = e.country || "XX";
     const device_type = e.device_type || "unknown";
-    const key = JSON.stringify([e.campaign_id, date, country, device_type]);
+    const key = `${e.campaign_id}\u0000${date}\u0000${country}\u0000${device_type}`;
     let g = this.#groups.get(key);
     if (!g) {
       g = {
@@ -130,13 +151,33 @@ export class BillingAccumulator {
     this.#count(e, e.verdict as Verdict, 1);
     if (e.late) this.#group(e).late_events++;
     if (e.verdict === "duplicate") return;
-    const key = JSON.stringify([e.campaign_id, utcDate(e.timestamp), e.event_id]);
+    const key = originalKey(e.campaign_id, dayOf(e.timestamp), e.event_id);
     const original = this.#originals.get(key);
     if (!original) this.#originals.set(key, e);
     else if (before(e, original)) {
       this.#originals.set(key, e);
-      this.#repeat(original);
+      if (!this.#foreign.has(original)) this.#repeat(original as BillingInput);
     } else this.#repeat(e);
+  }
+
+  /**
+   * An event of the same campaign-day held by another rollup partition (partitions split events by user, and an
+   * event_id may repeat across users): if it came first, this partition's original of that event_id is a repeat.
+   * Call it after every own event is added; duplicates and event_ids this partition does not hold change nothing.
+   */
+  addForeign(e: ForeignEvent): void {
+    if (e.verdict === "duplicate") return;
+    const key = originalKey(e.campaign_id, e.date, e.event_id);
+    const original = this.#originals.get(key);
+    if (!original || this.#foreign.has(original) || !before(e, original)) return;
+    this.#foreign.add(e);
+    this.#originals.set(key, e);
+    this.#repeat(original as BillingInput);
+  }
+
+  /** Whether an event_id of a campaign-day is one this partition holds (the foreign pass reads only those). */
+  holds(campaign_id: string, date: string, event_id: string): boolean {
+    return this.#originals.has(originalKey(campaign_id, date, event_id));
   }
 
   /**
@@ -159,14 +200,34 @@ export class BillingAccumulator {
 }
 
 /**
- * A date's bill is final once no event for it can still be accepted: events may arrive up to 7 days
- * after their time (CONTRACT), so a date closes 7 days (plus clock skew and an hour of pipeline slack)
- * after it ends.
+ * The last receive time at which an event for `date` can still be accepted: events may arrive up to 7 days
+ * after their time (CONTRACT), plus clock skew.
  */
-export function billingStatus(date: string, now: number): "final" | "provisional" {
+export function dateClosesAt(date: string): number {
   const start = dateStart(date);
-  if (start === null) return "provisional";
-  return now >= start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS + HOUR ? "final" : "provisional";
+  return start === null ? Number.POSITIVE_INFINITY : start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS;
+}
+
+/**
+ * A date's bill is final only when no event for it can still be accepted and everything received until then
+ * was archived when the rows were computed (`archived_through`, the completeness watermark). Without a
+ * watermark (rows computed before it existed) an hour of pipeline slack stands in for it.
+ */
+export function billingStatus(date: string, now: number, archivedThrough: number | null = null): "final" | "provisional" {
+  const closes = dateClosesAt(date);
+  if (archivedThrough === null) return now >= closes + HOUR ? "final" : "provisional";
+  return now >= closes && archivedThrough >= closes ? "final" : "provisional";
+}
+
+/** Rollup partitions split a campaign-day by this hash of the user (of the event_id when there is none), so each
+ * user's clicks are in exactly one partition and exact unique users are the sum over partitions. */
+export function userBucket(e: { user_id?: string | null; event_id: string }): number {
+  return e.user_id ? murmur32(`u${e.user_id}`) : murmur32(`e${e.event_id}`);
+}
+
+/** Partition `part` of `parts` holds the buckets in [lo, hi). */
+export function partitionRange(part: number, parts: number): [lo: number, hi: number] {
+  return [Math.floor((part * 2 ** 32) / parts), Math.floor(((part + 1) * 2 ** 32) / parts)];
 }
 
 /**
@@ -196,14 +257,30 @@ export interface RollupResult {
 
 /** The r2-batch Worker's RPC surface (the query Worker calls it over its service binding). */
 export interface BatchRpc {
-  rollup(date?: string): Promise<{ rows: number; dates: RollupResult[] }>;
+  /** Plans a run and runs its jobs in the batch Worker's invocation; answers when every job is done. */
+  rollup(date?: string): Promise<{ rows: number; dates: RollupResult[]; run_id: string; jobs: number }>;
   sweep(): Promise<{ swept: number; events: number; failed: number }>;
   spool(): Promise<SpoolBacklog>;
+  /** Compacts every closed hour now (the cron's step, here one folder after another); `skipped`: folders another held. */
+  compact(): Promise<CompactionSummary & { skipped: number }>;
+  /** The current archive files of a campaign's dates: keys, sizes, SHA-256 (r2-batch/statements.ts). */
+  statementFiles(campaignId: string, dates: string[]): Promise<{ key: string; size: number; sha256: string; bucket: "main" | "eu" }[]>;
+}
+
+/** What one compaction pass did (r2-batch/compact.ts). */
+export interface CompactionSummary {
+  folders: number;
+  campaigns: number;
+  files_before: number;
+  files_after: number;
+  events: number;
 }
 
 /** Spooled files waiting to be handed to their objects (`more`: there are more than were listed). */
 export interface SpoolBacklog {
   files: number;
   more: boolean;
+  /** When the oldest file was spooled (how long sweeps have missed it), and its events' receive time (the watermark's). */
   oldest_spooled_at: number | null;
+  oldest_received_at: number | null;
 }

@@ -4,7 +4,7 @@
  */
 import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import { parquetReadObjects } from "hyparquet";
+import { parquetMetadataAsync, parquetRead, parquetReadObjects, type AsyncBuffer, type FileMetaData } from "hyparquet";
 import type { Conversion } from "./conversion";
 import type { RecordedEvent } from "./event";
 
@@ -78,9 +78,12 @@ export const CONVERSION_COLUMNS = [
 const zstd = (input: Uint8Array): Uint8Array => new Uint8Array(zstdCompressSync(input));
 const unzstd = (input: Uint8Array): Uint8Array => new Uint8Array(zstdDecompressSync(input));
 
-/** Encodes recorded events as one Parquet file (zstd, one row group). */
-export function encodeArchive(events: readonly RecordedEvent[]): ArrayBuffer {
-  return encode(ARCHIVE_COLUMNS, events as unknown as readonly Record<string, unknown>[]);
+/**
+ * Encodes recorded events as one Parquet file (zstd; one row group unless `rowGroupSize` says otherwise, and
+ * extra key-value metadata, as compaction writes them).
+ */
+export function encodeArchive(events: readonly RecordedEvent[], opts: EncodeOptions = {}): ArrayBuffer {
+  return encode(ARCHIVE_COLUMNS, events as unknown as readonly Record<string, unknown>[], opts);
 }
 
 /** Encodes conversions as one Parquet file. */
@@ -88,13 +91,19 @@ export function encodeConversions(conversions: readonly Conversion[]): ArrayBuff
   return encode(CONVERSION_COLUMNS, conversions as unknown as readonly Record<string, unknown>[]);
 }
 
-function encode(columns: readonly (readonly [string, ColumnType])[], events: readonly Record<string, unknown>[]): ArrayBuffer {
+type EncodeOptions = { rowGroupSize?: number; kvMetadata?: { key: string; value: string }[] };
+
+function encode(
+  columns: readonly (readonly [string, ColumnType])[],
+  events: readonly Record<string, unknown>[],
+  opts: EncodeOptions = {},
+): ArrayBuffer {
   return parquetWriteBuffer({
     codec: "ZSTD",
     compressors: { ZSTD: zstd },
-    rowGroupSize: Math.max(events.length, 1),
+    rowGroupSize: opts.rowGroupSize ?? Math.max(events.length, 1),
     createdBy: "edgeclick",
-    kvMetadata: [{ key: "edgeclick.schema", value: "1" }],
+    kvMetadata: [{ key: "edgeclick.schema", value: "1" }, ...(opts.kvMetadata ?? [])],
     columnData: columns.map(([name, type]) => ({
       name,
       type,
@@ -123,11 +132,54 @@ export async function decodeArchive<C extends ArchiveColumn>(file: ArrayBuffer, 
     columns: columns as string[] | undefined,
     compressors: { ZSTD: unzstd },
   })) as Record<string, unknown>[];
+  return plainRows(rows) as Pick<ArchiveRow, C>[];
+}
+
+/** Times as epoch ms and INT64 as numbers, as the event has them. */
+function plainRows(rows: Record<string, unknown>[]): Record<string, unknown>[] {
   for (const row of rows) {
     for (const [k, v] of Object.entries(row)) {
       if (v instanceof Date) row[k] = v.getTime();
       else if (typeof v === "bigint") row[k] = Number(v);
     }
   }
-  return rows as Pick<ArchiveRow, C>[];
+  return rows;
+}
+
+export type { AsyncBuffer, FileMetaData };
+
+/** A file's footer: row groups, their row counts and the key-value metadata, read without the rest of the file. */
+export function archiveMetadata(file: AsyncBuffer): Promise<FileMetaData> {
+  return parquetMetadataAsync(file);
+}
+
+/** One row group's rows (the named columns), read from `file` by byte ranges: memory holds one row group at a time. */
+export async function readRowGroup<C extends ArchiveColumn>(
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  group: number,
+  columns: readonly C[],
+): Promise<Pick<ArchiveRow, C>[]> {
+  let rowStart = 0;
+  for (let g = 0; g < group; g++) rowStart += Number(metadata.row_groups[g].num_rows);
+  const rowEnd = rowStart + Number(metadata.row_groups[group].num_rows);
+  let rows: Record<string, unknown>[] = [];
+  await parquetRead({
+    file,
+    metadata,
+    columns: columns as unknown as string[],
+    rowStart,
+    rowEnd,
+    rowFormat: "object",
+    compressors: { ZSTD: unzstd },
+    onComplete: (r: Record<string, unknown>[]) => {
+      rows = r;
+    },
+  });
+  return plainRows(rows) as Pick<ArchiveRow, C>[];
+}
+
+/** The value of one key of a file's key-value metadata. */
+export function metadataValue(metadata: FileMetaData, key: string): string | undefined {
+  return metadata.key_value_metadata?.find((kv) => kv.key === key)?.value ?? undefined;
 }

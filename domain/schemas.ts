@@ -559,3 +559,19 @@ export const heatmapQuery = z.object({
 
 /** `POST /v1/admin/ad-groups`: a named group of a campaign's ads. */
 export const createAdGroup = z.strictObject({ campaign_id: idParam, name });
+
+// Billing at scale and audit (issue 11).
+
+export const restatementsQuery = z.object({
+  campaign_id: idParam.optional().describe("One campaign (default: every campaign of the caller)."),
+  from: dateString.optional().describe("First billing date, YYYY-MM-DD."),
+  to: dateString.optional().describe("Last billing date, YYYY-MM-DD (inclusive)."),
+});
+
+export const statementQuery = z.object({
+  campaign_id: idParam,
+  month: z
+    .string()
+    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month YYYY-MM")
+    .describe("UTC month YYYY-MM."),
+});

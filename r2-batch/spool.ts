@@ -1,7 +1,7 @@
 /** Hands events that were spooled to R2 (objects and queue both down at the edge) to their campaign objects. */
 import { logLine } from "../domain/log";
 import type { PendingMessage } from "../domain/messages";
-import { SPOOL_PREFIX } from "../domain/archive-layout";
+import { SPOOL_PREFIX, spooledAt } from "../domain/archive-layout";
 import type { SpoolBacklog } from "../domain/billing";
 import { recordEvents, type CampaignBinding } from "../durable-objects/client";
 
@@ -38,14 +38,19 @@ export async function sweepSpool(
 /** What waits in the spool (both jurisdictions): files, and when the oldest of them was spooled. */
 export async function spoolBacklog(env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket }, limit = 1000): Promise<SpoolBacklog> {
   let files = 0;
-  let oldest: number | null = null;
+  let spooled: number | null = null;
+  let received: number | null = null;
   let more = false;
   for (const bucket of [env.ARCHIVE, env.ARCHIVE_EU]) {
     const page = await bucket.list({ prefix: SPOOL_PREFIX, limit });
     files += page.objects.length;
     more ||= page.truncated;
-    // When it was written, not its events' receive time: a dead letter can be old when it is spooled.
-    for (const { uploaded } of page.objects) oldest = Math.min(oldest ?? Number.POSITIVE_INFINITY, uploaded.getTime());
+    // When it was written (a dead letter can be old when it is spooled), and the receive time its key names.
+    for (const { key, uploaded } of page.objects) {
+      spooled = Math.min(spooled ?? Number.POSITIVE_INFINITY, uploaded.getTime());
+      const at = spooledAt(key);
+      if (at !== null) received = Math.min(received ?? Number.POSITIVE_INFINITY, at);
+    }
   }
-  return { files, more, oldest_spooled_at: oldest };
+  return { files, more, oldest_spooled_at: spooled, oldest_received_at: received };
 }

@@ -4,6 +4,8 @@ interface __BaseEnv_BatchEnv {
 	ARCHIVE: R2Bucket;
 	ARCHIVE_EU: R2Bucket;
 	DB: D1Database;
+	ROLLUP: Queue;
+	ALLOWED_LATENESS_MS: "3600000";
 	CAMPAIGN: DurableObjectNamespace /* CampaignCounter from edgeclick-ingest */;
 }
 interface BatchEnv extends __BaseEnv_BatchEnv {}

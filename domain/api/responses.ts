@@ -4,7 +4,7 @@
  * schema is checked against it at compile time (`satisfies`).
  */
 import { z } from "zod";
-import type { RollupResult } from "../billing";
+import type { CompactionSummary, RollupResult } from "../billing";
 import { INVALID_REASONS } from "../event";
 import type { MetricBucket } from "../metrics";
 
@@ -78,7 +78,14 @@ const rollupDate = z.object({
   rows: count(),
   rows_written: count("D1 rows written, deletes of the old rows included."),
 }) satisfies z.ZodType<RollupResult>;
-export const rollupResult = z.object({ rows: count("Billing rows written."), dates: z.array(rollupDate) }).meta({ id: "RollupResult" });
+export const rollupResult = z
+  .object({
+    rows: count("Billing rows written."),
+    dates: z.array(rollupDate),
+    run_id: text("The run: its jobs are in D1 (rollup_jobs)."),
+    jobs: count("Jobs run: one per campaign × date × user partition."),
+  })
+  .meta({ id: "RollupResult" });
 
 export const replayResult = z
   .object({
@@ -311,7 +318,15 @@ export const billing = z
         unique_users: count("Exact."),
         cost: z.number(),
         invalid_clicks: count(),
-        status: z.enum(["final", "provisional"]).describe("provisional until 7 days after the date ends."),
+        status: z
+          .enum(["final", "provisional"])
+          .describe(
+            "final only when no event for the date can still be accepted (7 days after it ends) and everything received until then was archived when the row was computed.",
+          ),
+        archived_through: z
+          .string()
+          .nullable()
+          .describe("Completeness watermark: every event received before this time was in the archive when the row was computed."),
         suspicious_clicks: count(),
         duplicates: count(),
         late_events: count(),
@@ -451,3 +466,88 @@ export const heatmap = z
   .meta({ id: "Heatmap" });
 
 export const adGroupCreated = z.object({ ad_group_id: z.string() }).meta({ id: "AdGroupCreated" });
+
+// Billing at scale and audit (issue 11): restatements.
+
+const billedValues = z
+  .object({
+    clicks: count(),
+    unique_users: count(),
+    cost: z.number(),
+    invalid_clicks: count(),
+    suspicious_clicks: count(),
+    duplicates: count(),
+    late_events: count(),
+    event_id_repeats: count(),
+  })
+  .nullable();
+
+export const restatements = z
+  .object({
+    restatements: z.array(
+      z.object({
+        restatement_id: z.number().int(),
+        campaign_id: z.string(),
+        date: z.string(),
+        country: z.string(),
+        device_type: z.string(),
+        old: billedValues.describe("The published row before (null: the row did not exist)."),
+        new: billedValues.describe("The row after (null: the row went)."),
+        cause: z.enum(["late_events", "recalculation", "fraud_review"]).describe("Why it changed."),
+        run_id: z.string(),
+        recorded_at: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: "Restatements" });
+
+export const compactionResult = z
+  .object({
+    skipped: count("Hour folders another compaction was working on (left to it)."),
+    folders: count("Hour folders with small files that were looked at."),
+    campaigns: count("Campaign-hours compacted."),
+    files_before: count("Files merged."),
+    files_after: count("Compacted parts written in their place."),
+    events: count("Events in those parts."),
+  })
+  .meta({ id: "CompactionResult" }) satisfies z.ZodType<CompactionSummary & { skipped: number }>;
+
+const statementCounts = {
+  clicks: count(),
+  cost: z.number(),
+  invalid_clicks: count(),
+  suspicious_clicks: count(),
+  duplicates: count(),
+  late_events: count(),
+  event_id_repeats: count(),
+};
+
+export const statement = z
+  .object({
+    campaign_id: z.string(),
+    month: z.string(),
+    rows: z
+      .array(
+        z.object({
+          date: z.string(),
+          country: z.string(),
+          device_type: z.string(),
+          ...statementCounts,
+          unique_users: count("Exact, per row."),
+          status: z.enum(["final", "provisional"]),
+          archived_through: z.string().nullable(),
+        }),
+      )
+      .describe("The billing rows of the month, exactly as GET /v1/billing answers them."),
+    days: z.array(z.object({ date: z.string(), ...statementCounts, status: z.enum(["final", "provisional"]) })),
+    totals: z.object(statementCounts),
+    complete: z.boolean().describe("true only when every day of the month is final."),
+    files: z
+      .array(z.object({ key: z.string(), size: count(), sha256: z.string(), bucket: z.enum(["main", "eu"]) }))
+      .describe("The archive files the rows are computed from (every event of the campaign in the month), in key order."),
+    sha256: z
+      .string()
+      .describe("SHA-256 (hex) of the JSON text of {campaign_id, month, rows, files}, in that order: the statement's fingerprint."),
+    generated_at: z.string(),
+  })
+  .meta({ id: "Statement" });

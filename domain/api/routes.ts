@@ -216,7 +216,11 @@ export const rollup = endpoint({
   path: "/v1/admin/rollup",
   id: "rollup",
   tag: "admin",
-  summary: "Run the billing rollup now (the cron's code)",
+  summary: "Run the billing rollup now (the cron's jobs), and answer when every job is done",
+  description:
+    "Plans a run (one job per campaign × date × user partition) and runs its jobs one after another in the batch " +
+    "Worker; answers when all are done, so the billing rows are in place when it returns. The cron sends the same jobs " +
+    "to the edgeclick-rollup queue instead, where they run in parallel.",
   auth: "admin",
   body: { schema: S.rollupBody, optional: true },
   responses: jsonAnswer(200, "Rows written per date", R.rollupResult),
@@ -468,6 +472,51 @@ export const createAdGroup = endpoint({
   body: { schema: S.createAdGroup, example: { campaign_id: "cmp_9Rk3vB6n", name: "Video, EU" } },
   responses: jsonAnswer(201, "The ad group", R.adGroupCreated),
   errors: [...ADMIN_WRITE, 404],
+});
+
+// Billing at scale and audit (issue 11)
+
+export const restatements = endpoint({
+  method: "get",
+  path: "/v1/billing/restatements",
+  id: "restatements",
+  tag: "query",
+  summary: "Every change to a billed figure after it was first published: old and new values, and why",
+  auth: "reader",
+  query: S.restatementsQuery,
+  responses: jsonAnswer(200, "Oldest first", R.restatements),
+  errors: [400, 401, 403, 404],
+});
+
+export const statement = endpoint({
+  method: "get",
+  path: "/v1/statements",
+  id: "statement",
+  tag: "query",
+  summary: "A campaign's billing statement for a month: per-day rows, totals, and the archive files they come from",
+  description:
+    "Every file is listed with its size and SHA-256, and `sha256` fingerprints the rows and the files together. " +
+    "`node scripts/reproduce-statement.mjs statement.json DIR` checks the files in DIR and recomputes the rows with DuckDB " +
+    "(docs/reproduce-billing.sql over exactly those files). Days are UTC.",
+  auth: "reader",
+  query: S.statementQuery,
+  responses: jsonAnswer(200, "The statement", R.statement),
+  errors: [400, 401, 403, 404],
+});
+
+export const compact = endpoint({
+  method: "post",
+  path: "/v1/admin/compact",
+  id: "compact",
+  tag: "admin",
+  summary: "Compact the archive now: merge each closed hour's small files into one part per campaign (the cron's step)",
+  description:
+    "An hour is closed once it can no longer receive on-time events (its end + ALLOWED_LATENESS_MS + clock skew + 10 min). " +
+    "Parts are written and verified, then a manifest commits them, then the merged files are removed.",
+  auth: "admin",
+  body: { schema: S.emptyBody, optional: true },
+  responses: jsonAnswer(200, "What was compacted", R.compactionResult),
+  errors: [...ADMIN_WRITE],
 });
 
 /** The ingest Worker's endpoints (on the ingest base URL). */

@@ -145,6 +145,8 @@ describe("npm run deploy -- --dry-run", () => {
       const named = namedInConfigs();
       expect(named.r2).toContain("edgeclick-archive-eu --jurisdiction eu");
       expect(named.queues).toContain("edgeclick-events-dlq");
+      // The rollup's queue and its dead-letter queue come from the batch Worker's config like the others.
+      expect(named.queues).toEqual(expect.arrayContaining(["edgeclick-rollup", "edgeclick-rollup-dlq"]));
       const creates = [
         ...named.d1.map((n) => `npx wrangler d1 create ${n}`),
         ...named.r2.map((b) => `npx wrangler r2 bucket create ${b}`),
@@ -232,7 +234,10 @@ describe("npm run deploy against a stand-in wrangler (test/e2e/fake-wrangler.mjs
 
   it("creates what is missing, gives the new database's id to the configs, and the ingest URL to the query Worker", () => {
     const { r, calls, after, generated, dir } = deployWith(
-      { r2: [{ name: "edgeclick-archive", jurisdiction: null }], queues: ["edgeclick-events"] },
+      {
+        r2: [{ name: "edgeclick-archive", jurisdiction: null }],
+        queues: ["edgeclick-events", "edgeclick-rollup", "edgeclick-rollup-dlq"],
+      },
       secrets,
     );
     try {
@@ -268,7 +273,7 @@ describe("npm run deploy against a stand-in wrangler (test/e2e/fake-wrangler.mjs
         { name: "edgeclick-archive", jurisdiction: null },
         { name: "edgeclick-archive-eu", jurisdiction: "eu" },
       ],
-      queues: ["edgeclick-events", "edgeclick-events-dlq"],
+      queues: ["edgeclick-events", "edgeclick-events-dlq", "edgeclick-rollup", "edgeclick-rollup-dlq"],
       fail: "aggregator/wrangler.json",
     };
     const { r, calls, after, dir } = deployWith(all, secrets);
@@ -315,7 +320,7 @@ describe("the deploy plan", () => {
         { name: "edgeclick-archive", jurisdiction: null },
         { name: "edgeclick-archive-eu", jurisdiction: null },
       ],
-      queues: ["edgeclick-events", "someone-elses-queue"],
+      queues: ["edgeclick-events", "edgeclick-rollup", "edgeclick-rollup-dlq", "someone-elses-queue"],
       workers: { "edgeclick-ingest": { secrets: ["IP_HASH_KEY", "CLICK_SIGNING_KEYS"] } },
     };
     const env = { ADMIN_TOKEN: "t", IP_HASH_KEY: "k", CLICK_SIGNING_KEYS: "k1:s" };
@@ -345,7 +350,7 @@ describe("the deploy plan", () => {
         { name: "edgeclick-archive", jurisdiction: null },
         { name: "edgeclick-archive-eu", jurisdiction: "eu" },
       ],
-      queues: ["edgeclick-events", "edgeclick-events-dlq"],
+      queues: ["edgeclick-events", "edgeclick-events-dlq", "edgeclick-rollup", "edgeclick-rollup-dlq"],
       workers: {
         "edgeclick-ingest": { secrets: ["IP_HASH_KEY", "CLICK_SIGNING_KEYS"] },
         "edgeclick-query": { secrets: ["ADMIN_TOKEN", "IP_HASH_KEY", "CLICK_SIGNING_KEYS"] },

@@ -228,6 +228,7 @@ describe("billing", () => {
         over_budget_clicks: 0,
         event_id_repeats: 0,
         status: "provisional",
+        archived_through: expect.any(String),
       },
       {
         date: today,
@@ -243,6 +244,7 @@ describe("billing", () => {
         over_budget_clicks: 0,
         event_id_repeats: 0,
         status: "provisional",
+        archived_through: expect.any(String),
       },
     ]);
     expect(await billing()).toEqual(rows);

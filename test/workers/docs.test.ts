@@ -46,6 +46,10 @@ const CONTRACT = [
   "POST /v1/admin/replay",
   "PATCH /v1/admin/publishers/{id}",
   "POST /v1/admin/ad-groups",
+  // Billing at scale and audit (issue 11).
+  "GET /v1/billing/restatements",
+  "POST /v1/admin/compact",
+  "GET /v1/statements",
 ];
 const INGEST = ["GET /click", "POST /v1/events", "POST /v1/conversions"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
@@ -259,6 +263,8 @@ describe("GET /openapi.json", () => {
       ["GET /v1/campaigns/{id}/live", S.liveQuery],
       ["GET /v1/billing", S.billingQuery],
       ["GET /v1/reconciliation", S.reconciliationQuery],
+      ["GET /v1/billing/restatements", S.restatementsQuery],
+      ["GET /v1/statements", S.statementQuery],
     ];
     for (const [key, schema] of queries) {
       const documented = params(key);
@@ -367,6 +373,7 @@ describe("GET /openapi.json", () => {
     });
     await conforms(doc, "GET /v1/alerts", `${Q}/v1/alerts`, { headers: key });
     await conforms(doc, "GET /v1/alerts", `${Q}/v1/alerts?limit=0`, { headers: key });
+    await conforms(doc, "POST /v1/admin/compact", `${Q}/v1/admin/compact`, post({}));
 
     // Clicks: billed, a bot, an unknown ad; and posted events with one rejected.
     expect((await call(`${click_url}&user_id=a`, { headers: { "User-Agent": BROWSER, "CF-IPCountry": "DE" } })).status).toBe(302);
@@ -441,6 +448,12 @@ describe("GET /openapi.json", () => {
       `/v1/reconciliation?date=${today}`,
     ])
       expect(await conforms(doc, `GET ${path.split("?")[0]}`, `${Q}${path}&format=csv`, { headers: key })).toMatch(/^\w+,/);
+    await conforms(doc, "GET /v1/billing/restatements", `${Q}/v1/billing/restatements?campaign_id=${campaign_id}`, { headers: key });
+    await conforms(doc, "GET /v1/billing/restatements", `${Q}/v1/billing/restatements?from=2026-13-01`, { headers: key });
+    await conforms(doc, "GET /v1/statements", `${Q}/v1/statements?campaign_id=${campaign_id}&month=${today.slice(0, 7)}`, {
+      headers: key,
+    });
+    await conforms(doc, "GET /v1/statements", `${Q}/v1/statements?campaign_id=${campaign_id}&month=2026-13`, { headers: key });
     await conforms(doc, "GET /v1/ops", `${Q}/v1/ops?minutes=60`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/buffers", `${Q}/v1/admin/buffers`, { headers: ADMIN });
     await conforms(doc, "GET /v1/admin/campaigns/{id}/objects", `${Q}/v1/admin/campaigns/${campaign_id}/objects`, { headers: ADMIN });

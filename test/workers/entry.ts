@@ -5,6 +5,7 @@
 import ingest from "../../workers/ingest/index";
 import query from "../../workers/query/index";
 import aggregator from "../../workers/aggregator/index";
+import { type BatchJob, consumeRollup } from "../../r2-batch/index";
 
 export { CampaignCounter, Blocklist, Leaderboard, EdgeBuffer, PublisherGate, AlertBox, ConversionLedger } from "../../workers/ingest/index";
 export { default as Batch } from "../../r2-batch/index";
@@ -17,6 +18,7 @@ export default {
     return host === "ingest.test" ? ingest.fetch(req, env, ctx) : query.fetch(req, env, ctx);
   },
   queue(batch, env) {
+    if (batch.queue === "edgeclick-rollup") return consumeRollup(batch as MessageBatch<BatchJob>, env);
     return aggregator.queue(batch as never, env);
   },
 } satisfies ExportedHandler<TestEnv>;

@@ -338,6 +338,7 @@ describe("a scenario of thousands of events", () => {
             over_budget_clicks: t.over_budget_clicks,
             event_id_repeats: list.filter((j) => repeats.has(j)).length,
             status: "provisional",
+            archived_through: expect.any(String),
           };
         })
         .sort((x, y) => x.date.localeCompare(y.date) || x.country.localeCompare(y.country) || x.device_type.localeCompare(y.device_type));

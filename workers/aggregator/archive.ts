@@ -16,12 +16,15 @@ export async function archiveMessage(bucket: R2Bucket, messageId: string, events
   const yesterday = utcDate(now - DAY);
   const dirty = new Set<string>();
   await Promise.all(
-    [...byHour].map(([key, list]) => {
+    [...byHour].map(async ([key, list]) => {
       const date = utcDate(list[0].timestamp);
       if (date < yesterday) dirty.add(date);
-      return bucket.put(key, encodeArchive(list), {
+      const bytes = encodeArchive(list);
+      return bucket.put(key, bytes, {
         httpMetadata: { contentType: "application/vnd.apache.parquet" },
         customMetadata: { message: messageId, events: String(list.length) },
+        // Kept by R2 (and checked on upload): billing statements list each file's SHA-256 without reading it.
+        sha256: await crypto.subtle.digest("SHA-256", bytes),
       });
     }),
   );

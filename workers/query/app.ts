@@ -2,6 +2,7 @@
 import * as api from "../../domain/api/routes";
 import { adminRoutes } from "./admin";
 import { attributionRoutes } from "./attribution";
+import { auditRoutes } from "./audit";
 import { dashboardResponse } from "./dashboard";
 import { openApiResponse, registerComponents } from "./openapi";
 import { opsPageResponse } from "./ops-page";
@@ -33,6 +34,7 @@ readRoutes(app);
 keyRoutes(app);
 alertRoutes(app);
 attributionRoutes(app);
+auditRoutes(app);
 app.get("/", (c) => c.json({ service: "edgeclick-query", docs: "/openapi.json", dashboard: "/dashboard" }));
 closeMethods(app);
 registerComponents(app);

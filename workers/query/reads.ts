@@ -53,11 +53,11 @@ const billing = (app: QueryApp) =>
     const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
     // Dates whose day overlaps [from, to).
     const { results } = await c.env.DB.prepare(
-      `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status
+      `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status, archived_through
      FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, country, device_type`,
     )
       .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
-      .all<Record<string, number | string>>();
+      .all<Record<string, number | string | null>>();
     const body = {
       campaign_id: campaign.campaign_id,
       from: q.from,
@@ -71,6 +71,7 @@ const billing = (app: QueryApp) =>
         cost: fromMicros(Number(r.cost_micros)),
         invalid_clicks: r.invalid_clicks,
         status: r.status,
+        archived_through: r.archived_through === null ? null : new Date(Number(r.archived_through)).toISOString(),
         suspicious_clicks: r.suspicious_clicks,
         duplicates: r.duplicates,
         late_events: r.late_events,
@@ -216,7 +217,8 @@ const reconciliation = (app: QueryApp) =>
     const start = dateStart(date)!;
     const campaigns = await listCampaigns(c.env.DB, tenantOf(c.get("principal")));
     const { results } = await c.env.DB.prepare(
-      "SELECT campaign_id, SUM(clicks) AS clicks, SUM(event_id_repeats) AS repeats, MIN(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
+      // MAX: "provisional" sorts after "final", so one provisional row makes the day provisional, never the reverse.
+      "SELECT campaign_id, SUM(clicks) AS clicks, SUM(event_id_repeats) AS repeats, MAX(status) AS status FROM billing_daily WHERE date = ? GROUP BY campaign_id",
     )
       .bind(date)
       .all<{ campaign_id: string; clicks: number; repeats: number; status: string }>();

@@ -1,0 +1,43 @@
+/** The archive files a campaign's month of billing is computed from: keys, sizes and SHA-256, for a verifiable statement. */
+import { dayFiles } from "./files";
+
+export interface StatementFile {
+  key: string;
+  size: number;
+  sha256: string;
+  /** The bucket: `main`, or `eu` for an advertiser whose data stays in the EU. */
+  bucket: "main" | "eu";
+}
+
+const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** SHA-256 of an object: R2's stored checksum when the writer gave one, else computed from its bytes. */
+async function sha256Of(bucket: R2Bucket, key: string): Promise<string | null> {
+  const head = await bucket.head(key);
+  if (!head) return null;
+  if (head.checksums.sha256) return hex(head.checksums.sha256);
+  const obj = await bucket.get(key);
+  return obj ? hex(await crypto.subtle.digest("SHA-256", await obj.arrayBuffer())) : null;
+}
+
+/** The current files of one campaign for each of `dates`, in key order. */
+export async function statementFiles(
+  env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket },
+  campaignId: string,
+  dates: readonly string[],
+): Promise<StatementFile[]> {
+  const out: StatementFile[] = [];
+  for (const [name, bucket] of [
+    ["main", env.ARCHIVE],
+    ["eu", env.ARCHIVE_EU],
+  ] as const) {
+    for (const date of dates) {
+      for (const f of await dayFiles(bucket, date, campaignId)) {
+        const sha256 = await sha256Of(bucket, f.key);
+        // Gone since the listing: a compaction swapped the hour; its part is listed by the caller's next ask.
+        if (sha256) out.push({ key: f.key, size: f.size, sha256, bucket: name });
+      }
+    }
+  }
+  return out.sort((a, b) => a.key.localeCompare(b.key));
+}

@@ -1,0 +1,90 @@
+/**
+ * Verifiable statements (issue 11): GET /v1/statements lists the archive files of a campaign's month with their
+ * SHA-256; scripts/reproduce-statement.mjs checks them and recomputes every row with DuckDB from exactly those files.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { reproduceStatement } from "../../scripts/reproduce-statement.mjs";
+import { ADMIN_TOKEN, BROWSER, api, archiveBucket, removeDir, seed, startTestStack, waitFor, type TestStack } from "./harness";
+
+let stack: TestStack | null = null;
+const dirs: string[] = [];
+afterAll(async () => {
+  await stack?.close();
+  for (const d of dirs) removeDir(d);
+});
+
+interface Statement {
+  campaign_id: string;
+  month: string;
+  rows: { clicks: number; country: string }[];
+  files: { key: string; size: number; sha256: string; bucket: "main" | "eu" }[];
+  totals: { clicks: number; cost: number };
+  sha256: string;
+}
+
+describe("GET /v1/statements", () => {
+  it("lists the files a month is billed from, and DuckDB reproduces every row from exactly those files", async () => {
+    stack = await startTestStack();
+    dirs.push(stack.persistTo, stack.buildDir);
+    const acme = await seed(stack, "Stated");
+    const clicks = [
+      { user: "ann", ua: BROWSER, ip: "203.0.113.61", country: "NL" },
+      { user: "ben", ua: BROWSER, ip: "203.0.113.62", country: "NL" },
+      { user: "ben", ua: BROWSER, ip: "203.0.113.62", country: "NL" }, // same minute: duplicate
+      { user: "cat", ua: "curl/8.5.0", ip: "203.0.113.63", country: "BE" }, // bot
+      { user: "dan", ua: BROWSER, ip: "203.0.113.64", country: "BE" },
+    ];
+    for (const c of clicks) {
+      const r = await fetch(`${acme.click_url}&user_id=${c.user}`, {
+        redirect: "manual",
+        headers: { "User-Agent": c.ua, "CF-Connecting-IP": c.ip, "CF-IPCountry": c.country },
+      });
+      expect(r.status).toBe(302);
+    }
+    const month = new Date().toISOString().slice(0, 7);
+    const url = `${stack.queryUrl}/v1/statements?campaign_id=${acme.campaign_id}&month=${month}`;
+    const { value: statement } = await waitFor(
+      "the five clicks billed",
+      async () => {
+        await api(`${stack!.queryUrl}/v1/admin/rollup`, { method: "POST", token: ADMIN_TOKEN, body: "{}" });
+        const r = await api<Statement>(url, { token: acme.key });
+        const judged = r.body.rows.reduce((n, row) => n + row.clicks, 0);
+        return r.status === 200 && judged === 3 ? r.body : null;
+      },
+      30_000,
+    );
+    expect(statement.totals).toMatchObject({ clicks: 3, cost: 1.05 });
+    expect(statement.files.length).toBeGreaterThan(0);
+    expect(statement.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256) && f.key.startsWith("raw/"))).toBe(true);
+    // Another advertiser's key: the campaign does not exist for it.
+    const other = await seed(stack, "Nosy");
+    expect((await api(url, { token: other.key })).status).toBe(404);
+
+    // The auditor's copy: exactly the listed files, under their keys.
+    const bucket = await archiveBucket(stack);
+    const dir = mkdtempSync(join(tmpdir(), "edgeclick-statement-"));
+    dirs.push(dir);
+    for (const f of statement.files) {
+      const path = join(dir, f.key);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, Buffer.from(await (await bucket.get(f.key))!.arrayBuffer()));
+    }
+    const reproduced = await reproduceStatement(statement, dir);
+    expect(reproduced.problems).toEqual([]);
+    expect(reproduced.rows.map((r) => [r.country, r.clicks])).toEqual([
+      ["BE", 0],
+      ["BE", 1],
+      ["NL", 2],
+    ]);
+
+    // A changed figure or a changed file is caught.
+    const edited = { ...statement, rows: statement.rows.map((r, i) => (i === 0 ? { ...r, clicks: r.clicks + 1 } : r)) };
+    expect((await reproduceStatement(edited, dir)).problems.join("\n")).toMatch(/fingerprint[\s\S]*rows differ/);
+    const first = join(dir, statement.files[0].key);
+    writeFileSync(first, Buffer.concat([Buffer.from(await (await bucket.get(statement.files[0].key))!.arrayBuffer()), Buffer.from([0])]));
+    expect((await reproduceStatement(statement, dir)).problems.join("\n")).toMatch(/sha256: raw\//);
+  });
+});
