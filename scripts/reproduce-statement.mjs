@@ -59,6 +59,7 @@ export async function reproduceStatement(statement, dir) {
         duplicates: Number(r.duplicates),
         late_events: Number(r.late_events),
         event_id_repeats: Number(r.event_id_repeats),
+        over_budget_clicks: Number(r.over_budget_clicks),
         unique_users: Number(r.unique_users),
       }));
     const billed = rows.map(({ status: _s, archived_through: _a, ...r }) => r);

@@ -520,6 +520,7 @@ const statementCounts = {
   duplicates: count(),
   late_events: count(),
   event_id_repeats: count(),
+  over_budget_clicks: count("Clicks after the day's budget was spent: not billed."),
 };
 
 export const statement = z

@@ -80,7 +80,15 @@ const restatements = (app: QueryApp) =>
   });
 
 type Counted = Record<string, number | string | null>;
-const SUMMED = ["clicks", "invalid_clicks", "suspicious_clicks", "duplicates", "late_events", "event_id_repeats"] as const;
+const SUMMED = [
+  "clicks",
+  "invalid_clicks",
+  "suspicious_clicks",
+  "duplicates",
+  "late_events",
+  "event_id_repeats",
+  "over_budget_clicks",
+] as const;
 
 function sums(rows: readonly Counted[]) {
   const out: Record<string, number> = Object.fromEntries(SUMMED.map((k) => [k, 0]));
@@ -117,6 +125,7 @@ const statement = (app: QueryApp) =>
       duplicates: Number(r.duplicates),
       late_events: Number(r.late_events),
       event_id_repeats: Number(r.event_id_repeats),
+      over_budget_clicks: Number(r.over_budget_clicks),
       unique_users: Number(r.unique_users),
       status: r.status as "final" | "provisional",
       archived_through: r.archived_through === null ? null : new Date(Number(r.archived_through)).toISOString(),
