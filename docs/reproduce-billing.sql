@@ -6,8 +6,19 @@
 -- received (then smallest uid) keeps its verdict; the rest are duplicates (event_id_repeats).
 -- Clicks the campaign object counted after the day's budget was spent are archived with verdict over_budget:
 -- not billed, counted in over_budget_clicks (the recorded verdict is taken as it is, never decided again).
-WITH events AS (
-  SELECT DISTINCT ON (uid) * FROM read_parquet('ARCHIVE/raw/**/*.parquet', hive_partitioning = false)
+-- Applied recalculations and fraud reviews (README, "Recalculation") leave overlay files under raw/overlays/: the events
+-- whose verdict they changed (uid, verdict, reason). The newest overlay naming a uid (by file name: ids sort by time)
+-- gives its verdict; every other event keeps the one recorded. The archived events themselves never change.
+WITH files AS (
+  SELECT * FROM read_parquet('ARCHIVE/raw/**/*.parquet', hive_partitioning = false, union_by_name = true, filename = true)
+),
+overlay AS (
+  SELECT uid, arg_max(verdict, filename) AS verdict FROM files WHERE filename LIKE '%/overlays/%' GROUP BY uid
+),
+events AS (
+  SELECT DISTINCT ON (f.uid) f.* REPLACE (coalesce(o.verdict, f.verdict) AS verdict)
+  FROM files f LEFT JOIN overlay o ON o.uid = f.uid
+  WHERE f.filename NOT LIKE '%/overlays/%'
 ),
 judged AS (
   SELECT *,

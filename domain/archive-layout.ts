@@ -120,3 +120,30 @@ export function folderHour(folder: string): number {
   if (!m) throw new Error(`not an hour folder: ${folder}`);
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Overlays (r2-batch/recalculate.ts): re-judged verdicts, never the events themselves.
+//
+// An applied recalculation (or fraud review) leaves one Parquet file per campaign-date it changed, holding only the
+// events whose verdict it changed (uid, campaign_id, timestamp, verdict, reason). The rule every billing reader
+// follows: an event's verdict is the one of the newest overlay (by key: recalculation ids sort by time) naming its
+// uid, else the recorded one. Overlays sit under raw/ so a plain glob over raw/ (docs/reproduce-billing.sql) sees
+// them; they are not under any hour folder, so compaction and the rollup's listing of a date never take one for events.
+
+/** Where applied overlays live: `raw/overlays/<date>/<campaign>/<recalculation>.parquet`. */
+export const OVERLAY_PREFIX = "raw/overlays/";
+
+const safeName = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_");
+
+export function overlayDatePrefix(date: string): string {
+  return `${OVERLAY_PREFIX}${date}/`;
+}
+
+export function overlayKey(date: string, campaign: string, recalculationId: string): string {
+  return `${overlayDatePrefix(date)}${safeName(campaign)}/${safeName(recalculationId)}.parquet`;
+}
+
+/** A computed recalculation's overlay, waiting for its apply (outside raw/: nothing reads it as billing). */
+export function pendingOverlayKey(recalculationId: string, date: string, campaign: string): string {
+  return `recalculations/${safeName(recalculationId)}/${date}/${safeName(campaign)}.parquet`;
+}

@@ -265,6 +265,31 @@ export interface BatchRpc {
   compact(): Promise<CompactionSummary & { skipped: number }>;
   /** The current archive files of a campaign's dates: keys, sizes, SHA-256 (r2-batch/statements.ts). */
   statementFiles(campaignId: string, dates: string[]): Promise<{ key: string; size: number; sha256: string; bucket: "main" | "eu" }[]>;
+  /** Re-judges archived events into shadow rows (r2-batch/recalculate.ts); nothing billed changes. */
+  recalculate(req: { from: string; to: string; campaign_id?: string }): Promise<BatchAnswer<RecalculationInfo>>;
+  /** Swaps a computed recalculation in (overlays, then one rollup transaction per campaign-date). */
+  applyRecalculation(id: string): Promise<BatchAnswer<RecalculationInfo & { rows_written: number }>>;
+  /** Runs batch fraud review over the dates (r2-batch/fraud.ts) and stores its findings. */
+  fraudReview(from: string, to: string): Promise<{ from: string; to: string; found: number }>;
+  /** Applies a finding through a recalculation (cause fraud_review). */
+  applyFinding(id: string): Promise<BatchAnswer<RecalculationInfo & { rows_written: number }>>;
+}
+
+/** An RPC answer, or the API error it should become (errors do not cross RPC with their fields). */
+export type BatchAnswer<T> = { ok: T } | { error: { status: 404 | 409; code: string; message: string } };
+
+/** A recalculation as the API shows it. */
+export interface RecalculationInfo {
+  recalculation_id: string;
+  cause: string;
+  from: string;
+  to: string;
+  campaign_id: string | null;
+  status: "pending" | "applied";
+  blocklist_version: number;
+  events: number;
+  changed: number;
+  campaign_dates: number;
 }
 
 /** What one compaction pass did (r2-batch/compact.ts). */

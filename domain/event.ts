@@ -31,6 +31,17 @@ export type DuplicateReason = (typeof DUPLICATE_REASONS)[number];
 
 export type Reason = InvalidReason | SuspiciousReason | DuplicateReason;
 
+/**
+ * Reasons for `invalid` that only batch fraud review gives (r2-batch/fraud.ts), after the fact. They live in
+ * billing overlays (r2-batch/recalculate.ts) and findings, never in real time: the campaign object's cells store
+ * invalid clicks by position of INVALID_REASONS, so these stay out of it (and out of metrics and their CSV columns).
+ */
+export const BATCH_REASONS = ["batch_click_farm", "batch_publisher_spike"] as const;
+export type BatchReason = (typeof BATCH_REASONS)[number];
+
+/** A reason a billed verdict may carry: the counting rules' or batch review's. */
+export type BillingReason = Reason | BatchReason;
+
 /** A click as the edge accepted it, before the campaign's counting rules ran. */
 export interface ClickEvent {
   /** The click's id: generated at the edge for `/click`, the publisher's own for `POST /v1/events`. */

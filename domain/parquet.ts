@@ -6,7 +6,7 @@ import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { parquetMetadataAsync, parquetRead, parquetReadObjects, type AsyncBuffer, type FileMetaData } from "hyparquet";
 import type { Conversion } from "./conversion";
-import type { RecordedEvent } from "./event";
+import type { BillingReason, RecordedEvent } from "./event";
 
 type ColumnType = "STRING" | "INT32" | "INT64" | "DOUBLE" | "BOOLEAN" | "TIMESTAMP";
 
@@ -84,6 +84,16 @@ const unzstd = (input: Uint8Array): Uint8Array => new Uint8Array(zstdDecompressS
  */
 export function encodeArchive(events: readonly RecordedEvent[], opts: EncodeOptions = {}): ArrayBuffer {
   return encode(ARCHIVE_COLUMNS, events as unknown as readonly Record<string, unknown>[], opts);
+}
+
+/** The columns of an overlay file (domain/archive-layout.ts): an event's uid and the verdict billing now gives it. */
+export const OVERLAY_COLUMNS = ["uid", "campaign_id", "timestamp", "verdict", "reason"] as const satisfies readonly ArchiveColumn[];
+export type OverlayRow = Pick<ArchiveRow, "uid" | "campaign_id" | "timestamp" | "verdict"> & { reason: BillingReason | null };
+
+/** Encodes overlay rows as one Parquet file, with the archive's column names and types (a glob reads both). */
+export function encodeOverlay(rows: readonly OverlayRow[]): ArrayBuffer {
+  const columns = ARCHIVE_COLUMNS.filter(([name]) => (OVERLAY_COLUMNS as readonly string[]).includes(name));
+  return encode(columns, rows as unknown as readonly Record<string, unknown>[]);
 }
 
 /** Encodes conversions as one Parquet file. */

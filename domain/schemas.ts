@@ -575,3 +575,22 @@ export const statementQuery = z.object({
     .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month YYYY-MM")
     .describe("UTC month YYYY-MM."),
 });
+
+// Recalculation and batch fraud review (issue 11, items 5 and 6); the handler checks from ≤ to and the span.
+export const recalculateBody = z.strictObject({
+  from: dateString.describe("First UTC date to re-judge, YYYY-MM-DD."),
+  to: dateString.describe("Last UTC date to re-judge, YYYY-MM-DD (inclusive; at most 31 days from `from`)."),
+  campaign_id: idParam.optional().describe("One campaign (default: every campaign with events on those dates)."),
+});
+
+export const fraudReviewBody = z.strictObject({
+  from: dateString.describe("First UTC date to review, YYYY-MM-DD."),
+  to: dateString.describe("Last UTC date to review, YYYY-MM-DD (inclusive; at most 31 days from `from`)."),
+});
+
+export const fraudReviewQuery = z.object({
+  status: z.enum(["open", "applied"]).optional().describe("Only findings in this state (default: all)."),
+});
+
+export const recalculationPath = z.object({ id: z.string().max(64).describe("Recalculation id.") });
+export const findingPath = z.object({ id: z.string().max(64).describe("Finding id.") });

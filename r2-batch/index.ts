@@ -7,7 +7,9 @@
 import { logLine } from "../domain/log";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { errorResponse } from "../domain/errors";
-import { type BatchRpc, type RollupResult, type SpoolBacklog, dateClosesAt } from "../domain/billing";
+import { type BatchAnswer, type BatchRpc, type RollupResult, type SpoolBacklog, dateClosesAt } from "../domain/billing";
+import { applyFinding, reviewFraud } from "./fraud";
+import { RecalculationError, applyRecalculation, recalculate } from "./recalculate";
 import { DAY, MAX_EVENT_AGE_MS, utcDate } from "../domain/time";
 import { type CompactionResult, closedFolders, compactFolder, needsCompaction } from "./compact";
 import { type RollupEnv, type RollupJob, byDate, datesToRoll, planRollup, runJob } from "./rollup";
@@ -87,6 +89,16 @@ export async function consumeRollup(batch: MessageBatch<BatchJob>, env: RollupEn
       logLine("warn", "rollup job failed; will retry", { job: msg.body, attempts: msg.attempts, error: err });
       msg.retry({ delaySeconds: Math.min(60, 2 ** msg.attempts) });
     }
+  }
+}
+
+/** A recalculation's refusal (unknown, already applied, stale) as data: an Error crosses RPC without its fields. */
+async function answer<T>(fn: () => Promise<T>): Promise<BatchAnswer<T>> {
+  try {
+    return { ok: await fn() };
+  } catch (err) {
+    if (err instanceof RecalculationError) return { error: { status: err.status, code: err.code, message: err.message } };
+    throw err;
   }
 }
 
@@ -180,6 +192,22 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
   /** The archive files (keys, sizes, SHA-256) of a campaign's dates, for its statement. */
   async statementFiles(campaignId: string, dates: string[]): Promise<StatementFile[]> {
     return statementFiles(this.env, campaignId, dates);
+  }
+
+  async recalculate(req: { from: string; to: string; campaign_id?: string }) {
+    return answer(() => recalculate(this.env, { from: req.from, to: req.to, campaigns: req.campaign_id ? [req.campaign_id] : undefined }));
+  }
+
+  async applyRecalculation(id: string) {
+    return answer(() => applyRecalculation(this.env, id));
+  }
+
+  async fraudReview(from: string, to: string) {
+    return reviewFraud(this.env, from, to);
+  }
+
+  async applyFinding(id: string) {
+    return answer(() => applyFinding(this.env, id));
   }
 
   /** Counts events that were spooled to R2 while the campaign objects and the queue were both down. */

@@ -8,7 +8,7 @@
  * partition), and the job that finishes a campaign-date last swaps the sums into `billing_daily` in one D1
  * transaction, recording every changed figure as a restatement.
  */
-import { archiveFile, DIRTY_PREFIX, dayPrefix } from "../domain/archive-layout";
+import { archiveFile, DIRTY_PREFIX, dayPrefix, overlayDatePrefix } from "../domain/archive-layout";
 import {
   BILLING_COLUMNS,
   BILLING_COUNTS,
@@ -19,7 +19,8 @@ import {
   type RollupResult,
   userBucket,
 } from "../domain/billing";
-import { metadataValue, readRowGroup } from "../domain/parquet";
+import { OVERLAY_COLUMNS, decodeArchive, metadataValue, readRowGroup } from "../domain/parquet";
+import type { Judged } from "../domain/recalculation";
 import { getCampaign } from "../domain/registry";
 import { maxShards } from "../domain/sharding";
 import { insertRows } from "../domain/sql";
@@ -39,7 +40,7 @@ const PARALLEL_READS = 6;
 export type RollupEnv = { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket; DB: D1Database; CAMPAIGN: DurableObjectNamespace };
 
 /** Why a run recomputes published figures; restatements carry it. */
-export type RollupCause = "late_events";
+export type RollupCause = "late_events" | "recalculation" | "fraud_review";
 
 export interface RollupJob {
   run_id: string;
@@ -55,7 +56,7 @@ export interface RollupJob {
   files?: { key: string; size: number; eu: boolean }[];
 }
 
-type FileRef = { bucket: R2Bucket; file: ArchiveObject; campaign: string };
+export type FileRef = { bucket: R2Bucket; file: ArchiveObject; campaign: string };
 
 export interface JobResult extends Omit<RollupJob, "files"> {
   files: number;
@@ -67,7 +68,7 @@ export interface JobResult extends Omit<RollupJob, "files"> {
 }
 
 async function filesSha256(files: readonly { key: string; size: number }[]): Promise<string> {
-  const text = files
+  const text = [...files]
     .map((f) => `${f.key}:${f.size}`)
     .sort()
     .join("\n");
@@ -83,7 +84,7 @@ export function newRunId(now: number): string {
 const buckets = (env: RollupEnv) => [env.ARCHIVE, env.ARCHIVE_EU];
 
 /** The current files of a date in both jurisdictions' buckets (billing rows are aggregates, with no event-level data). */
-async function filesOf(env: RollupEnv, date: string, campaign?: string): Promise<FileRef[]> {
+export async function filesOf(env: RollupEnv, date: string, campaign?: string): Promise<FileRef[]> {
   const out: FileRef[] = [];
   for (const bucket of buckets(env)) {
     for (const file of await dayFiles(bucket, date, campaign)) out.push({ bucket, file, campaign: archiveFile(file.key)?.campaign ?? "" });
@@ -116,7 +117,8 @@ export async function planRollup(
     cause = "late_events",
     eventsPerJob = EVENTS_PER_JOB,
     skipUnchanged = false,
-  }: { cause?: RollupCause; eventsPerJob?: number; skipUnchanged?: boolean } = {},
+    campaigns,
+  }: { cause?: RollupCause; eventsPerJob?: number; skipUnchanged?: boolean; campaigns?: ReadonlySet<string> } = {},
 ) {
   const run_id = newRunId(now);
   const spool = await spoolBacklog(env);
@@ -150,6 +152,8 @@ export async function planRollup(
         for (const r of rows) perCampaign.set(r.campaign_id, (perCampaign.get(r.campaign_id) ?? 0) + 1);
       });
     }
+    // Overlays count as files: a campaign-date whose overlay changed is rolled up again.
+    const overlays = await overlayFiles(env, date);
     const last = new Map<string, { files_sha256: string | null; archived_through: number }>();
     if (skipUnchanged) {
       const { results } = await env.DB.prepare("SELECT campaign_id, files_sha256, archived_through FROM rollup_state WHERE date = ?")
@@ -158,7 +162,8 @@ export async function planRollup(
       for (const r of results) last.set(r.campaign_id, r);
     }
     for (const [campaign_id, events] of perCampaign) {
-      const fingerprint = odd.length ? null : await filesSha256(listed.get(campaign_id) ?? []);
+      if (campaigns && !campaigns.has(campaign_id)) continue;
+      const fingerprint = odd.length ? null : await filesSha256([...(listed.get(campaign_id) ?? []), ...(overlays.get(campaign_id) ?? [])]);
       const before = last.get(campaign_id);
       // Unchanged files give unchanged rows; only a date that has closed since needs one more run to become final.
       const closing = before && billingStatus(date, now, before.archived_through) === "provisional" && dateClosesAt(date) <= now;
@@ -196,6 +201,38 @@ function rowGroupsIn(metadata: Parameters<typeof metadataValue>[0], lo: number, 
   return inside ? (g) => ranges[g][1] >= lo && ranges[g][0] < hi : (g) => ranges[g][0] < lo || ranges[g][1] >= hi;
 }
 
+/** The applied overlay files of a date in both buckets, per campaign (domain/archive-layout.ts), sorted by key. */
+async function overlayFiles(env: RollupEnv, date: string): Promise<Map<string, { key: string; size: number; eu: boolean }[]>> {
+  const out = new Map<string, { key: string; size: number; eu: boolean }[]>();
+  for (const bucket of buckets(env)) {
+    for (const o of await listObjects(bucket, overlayDatePrefix(date))) {
+      const campaign = o.key.slice(overlayDatePrefix(date).length).split("/")[0];
+      let list = out.get(campaign);
+      if (!list) out.set(campaign, (list = []));
+      list.push({ key: o.key, size: o.size, eu: bucket === env.ARCHIVE_EU });
+    }
+  }
+  for (const list of out.values()) list.sort((a, b) => a.key.localeCompare(b.key));
+  return out;
+}
+
+/**
+ * The verdicts billing gives a campaign-date's events where they differ from the recorded ones: the newest overlay
+ * naming a uid wins (recalculation ids sort by time). Only changed events are in an overlay, so this stays small.
+ */
+export async function overlayOf(env: RollupEnv, date: string, campaign: string): Promise<Map<string, Judged>> {
+  const out = new Map<string, Judged>();
+  const files = (await overlayFiles(env, date)).get(campaign) ?? [];
+  for (const f of files) {
+    const obj = await (f.eu ? env.ARCHIVE_EU : env.ARCHIVE).get(f.key);
+    if (!obj) continue;
+    for (const r of await decodeArchive(await obj.arrayBuffer(), OVERLAY_COLUMNS)) {
+      if (r.campaign_id === campaign) out.set(r.uid, { verdict: r.verdict, reason: r.reason });
+    }
+  }
+  return out;
+}
+
 /** Reads one job's events (its campaign, date and user partition) and writes its rows; the last job finalizes. */
 export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): Promise<JobResult> {
   const given = job.files?.map((f) => ({
@@ -204,20 +241,25 @@ export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): 
     campaign: job.campaign_id,
   }));
   let files = given ?? (await filesOf(env, job.date, job.campaign_id));
+  const overlay = await overlayOf(env, job.date, job.campaign_id);
   let acc: BillingAccumulator;
   try {
-    acc = await accumulate(job, files);
+    acc = await accumulate(job, files, overlay);
   } catch (err) {
     if (!(err instanceof VanishedError)) throw err;
     // A compaction swapped an hour since the listing: list again (once; a second swap within one job is an error).
     files = await filesOf(env, job.date, job.campaign_id);
-    acc = await accumulate(job, files);
+    acc = await accumulate(job, files, overlay);
   }
   return record(env, job, files.length, acc, now);
 }
 
-/** The job's partition of its campaign-date, read from `files`. */
-async function accumulate(job: RollupJob, files: readonly FileRef[]): Promise<BillingAccumulator> {
+/** The job's partition of its campaign-date, read from `files`, with the verdicts of its applied overlays. */
+async function accumulate(job: RollupJob, files: readonly FileRef[], overlay: ReadonlyMap<string, Judged>): Promise<BillingAccumulator> {
+  const judged = <R extends { uid: string; verdict: string }>(r: R): R => {
+    const o = overlay.get(r.uid);
+    return o ? { ...r, verdict: o.verdict } : r;
+  };
   const [lo, hi] = partitionRange(job.part, job.parts);
   const mine = (e: { user_id?: string | null; event_id: string }) => {
     if (job.parts === 1) return true;
@@ -238,7 +280,7 @@ async function accumulate(job: RollupJob, files: readonly FileRef[]): Promise<Bi
       o,
       BILLING_COLUMNS,
       (rows) => {
-        for (const r of rows) if (r.campaign_id === job.campaign_id && onDate(r.timestamp) && mine(r)) acc.add(r);
+        for (const r of rows) if (r.campaign_id === job.campaign_id && onDate(r.timestamp) && mine(r)) acc.add(judged(r));
       },
       rowGroupsIn(o.metadata, lo, hi, true),
     ),
@@ -255,7 +297,7 @@ async function accumulate(job: RollupJob, files: readonly FileRef[]): Promise<Bi
         if (!ids.some((r) => acc.holds(job.campaign_id, job.date, r.event_id))) continue;
         for (const r of await readRowGroup(o.file, o.metadata, g, FOREIGN_COLUMNS)) {
           if (r.campaign_id !== job.campaign_id || mine(r)) continue;
-          if (onDate(r.timestamp) && acc.holds(r.campaign_id, job.date, r.event_id)) acc.addForeign({ ...r, date: job.date });
+          if (onDate(r.timestamp) && acc.holds(r.campaign_id, job.date, r.event_id)) acc.addForeign({ ...judged(r), date: job.date });
         }
       }
     });

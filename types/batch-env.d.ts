@@ -7,5 +7,6 @@ interface __BaseEnv_BatchEnv {
 	ROLLUP: Queue;
 	ALLOWED_LATENESS_MS: "3600000";
 	CAMPAIGN: DurableObjectNamespace /* CampaignCounter from edgeclick-ingest */;
+	BLOCKLIST: DurableObjectNamespace /* Blocklist from edgeclick-ingest */;
 }
 interface BatchEnv extends __BaseEnv_BatchEnv {}

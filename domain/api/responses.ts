@@ -552,3 +552,72 @@ export const statement = z
     generated_at: z.string(),
   })
   .meta({ id: "Statement" });
+
+// Recalculation and batch fraud review (issue 11, items 5 and 6).
+
+export const recalculation = z
+  .object({
+    recalculation_id: z.string(),
+    cause: z.enum(["recalculation", "fraud_review"]),
+    from: z.string(),
+    to: z.string(),
+    campaign_id: z.string().nullable(),
+    status: z.enum(["pending", "applied"]).describe("pending: shadow rows only, nothing billed changed; applied: swapped in."),
+    blocklist_version: count("The blocklist's version the events were re-judged with."),
+    events: count("Archived events re-judged."),
+    changed: count("Events whose billed verdict the recalculation changes."),
+    campaign_dates: count("Campaign-dates re-judged."),
+  })
+  .meta({ id: "Recalculation" });
+
+export const appliedRecalculation = recalculation
+  .extend({ rows_written: count("D1 rows written by the swap.") })
+  .meta({ id: "AppliedRecalculation" });
+
+export const recalculationDetail = recalculation
+  .extend({
+    differences: z
+      .array(
+        z.object({
+          campaign_id: z.string(),
+          date: z.string(),
+          group: z.record(z.string(), z.string()).describe("The billing row's group (country, device_type, …)."),
+          old: billedValues.describe("The published row (null: none)."),
+          new: billedValues.describe("The row the recalculation computed (null: it would go)."),
+        }),
+      )
+      .describe("Every billing row the recalculation would change, or changed when it was applied."),
+  })
+  .meta({ id: "RecalculationDetail" });
+
+export const fraudReviewResult = z
+  .object({ from: z.string(), to: z.string(), found: count("Findings over those dates (a finding already stored is kept as it is).") })
+  .meta({ id: "FraudReviewResult" });
+
+export const fraudFindings = z
+  .object({
+    findings: z.array(
+      z.object({
+        finding_id: z.string(),
+        kind: z.enum(["click_farm", "publisher_spike"]),
+        subject: z.string().describe("`ip_hash:…`, `user_id:…` or `publisher_id:…`."),
+        window_start: z.string(),
+        window_end: z.string(),
+        status: z.enum(["open", "applied"]),
+        recalculation_id: z.string().nullable().describe("The recalculation that applied it."),
+        found_at: z.string(),
+        evidence: z.object({
+          field: z.enum(["ip_hash", "user_id", "publisher_id"]),
+          value: z.string(),
+          window_start: z.string(),
+          window_end: z.string(),
+          events: count("Events (not duplicates) in the window."),
+          campaigns: z.record(z.string(), count()).describe("Events per campaign."),
+          publishers: z.record(z.string(), count()).describe("Events per publisher."),
+          invalid_rate: z.number().optional(),
+          baseline: z.object({ days: count(), events_per_day: z.number(), invalid_rate: z.number() }).optional(),
+        }),
+      }),
+    ),
+  })
+  .meta({ id: "FraudFindings" });

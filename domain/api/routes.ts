@@ -620,3 +620,92 @@ export const listAlerts = endpoint({
   responses: jsonAnswer(200, "Newest first", R.alerts),
   errors: [400, 401, 403, 404],
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Recalculation and batch fraud review (issue 11, items 5 and 6)
+
+const RANGE_NOTE = "`from` ≤ `to`, at most 31 days (400 invalid_range / range_too_large).";
+
+export const recalculate = endpoint({
+  method: "post",
+  path: "/v1/admin/recalculate",
+  id: "recalculate",
+  tag: "admin",
+  summary: "Re-judge archived events with the current rules and blocklist into shadow rows (nothing billed changes)",
+  description:
+    "Reads the archive (never changing an event), re-runs the counting rules in arrival order (receive time, then uid) " +
+    "with the current blocklist, and keeps the verdicts that change and the billing rows they give. GET shows the " +
+    `difference; POST …/apply swaps them in. ${RANGE_NOTE}`,
+  auth: "admin",
+  body: { schema: S.recalculateBody, example: { from: "2026-11-20", to: "2026-11-21" } },
+  responses: jsonAnswer(201, "The computed recalculation (pending)", R.recalculation),
+  errors: [...ADMIN_WRITE, 404],
+});
+
+export const recalculationView = endpoint({
+  method: "get",
+  path: "/v1/admin/recalculations/{id}",
+  id: "recalculation",
+  tag: "admin",
+  summary: "A recalculation and its difference against the published billing rows (per date × group: old and new)",
+  auth: "admin",
+  params: S.recalculationPath,
+  responses: jsonAnswer(200, "The recalculation", R.recalculationDetail),
+  errors: [400, 401, 403, 404],
+});
+
+export const applyRecalculation = endpoint({
+  method: "post",
+  path: "/v1/admin/recalculations/{id}/apply",
+  id: "applyRecalculation",
+  tag: "admin",
+  summary: "Swap a recalculation in: its verdicts become billing's, with restatements (cause recalculation)",
+  description:
+    "Its overlay files go under raw/overlays/ (every later rollup and docs/reproduce-billing.sql read them), and each " +
+    "campaign-date is rolled up again in one transaction. 409 when already applied, or when another recalculation of " +
+    "the same days was applied since it was computed (recalculate again).",
+  auth: "admin",
+  params: S.recalculationPath,
+  body: { schema: S.emptyBody, optional: true },
+  responses: jsonAnswer(200, "The applied recalculation", R.appliedRecalculation),
+  errors: [...ADMIN_WRITE, 404, 409],
+});
+
+export const fraudReview = endpoint({
+  method: "post",
+  path: "/v1/admin/fraud-review",
+  id: "fraudReview",
+  tag: "admin",
+  summary: "Run batch fraud review (click farms, publisher spikes) over archived days and store its findings",
+  description: `Nothing billed changes: a finding is credited only when applied. ${RANGE_NOTE}`,
+  auth: "admin",
+  body: { schema: S.fraudReviewBody, example: { from: "2026-11-20", to: "2026-11-20" } },
+  responses: jsonAnswer(200, "How many findings", R.fraudReviewResult),
+  errors: [...ADMIN_WRITE],
+});
+
+export const fraudFindings = endpoint({
+  method: "get",
+  path: "/v1/admin/fraud-review",
+  id: "fraudFindings",
+  tag: "admin",
+  summary: "Batch fraud review's findings, newest first, with their evidence",
+  auth: "admin",
+  query: S.fraudReviewQuery,
+  responses: jsonAnswer(200, "The findings", R.fraudFindings),
+  errors: [400, 401, 403],
+});
+
+export const applyFinding = endpoint({
+  method: "post",
+  path: "/v1/admin/fraud-review/{id}/apply",
+  id: "applyFinding",
+  tag: "admin",
+  summary: "Credit a finding: a recalculation marking its events invalid (batch_click_farm, batch_publisher_spike), applied",
+  description: "Restatements carry cause fraud_review. 409 when already applied.",
+  auth: "admin",
+  params: S.findingPath,
+  body: { schema: S.emptyBody, optional: true },
+  responses: jsonAnswer(200, "The applied recalculation", R.appliedRecalculation),
+  errors: [...ADMIN_WRITE, 404, 409],
+});

@@ -50,6 +50,12 @@ const CONTRACT = [
   "GET /v1/billing/restatements",
   "POST /v1/admin/compact",
   "GET /v1/statements",
+  "POST /v1/admin/recalculate",
+  "GET /v1/admin/recalculations/{id}",
+  "POST /v1/admin/recalculations/{id}/apply",
+  "POST /v1/admin/fraud-review",
+  "GET /v1/admin/fraud-review",
+  "POST /v1/admin/fraud-review/{id}/apply",
 ];
 const INGEST = ["GET /click", "POST /v1/events", "POST /v1/conversions"];
 const PUBLIC_DOCS = ["GET /openapi.json", "GET /dashboard", "GET /ops", "GET /healthz"];
@@ -374,6 +380,16 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "GET /v1/alerts", `${Q}/v1/alerts`, { headers: key });
     await conforms(doc, "GET /v1/alerts", `${Q}/v1/alerts?limit=0`, { headers: key });
     await conforms(doc, "POST /v1/admin/compact", `${Q}/v1/admin/compact`, post({}));
+    const day = new Date().toISOString().slice(0, 10);
+    const rec = await conforms(doc, "POST /v1/admin/recalculate", `${Q}/v1/admin/recalculate`, post({ from: day, to: day, campaign_id }));
+    await conforms(doc, "POST /v1/admin/recalculate", `${Q}/v1/admin/recalculate`, post({ from: day, to: "2020-01-01" }));
+    await conforms(doc, "GET /v1/admin/recalculations/{id}", `${Q}/v1/admin/recalculations/${rec.recalculation_id}`, { headers: ADMIN });
+    await conforms(doc, "GET /v1/admin/recalculations/{id}", `${Q}/v1/admin/recalculations/nope`, { headers: ADMIN });
+    await conforms(doc, "POST /v1/admin/recalculations/{id}/apply", `${Q}/v1/admin/recalculations/${rec.recalculation_id}/apply`, post({}));
+    await conforms(doc, "POST /v1/admin/recalculations/{id}/apply", `${Q}/v1/admin/recalculations/${rec.recalculation_id}/apply`, post({}));
+    await conforms(doc, "POST /v1/admin/fraud-review", `${Q}/v1/admin/fraud-review`, post({ from: day, to: day }));
+    await conforms(doc, "GET /v1/admin/fraud-review", `${Q}/v1/admin/fraud-review`, { headers: ADMIN });
+    await conforms(doc, "POST /v1/admin/fraud-review/{id}/apply", `${Q}/v1/admin/fraud-review/nope/apply`, post({}));
 
     // Clicks: billed, a bot, an unknown ad; and posted events with one rejected.
     expect((await call(`${click_url}&user_id=a`, { headers: { "User-Agent": BROWSER, "CF-IPCountry": "DE" } })).status).toBe(302);
