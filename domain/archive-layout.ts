@@ -139,8 +139,13 @@ export function overlayDatePrefix(date: string): string {
   return `${OVERLAY_PREFIX}${date}/`;
 }
 
+/** The overlays of one campaign-date (what a statement must list beside the events). */
+export function overlayCampaignPrefix(date: string, campaign: string): string {
+  return `${overlayDatePrefix(date)}${safeName(campaign)}/`;
+}
+
 export function overlayKey(date: string, campaign: string, recalculationId: string): string {
-  return `${overlayDatePrefix(date)}${safeName(campaign)}/${safeName(recalculationId)}.parquet`;
+  return `${overlayCampaignPrefix(date, campaign)}${safeName(recalculationId)}.parquet`;
 }
 
 /** A computed recalculation's overlay, waiting for its apply (outside raw/: nothing reads it as billing). */

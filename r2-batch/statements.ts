@@ -1,5 +1,6 @@
 /** The archive files a campaign's month of billing is computed from: keys, sizes and SHA-256, for a verifiable statement. */
-import { dayFiles } from "./files";
+import { overlayCampaignPrefix } from "../domain/archive-layout";
+import { dayFiles, listObjects } from "./files";
 
 export interface StatementFile {
   key: string;
@@ -20,7 +21,7 @@ async function sha256Of(bucket: R2Bucket, key: string): Promise<string | null> {
   return obj ? hex(await crypto.subtle.digest("SHA-256", await obj.arrayBuffer())) : null;
 }
 
-/** The current files of one campaign for each of `dates`, in key order. */
+/** The current files of one campaign for each of `dates`, and the applied overlays that change their verdicts, in key order. */
 export async function statementFiles(
   env: { ARCHIVE: R2Bucket; ARCHIVE_EU: R2Bucket },
   campaignId: string,
@@ -32,7 +33,8 @@ export async function statementFiles(
     ["eu", env.ARCHIVE_EU],
   ] as const) {
     for (const date of dates) {
-      for (const f of await dayFiles(bucket, date, campaignId)) {
+      const overlays = await listObjects(bucket, overlayCampaignPrefix(date, campaignId));
+      for (const f of [...(await dayFiles(bucket, date, campaignId)), ...overlays]) {
         const sha256 = await sha256Of(bucket, f.key);
         // Gone since the listing: a compaction swapped the hour; its part is listed by the caller's next ask.
         if (sha256) out.push({ key: f.key, size: f.size, sha256, bucket: name });

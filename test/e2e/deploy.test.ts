@@ -411,6 +411,7 @@ describe("the deploy plan", () => {
     expect(validate(described, ["batch", "ingest", "aggregator", "query"])).toEqual([
       "edgeclick-ingest hosts the Durable Objects and must deploy first",
       "edgeclick-batch binds CampaignCounter of edgeclick-ingest, which does not deploy before it",
+      "edgeclick-batch binds Blocklist of edgeclick-ingest, which does not deploy before it",
     ]);
   });
 });

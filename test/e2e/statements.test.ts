@@ -80,6 +80,34 @@ describe("GET /v1/statements", () => {
       ["NL", 2],
     ]);
 
+    // A recalculation (dan's IP blocklisted afterwards) changes the bill only through an overlay: the statement
+    // then lists the overlay beside the events, and DuckDB reproduces the new figures from exactly those files.
+    const admin = (path: string, body: unknown) =>
+      api<Record<string, unknown>>(`${stack!.queryUrl}${path}`, { method: "POST", token: ADMIN_TOKEN, body: JSON.stringify(body) });
+    expect((await admin("/v1/admin/blocklist", { ips: ["203.0.113.64"] })).status).toBe(200);
+    const today = new Date().toISOString().slice(0, 10);
+    const rec = await admin("/v1/admin/recalculate", { from: today, to: today, campaign_id: acme.campaign_id });
+    expect(rec.status).toBe(201);
+    expect(rec.body).toMatchObject({ changed: 1 });
+    expect((await admin(`/v1/admin/recalculations/${rec.body.recalculation_id}/apply`, {})).status).toBe(200);
+    const after = (await api<Statement>(url, { token: acme.key })).body;
+    expect(after.totals).toMatchObject({ clicks: 2, cost: 0.7 });
+    expect(after.files.some((f) => f.key.startsWith("raw/overlays/"))).toBe(true);
+    const dir2 = mkdtempSync(join(tmpdir(), "edgeclick-statement-"));
+    dirs.push(dir2);
+    for (const f of after.files) {
+      const path = join(dir2, f.key);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, Buffer.from(await (await bucket.get(f.key))!.arrayBuffer()));
+    }
+    const again = await reproduceStatement(after, dir2);
+    expect(again.problems).toEqual([]);
+    expect(again.rows.map((r) => [r.country, r.device_type, r.clicks, r.invalid_clicks])).toEqual([
+      ["BE", "bot", 0, 1],
+      ["BE", "desktop", 0, 1],
+      ["NL", "desktop", 2, 0],
+    ]);
+
     // A changed figure or a changed file is caught.
     const edited = { ...statement, rows: statement.rows.map((r, i) => (i === 0 ? { ...r, clicks: r.clicks + 1 } : r)) };
     expect((await reproduceStatement(edited, dir)).problems.join("\n")).toMatch(/fingerprint[\s\S]*rows differ/);
