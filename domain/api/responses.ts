@@ -304,6 +304,8 @@ export const campaigns = z
   })
   .meta({ id: "Campaigns" });
 
+const AD_GROUP = "The ad group of the clicked ad when the click was recorded; null for ads without a group.";
+
 export const billing = z
   .object({
     campaign_id: z.string(),
@@ -314,8 +316,9 @@ export const billing = z
         date: z.string(),
         country: z.string(),
         device_type: z.string(),
+        ad_group_id: z.string().nullable().describe(AD_GROUP),
         clicks: count(),
-        unique_users: count("Exact."),
+        unique_users: count("Exact, per row (a user may click in several rows: unique users do not add up)."),
         cost: z.number(),
         invalid_clicks: count(),
         status: z
@@ -491,6 +494,7 @@ export const restatements = z
         date: z.string(),
         country: z.string(),
         device_type: z.string(),
+        ad_group_id: z.string().nullable().describe(AD_GROUP),
         old: billedValues.describe("The published row before (null: the row did not exist)."),
         new: billedValues.describe("The row after (null: the row went)."),
         cause: z.enum(["late_events", "recalculation", "fraud_review"]).describe("Why it changed."),
@@ -533,6 +537,7 @@ export const statement = z
           date: z.string(),
           country: z.string(),
           device_type: z.string(),
+          ad_group_id: z.string().nullable().describe(AD_GROUP),
           ...statementCounts,
           unique_users: count("Exact, per row."),
           status: z.enum(["final", "provisional"]),

@@ -326,7 +326,10 @@ export const billing = endpoint({
   path: "/v1/billing",
   id: "billing",
   tag: "query",
-  summary: "Billing rows (campaign × UTC date × country × device type) from the billing database",
+  summary: "Billing rows (campaign × UTC date × country × device type × ad group) from the billing database",
+  description:
+    "Every row carries its ad_group_id (null: ads without a group), so a campaign's billing is broken down by ad group; " +
+    "counts and cost add up over rows to the same totals as before ad groups, unique_users is exact per row.",
   auth: "reader",
   query: S.billingQuery,
   responses: jsonOrCsvAnswer(200, "The rows", R.billing, "rows"),

@@ -1,6 +1,6 @@
 /** Real-time and billing reads for advertisers (their own campaigns) and the admin (all). */
 import { ApiError } from "../../domain/errors";
-import { BILLING_COUNTS, reconcile } from "../../domain/billing";
+import { BILLING_COUNTS, BILLING_KEY, reconcile } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
 import { bucketStarts, emptyMerged, mergePartials, pacing, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
@@ -53,8 +53,8 @@ const billing = (app: QueryApp) =>
     const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
     // Dates whose day overlaps [from, to).
     const { results } = await c.env.DB.prepare(
-      `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status, archived_through
-     FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, country, device_type`,
+      `SELECT date, ${BILLING_KEY.join(", ")}, ${BILLING_COUNTS.join(", ")}, status, archived_through
+     FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, ${BILLING_KEY.join(", ")}`,
     )
       .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
       .all<Record<string, number | string | null>>();
@@ -66,6 +66,7 @@ const billing = (app: QueryApp) =>
         date: r.date,
         country: r.country,
         device_type: r.device_type,
+        ad_group_id: r.ad_group_id || null,
         clicks: r.clicks,
         unique_users: r.unique_users,
         cost: fromMicros(Number(r.cost_micros)),
