@@ -47,8 +47,9 @@ const counters = {
 const created = (id: string) => z.object({ [id]: z.string(), api_key: text("Shown once; stored only hashed.") });
 
 export const advertiserCreated = created("advertiser_id")
-  .extend({ jurisdiction: z.enum(["eu"]).nullable() })
+  .extend({ jurisdiction: z.enum(["eu"]).nullable(), time_zone: z.string().describe("IANA name, canonical spelling.") })
   .meta({ id: "AdvertiserCreated" });
+export const advertiserUpdated = z.object({ advertiser_id: z.string(), time_zone: z.string() }).meta({ id: "AdvertiserUpdated" });
 const publisherLimits = z
   .object({ requests_per_minute: count(), events_per_second: count() })
   .describe("The limits that apply to the publisher's key on POST /v1/events.");
@@ -251,6 +252,7 @@ export const metrics = z
     start: z.string(),
     end: z.string(),
     granularity: z.enum(["minute", "hour", "day"]),
+    tz: z.string().describe("The zone hour and day buckets start in; bucket timestamps are their start instants in UTC."),
     group_by: z.string().nullable(),
     filter: z.string().nullable(),
     metrics: z.array(metricBucket),

@@ -99,6 +99,19 @@ export const createAdvertiser = endpoint({
   errors: [...ADMIN_WRITE],
 });
 
+export const updateAdvertiser = endpoint({
+  method: "patch",
+  path: "/v1/admin/advertisers/{id}",
+  id: "updateAdvertiser",
+  tag: "admin",
+  summary: "Change an advertiser's time zone (IANA name): where its local hours and days start in metrics",
+  auth: "admin",
+  params: S.advertiserPath,
+  body: { schema: S.updateAdvertiser, example: { time_zone: "Europe/Amsterdam" } },
+  responses: jsonAnswer(200, "The time zone that now applies", R.advertiserUpdated),
+  errors: [...ADMIN_WRITE, 404],
+});
+
 export const createPublisher = endpoint({
   method: "post",
   path: "/v1/admin/publishers",
