@@ -33,6 +33,7 @@ SELECT
   strftime(timestamp, '%Y-%m-%d')                                              AS date,
   coalesce(country, 'XX')                                                       AS country,
   coalesce(device_type, 'unknown')                                              AS device_type,
+  nullif(ad_group_id, '')                                                       AS ad_group_id,   -- null: an ad without a group
   count(*) FILTER (WHERE billed IN ('clean', 'suspicious'))                     AS clicks,
   count(DISTINCT user_id) FILTER (WHERE billed IN ('clean', 'suspicious'))      AS unique_users,
   round(sum(round(cost_per_click * 1e6)) FILTER (WHERE billed IN ('clean', 'suspicious')) / 1e6, 6) AS cost,
@@ -45,4 +46,4 @@ SELECT
 FROM judged
 GROUP BY ALL
 HAVING clicks > 0 OR invalid_clicks > 0 OR over_budget_clicks > 0 OR late_events > 0   -- a group of duplicates only makes no row
-ORDER BY campaign_id, date, country, device_type;
+ORDER BY campaign_id, date, country, device_type, ad_group_id NULLS FIRST;

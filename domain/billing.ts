@@ -1,5 +1,5 @@
 /**
- * Billing rows from archived events: per campaign x UTC date (of event time) x country x device_type.
+ * Billing rows from archived events: per campaign x UTC date (of event time) x country x device_type x ad group.
  * Billing trusts the verdicts recorded by the campaign's Durable Object (the same rules, applied once,
  * in arrival order), includes late events, and counts unique users exactly. Anyone can reproduce the
  * rows from the Parquet archive (README, "Reproduce a bill").
@@ -15,6 +15,8 @@ export interface BillingRow extends ContractCounts {
   date: string;
   country: string;
   device_type: string;
+  /** The ad's group when the click was recorded (archived with it); null for ads without a group. */
+  ad_group_id: string | null;
   unique_users: number;
   late_events: number;
   /**
@@ -32,20 +34,29 @@ export const BILLING_COUNTS = [
   "event_id_repeats",
 ] as const satisfies readonly (keyof BillingRow)[];
 
-export type BillingInput = Pick<
-  RecordedEvent,
-  | "uid"
-  | "event_id"
-  | "campaign_id"
-  | "timestamp"
-  | "received_at"
-  | "country"
-  | "device_type"
-  | "user_id"
-  | "cost_per_click"
-  | "verdict"
-  | "late"
->;
+/**
+ * A billing row's key columns within its campaign and date (`billing_daily`, `billing_parts`, `billing_restatements`).
+ * In D1 a row of clicks without an ad group has ad_group_id '' (a NULL in a key column would make every row unique);
+ * the API and the archive say null.
+ */
+export const BILLING_KEY = ["country", "device_type", "ad_group_id"] as const satisfies readonly (keyof BillingRow)[];
+
+// ad_group_id may be absent: files archived before ad groups existed have no such column.
+export type BillingInput = Partial<Pick<RecordedEvent, "ad_group_id">> &
+  Pick<
+    RecordedEvent,
+    | "uid"
+    | "event_id"
+    | "campaign_id"
+    | "timestamp"
+    | "received_at"
+    | "country"
+    | "device_type"
+    | "user_id"
+    | "cost_per_click"
+    | "verdict"
+    | "late"
+  >;
 
 /** The archive columns billing reads. */
 export const BILLING_COLUMNS = [
@@ -56,13 +67,15 @@ export const BILLING_COLUMNS = [
   "received_at",
   "country",
   "device_type",
+  "ad_group_id",
   "user_id",
   "cost_per_click",
   "verdict",
   "late",
 ] as const satisfies readonly (keyof BillingInput)[];
 
-interface Acc extends Pick<BillingRow, "campaign_id" | "date" | "country" | "device_type" | "late_events" | "event_id_repeats"> {
+interface Acc
+  extends Pick<BillingRow, "campaign_id" | "date" | "country" | "device_type" | "ad_group_id" | "late_events" | "event_id_repeats"> {
   counts: Counts;
   /** Clicks per user, so a click billing takes back also takes back its user when it was the only one. */
   users: Map<string, number>;
@@ -109,7 +122,8 @@ export class BillingAccumulator {
     const date = dayOf(e.timestamp);
     const country = e.country || "XX";
     const device_type = e.device_type || "unknown";
-    const key = `${e.campaign_id}\u0000${date}\u0000${country}\u0000${device_type}`;
+    const ad_group_id = e.ad_group_id || null;
+    const key = `${e.campaign_id}\u0000${date}\u0000${country}\u0000${device_type}\u0000${ad_group_id ?? ""}`;
     let g = this.#groups.get(key);
     if (!g) {
       g = {
@@ -117,6 +131,7 @@ export class BillingAccumulator {
         date,
         country,
         device_type,
+        ad_group_id,
         counts: zeroCounts(),
         late_events: 0,
         event_id_repeats: 0,
@@ -194,10 +209,14 @@ export class BillingAccumulator {
           a.campaign_id.localeCompare(b.campaign_id) ||
           a.date.localeCompare(b.date) ||
           a.country.localeCompare(b.country) ||
-          a.device_type.localeCompare(b.device_type),
+          a.device_type.localeCompare(b.device_type) ||
+          // No group first, then by id: the order of D1's (`''` for no group) and of docs/reproduce-billing.sql.
+          byCodeUnit(a.ad_group_id ?? "", b.ad_group_id ?? ""),
       );
   }
 }
+
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The last receive time at which an event for `date` can still be accepted: events may arrive up to 7 days

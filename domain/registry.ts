@@ -261,7 +261,7 @@ export async function listAdGroups(db: D1Database, campaignId: string): Promise<
   return results;
 }
 
-export async function createAdvertiser(db: D1Database, name: string, jurisdiction: Jurisdiction | null = null) {
+export async function createAdvertiser(db: D1Database, name: string, jurisdiction: Jurisdiction | null = null, time_zone = "UTC") {
   const advertiser_id = newId("adv");
   const api_key = newApiKey("adv");
   const hash = await sha256Hex(api_key);
@@ -269,11 +269,23 @@ export async function createAdvertiser(db: D1Database, name: string, jurisdictio
   await db.batch([
     // api_key_hash keeps the first key for the previous release's Workers during a deploy; api_keys is what counts.
     db
-      .prepare(`INSERT INTO advertisers (advertiser_id, name, api_key_hash, created_at, jurisdiction) VALUES (?, ?, ?, ?, ?)`)
-      .bind(advertiser_id, name, hash, now, jurisdiction),
+      .prepare(`INSERT INTO advertisers (advertiser_id, name, api_key_hash, created_at, jurisdiction, time_zone) VALUES (?, ?, ?, ?, ?, ?)`)
+      .bind(advertiser_id, name, hash, now, jurisdiction, time_zone),
     insertKey(db, { kind: "advertiser", id: advertiser_id }, hash, now),
   ]);
-  return { advertiser_id, api_key, jurisdiction };
+  return { advertiser_id, api_key, jurisdiction, time_zone };
+}
+
+/** Sets an advertiser's time zone; false when there is no such advertiser. */
+export async function setAdvertiserTimeZone(db: D1Database, id: string, time_zone: string): Promise<boolean> {
+  const r = await db.prepare("UPDATE advertisers SET time_zone = ? WHERE advertiser_id = ?").bind(time_zone, id).run();
+  return (r.meta?.changes ?? 0) > 0;
+}
+
+/** An advertiser's time zone (UTC when unknown). */
+export async function advertiserTimeZone(db: D1Database, id: string): Promise<string> {
+  const r = await db.prepare("SELECT time_zone FROM advertisers WHERE advertiser_id = ?").bind(id).first<{ time_zone: string }>();
+  return r?.time_zone ?? "UTC";
 }
 
 /** A publisher's limits as set (null: the default), and as they apply. */

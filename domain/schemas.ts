@@ -8,7 +8,7 @@ import { JURISDICTIONS } from "./jurisdiction";
 import { z } from "zod";
 import { ApiError } from "./errors";
 import { CITY_MAX, CLICK_ID_MAX, MAX_ATTRIBUTION_WINDOW_DAYS, MAX_POPULAR_ADS, MAX_POPULAR_WINDOW_MINUTES, REFERER_MAX } from "./limits";
-import { GRANULARITIES, parseTime } from "./time";
+import { GRANULARITIES, canonicalZone, parseTime } from "./time";
 
 // ISO 3166-1 alpha-2, plus XX for "unknown" (what the edge reports when it cannot tell).
 const ISO_COUNTRIES = new Set(
@@ -142,9 +142,17 @@ export const updatePublisher = z
   .refine((b) => Object.keys(b).length > 0, "give requests_per_minute or events_per_second")
   .describe("Give requests_per_minute, events_per_second or both; null restores the default.");
 export const publisherPath = z.object({ id: z.string().describe("Publisher id.") });
+/** An IANA time zone name that the runtime's Intl knows (stored in its canonical spelling). */
+export const timeZone = z
+  .string()
+  .refine((s) => canonicalZone(s) !== null, "must be an IANA time zone name, e.g. Europe/Amsterdam or UTC")
+  .describe("IANA time zone name, e.g. Europe/Amsterdam.");
 /** `POST /v1/admin/advertisers`: a name, and where the advertiser's data must live (default: anywhere). */
 export const createAdvertiser = z.strictObject({
   name,
+  time_zone: timeZone
+    .optional()
+    .describe("The advertiser's time zone (IANA name, default UTC): where its local hours and days start in metrics (tz=)."),
   jurisdiction: z
     .enum(JURISDICTIONS)
     .nullish()
@@ -153,6 +161,8 @@ export const createAdvertiser = z.strictObject({
         "EU jurisdiction and archives its events in the EU R2 bucket. Set once; default: anywhere.",
     ),
 });
+export const updateAdvertiser = z.strictObject({ time_zone: timeZone });
+export const advertiserPath = z.object({ id: z.string().describe("Advertiser id.") });
 export const createCampaign = z.strictObject({
   advertiser_id: idParam,
   name,
@@ -453,6 +463,12 @@ export const metricsQuery = z.object({
   start: instant.describe(`Inclusive. ${TIME}`),
   end: instant.describe(`Exclusive. ${TIME}`),
   granularity: z.enum(GRANULARITIES as [string, ...string[]]).default("minute"),
+  tz: timeZone
+    .optional()
+    .describe(
+      "Time zone of hour and day buckets (default: the advertiser's, UTC unless set). Zones with 30/45-minute offsets are " +
+        "summed from minute cells, so they reach back 48 hours only.",
+    ),
   group_by: z.enum(GROUPINGS).optional(),
   filter: filterParam.optional().describe(FILTER),
   format: exportFormat,

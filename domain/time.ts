@@ -63,3 +63,73 @@ export function dateStart(date: string): number | null {
 export function isoMinute(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+/**
+ * Advertiser time zones (IANA names). Real-time buckets and partitions stay UTC; a zone only decides where a local
+ * hour or day starts. Offsets come from Intl (the runtime's tz database), one lookup per 15 minutes of time at most:
+ * every zone's offset changes only at a multiple of 15 minutes UTC.
+ */
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+function zoneFormat(zone: string): Intl.DateTimeFormat {
+  let f = zoneFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+    });
+    zoneFormats.set(zone, f);
+  }
+  return f;
+}
+
+/** The zone's IANA name in its spelling ("europe/amsterdam" → "Europe/Amsterdam"), or null when Intl does not know it. */
+export function canonicalZone(name: string): string | null {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(name)) return null;
+  try {
+    const resolved = new Intl.DateTimeFormat("en-US", { timeZone: name }).resolvedOptions().timeZone;
+    // ICU resolves some current names to legacy ones (Asia/Kolkata → Asia/Calcutta): keep those as given.
+    return resolved.toLowerCase() === name.toLowerCase() ? resolved : name;
+  } catch {
+    return null;
+  }
+}
+
+/** The zone's offset from UTC at an instant, in milliseconds (local wall time − UTC). */
+export function zoneOffset(ms: number, zone: string): number {
+  if (zone === "UTC") return 0;
+  const at = floorTo(ms, 15 * MINUTE);
+  const parts = zoneFormat(zone).formatToParts(at);
+  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  return Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute")) - at;
+}
+
+/** The instant a local wall time (ms as if UTC) happens in a zone; in a skipped hour, the instant after the gap. */
+function fromWall(wall: number, zone: string): number {
+  let t = wall - zoneOffset(wall, zone);
+  t = wall - zoneOffset(t, zone);
+  return t;
+}
+
+/** The start of the local hour or day (step HOUR or DAY) an instant falls in. */
+export function zoneFloor(ms: number, step: number, zone: string): number {
+  if (zone === "UTC") return floorTo(ms, step);
+  return fromWall(floorTo(ms + zoneOffset(ms, zone), step), zone);
+}
+
+/** The local date `YYYY-MM-DD` of an instant in a zone. */
+export function zoneDate(ms: number, zone: string): string {
+  return utcDate(ms + zoneOffset(ms, zone));
+}
+
+/** Starts of the local hours or days that overlap [start, end): a local day is 23, 24 or 25 hours long. */
+export function zoneBucketStarts(start: number, end: number, step: number, zone: string): number[] {
+  const out: number[] = [];
+  // Two hours past a bucket's nominal length is inside the next one, whatever DST did to it.
+  for (let t = zoneFloor(start, step, zone); t < end; t = zoneFloor(t + step + (step === DAY ? 2 * HOUR : 0), step, zone)) out.push(t);
+  return out;
+}

@@ -12,6 +12,7 @@ import { archiveFile, DIRTY_PREFIX, dayPrefix, overlayDatePrefix } from "../doma
 import {
   BILLING_COLUMNS,
   BILLING_COUNTS,
+  BILLING_KEY,
   BillingAccumulator,
   billingStatus,
   dateClosesAt,
@@ -309,13 +310,13 @@ async function accumulate(job: RollupJob, files: readonly FileRef[], overlay: Re
 async function record(env: RollupEnv, job: RollupJob, fileCount: number, acc: BillingAccumulator, now: number): Promise<JobResult> {
   const rows = acc.rows();
   const key = [job.run_id, job.campaign_id, job.date, job.part];
-  const cols = ["run_id", "campaign_id", "date", "part", "country", "device_type", ...BILLING_COUNTS];
+  const cols = ["run_id", "campaign_id", "date", "part", ...BILLING_KEY, ...BILLING_COUNTS];
   const statements = [
     env.DB.prepare("DELETE FROM billing_parts WHERE run_id = ? AND campaign_id = ? AND date = ? AND part = ?").bind(...key),
     ...insertRows(
       "billing_parts",
       cols,
-      rows.map((r) => [...key, r.country, r.device_type, ...BILLING_COUNTS.map((k) => r[k])]),
+      rows.map((r) => [...key, ...BILLING_KEY.map((k) => r[k] ?? ""), ...BILLING_COUNTS.map((k) => r[k])]),
     ).map((s) => env.DB.prepare(s.sql).bind(...s.params)),
     env.DB.prepare(
       "UPDATE rollup_jobs SET files = ?, events = ?, rows = ?, done_at = ? WHERE run_id = ? AND campaign_id = ? AND date = ? AND part = ?",
@@ -346,21 +347,22 @@ async function finalize(env: RollupEnv, job: RollupJob, now: number): Promise<nu
   const status = billingStatus(job.date, now, job.archived_through);
   // ?1 run, ?2 campaign, ?3 date
   const current = "NOT EXISTS (SELECT 1 FROM rollup_state s WHERE s.campaign_id = ?2 AND s.date = ?3 AND s.run_id >= ?1)";
-  const fresh = `SELECT country, device_type, ${sum(BILLING_COUNTS)} FROM billing_parts
-    WHERE run_id = ?1 AND campaign_id = ?2 AND date = ?3 GROUP BY country, device_type`;
+  const keys = BILLING_KEY.join(", ");
+  const fresh = `SELECT ${keys}, ${sum(BILLING_COUNTS)} FROM billing_parts
+    WHERE run_id = ?1 AND campaign_id = ?2 AND date = ?3 GROUP BY ${keys}`;
   const differs = BILLING_COUNTS.map((c) => `o.${c} IS NOT n.${c}`).join(" OR ");
+  const on = (t: string) => BILLING_KEY.map((c) => `${t}.${c} = k.${c}`).join(" AND ");
   const statements = [
     env.DB.prepare(
       `WITH n AS (${fresh}),
         o AS (SELECT * FROM billing_daily WHERE campaign_id = ?2 AND date = ?3),
-        k AS (SELECT country, device_type FROM n UNION SELECT country, device_type FROM o)
+        k AS (SELECT ${keys} FROM n UNION SELECT ${keys} FROM o)
       INSERT OR IGNORE INTO billing_restatements
-        (run_id, campaign_id, date, country, device_type, old_values, new_values, cause, recorded_at)
-      SELECT ?1, ?2, ?3, k.country, k.device_type,
+        (run_id, campaign_id, date, ${keys}, old_values, new_values, cause, recorded_at)
+      SELECT ?1, ?2, ?3, ${BILLING_KEY.map((c) => `k.${c}`).join(", ")},
         CASE WHEN o.country IS NULL THEN NULL ELSE ${json("o")} END,
         CASE WHEN n.country IS NULL THEN NULL ELSE ${json("n")} END, ?4, ?5
-      FROM k LEFT JOIN o ON o.country = k.country AND o.device_type = k.device_type
-        LEFT JOIN n ON n.country = k.country AND n.device_type = k.device_type
+      FROM k LEFT JOIN o ON ${on("o")} LEFT JOIN n ON ${on("n")}
       WHERE EXISTS (SELECT 1 FROM o) AND (${differs}) AND ${current}`,
     ).bind(job.run_id, job.campaign_id, job.date, job.cause, now),
     env.DB.prepare(`DELETE FROM billing_daily WHERE campaign_id = ?2 AND date = ?3 AND ${current}`).bind(
@@ -370,8 +372,8 @@ async function finalize(env: RollupEnv, job: RollupJob, now: number): Promise<nu
     ),
     env.DB.prepare(
       `INSERT INTO billing_daily
-        (campaign_id, date, country, device_type, ${BILLING_COUNTS.join(", ")}, status, computed_at, archived_through)
-      SELECT ?2, ?3, country, device_type, ${BILLING_COUNTS.join(", ")}, ?4, ?5, ?6 FROM (${fresh}) WHERE ${current}`,
+        (campaign_id, date, ${keys}, ${BILLING_COUNTS.join(", ")}, status, computed_at, archived_through)
+      SELECT ?2, ?3, ${keys}, ${BILLING_COUNTS.join(", ")}, ?4, ?5, ?6 FROM (${fresh}) WHERE ${current}`,
     ).bind(job.run_id, job.campaign_id, job.date, status, now, job.archived_through),
     env.DB.prepare(
       `INSERT OR REPLACE INTO rollup_runs (date, files, events, rows, computed_at)

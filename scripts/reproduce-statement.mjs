@@ -52,6 +52,7 @@ export async function reproduceStatement(statement, dir) {
         date: r.date,
         country: r.country,
         device_type: r.device_type,
+        ad_group_id: r.ad_group_id ?? null,
         clicks: Number(r.clicks),
         cost: Number(r.cost),
         invalid_clicks: Number(r.invalid_clicks),

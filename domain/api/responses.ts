@@ -47,8 +47,9 @@ const counters = {
 const created = (id: string) => z.object({ [id]: z.string(), api_key: text("Shown once; stored only hashed.") });
 
 export const advertiserCreated = created("advertiser_id")
-  .extend({ jurisdiction: z.enum(["eu"]).nullable() })
+  .extend({ jurisdiction: z.enum(["eu"]).nullable(), time_zone: z.string().describe("IANA name, canonical spelling.") })
   .meta({ id: "AdvertiserCreated" });
+export const advertiserUpdated = z.object({ advertiser_id: z.string(), time_zone: z.string() }).meta({ id: "AdvertiserUpdated" });
 const publisherLimits = z
   .object({ requests_per_minute: count(), events_per_second: count() })
   .describe("The limits that apply to the publisher's key on POST /v1/events.");
@@ -251,6 +252,7 @@ export const metrics = z
     start: z.string(),
     end: z.string(),
     granularity: z.enum(["minute", "hour", "day"]),
+    tz: z.string().describe("The zone hour and day buckets start in; bucket timestamps are their start instants in UTC."),
     group_by: z.string().nullable(),
     filter: z.string().nullable(),
     metrics: z.array(metricBucket),
@@ -304,6 +306,8 @@ export const campaigns = z
   })
   .meta({ id: "Campaigns" });
 
+const AD_GROUP = "The ad group of the clicked ad when the click was recorded; null for ads without a group.";
+
 export const billing = z
   .object({
     campaign_id: z.string(),
@@ -314,8 +318,9 @@ export const billing = z
         date: z.string(),
         country: z.string(),
         device_type: z.string(),
+        ad_group_id: z.string().nullable().describe(AD_GROUP),
         clicks: count(),
-        unique_users: count("Exact."),
+        unique_users: count("Exact, per row (a user may click in several rows: unique users do not add up)."),
         cost: z.number(),
         invalid_clicks: count(),
         status: z
@@ -491,6 +496,7 @@ export const restatements = z
         date: z.string(),
         country: z.string(),
         device_type: z.string(),
+        ad_group_id: z.string().nullable().describe(AD_GROUP),
         old: billedValues.describe("The published row before (null: the row did not exist)."),
         new: billedValues.describe("The row after (null: the row went)."),
         cause: z.enum(["late_events", "recalculation", "fraud_review"]).describe("Why it changed."),
@@ -533,6 +539,7 @@ export const statement = z
           date: z.string(),
           country: z.string(),
           device_type: z.string(),
+          ad_group_id: z.string().nullable().describe(AD_GROUP),
           ...statementCounts,
           unique_users: count("Exact, per row."),
           status: z.enum(["final", "provisional"]),

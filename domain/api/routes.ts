@@ -99,6 +99,19 @@ export const createAdvertiser = endpoint({
   errors: [...ADMIN_WRITE],
 });
 
+export const updateAdvertiser = endpoint({
+  method: "patch",
+  path: "/v1/admin/advertisers/{id}",
+  id: "updateAdvertiser",
+  tag: "admin",
+  summary: "Change an advertiser's time zone (IANA name): where its local hours and days start in metrics",
+  auth: "admin",
+  params: S.advertiserPath,
+  body: { schema: S.updateAdvertiser, example: { time_zone: "Europe/Amsterdam" } },
+  responses: jsonAnswer(200, "The time zone that now applies", R.advertiserUpdated),
+  errors: [...ADMIN_WRITE, 404],
+});
+
 export const createPublisher = endpoint({
   method: "post",
   path: "/v1/admin/publishers",
@@ -326,7 +339,10 @@ export const billing = endpoint({
   path: "/v1/billing",
   id: "billing",
   tag: "query",
-  summary: "Billing rows (campaign × UTC date × country × device type) from the billing database",
+  summary: "Billing rows (campaign × UTC date × country × device type × ad group) from the billing database",
+  description:
+    "Every row carries its ad_group_id (null: ads without a group), so a campaign's billing is broken down by ad group; " +
+    "counts and cost add up over rows to the same totals as before ad groups, unique_users is exact per row.",
   auth: "reader",
   query: S.billingQuery,
   responses: jsonOrCsvAnswer(200, "The rows", R.billing, "rows"),

@@ -128,6 +128,7 @@ describe("a click through the whole local stack", () => {
         date: today,
         country: "NL",
         device_type: "desktop",
+        ad_group_id: null,
         clicks: 1,
         unique_users: 1,
         cost: 0.35,

@@ -30,15 +30,25 @@ describe("GET /v1/statements", () => {
     stack = await startTestStack();
     dirs.push(stack.persistTo, stack.buildDir);
     const acme = await seed(stack, "Stated");
+    // A second ad in an ad group: its clicks are rows of their own, in the statement and in the reproduction.
+    const admin = async <T>(path: string, body: unknown) =>
+      (await api<T>(`${stack!.queryUrl}/v1/admin/${path}`, { method: "POST", token: ADMIN_TOKEN, body: JSON.stringify(body) })).body;
+    const { ad_group_id } = await admin<{ ad_group_id: string }>("ad-groups", { campaign_id: acme.campaign_id, name: "Video" });
+    const grouped = await admin<{ click_url: string }>("ads", {
+      campaign_id: acme.campaign_id,
+      landing_url: "https://stated.example/video",
+      ad_group_id,
+    });
     const clicks = [
-      { user: "ann", ua: BROWSER, ip: "203.0.113.61", country: "NL" },
-      { user: "ben", ua: BROWSER, ip: "203.0.113.62", country: "NL" },
-      { user: "ben", ua: BROWSER, ip: "203.0.113.62", country: "NL" }, // same minute: duplicate
-      { user: "cat", ua: "curl/8.5.0", ip: "203.0.113.63", country: "BE" }, // bot
-      { user: "dan", ua: BROWSER, ip: "203.0.113.64", country: "BE" },
+      { user: "ann", ua: BROWSER, ip: "203.0.113.61", country: "NL", url: acme.click_url },
+      { user: "ben", ua: BROWSER, ip: "203.0.113.62", country: "NL", url: acme.click_url },
+      { user: "ben", ua: BROWSER, ip: "203.0.113.62", country: "NL", url: acme.click_url }, // same minute: duplicate
+      { user: "cat", ua: "curl/8.5.0", ip: "203.0.113.63", country: "BE", url: acme.click_url }, // bot
+      { user: "dan", ua: BROWSER, ip: "203.0.113.64", country: "BE", url: acme.click_url },
+      { user: "ann", ua: BROWSER, ip: "203.0.113.61", country: "NL", url: grouped.click_url },
     ];
     for (const c of clicks) {
-      const r = await fetch(`${acme.click_url}&user_id=${c.user}`, {
+      const r = await fetch(`${c.url}&user_id=${c.user}`, {
         redirect: "manual",
         headers: { "User-Agent": c.ua, "CF-Connecting-IP": c.ip, "CF-IPCountry": c.country },
       });
@@ -47,16 +57,16 @@ describe("GET /v1/statements", () => {
     const month = new Date().toISOString().slice(0, 7);
     const url = `${stack.queryUrl}/v1/statements?campaign_id=${acme.campaign_id}&month=${month}`;
     const { value: statement } = await waitFor(
-      "the five clicks billed",
+      "the six clicks billed",
       async () => {
         await api(`${stack!.queryUrl}/v1/admin/rollup`, { method: "POST", token: ADMIN_TOKEN, body: "{}" });
         const r = await api<Statement>(url, { token: acme.key });
         const judged = r.body.rows.reduce((n, row) => n + row.clicks, 0);
-        return r.status === 200 && judged === 3 ? r.body : null;
+        return r.status === 200 && judged === 4 ? r.body : null;
       },
       30_000,
     );
-    expect(statement.totals).toMatchObject({ clicks: 3, cost: 1.05 });
+    expect(statement.totals).toMatchObject({ clicks: 4, cost: 1.4 });
     expect(statement.files.length).toBeGreaterThan(0);
     expect(statement.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256) && f.key.startsWith("raw/"))).toBe(true);
     // Another advertiser's key: the campaign does not exist for it.
@@ -74,10 +84,11 @@ describe("GET /v1/statements", () => {
     }
     const reproduced = await reproduceStatement(statement, dir);
     expect(reproduced.problems).toEqual([]);
-    expect(reproduced.rows.map((r) => [r.country, r.clicks])).toEqual([
-      ["BE", 0],
-      ["BE", 1],
-      ["NL", 2],
+    expect(reproduced.rows.map((r) => [r.country, r.ad_group_id, r.clicks])).toEqual([
+      ["BE", null, 0],
+      ["BE", null, 1],
+      ["NL", null, 2],
+      ["NL", ad_group_id, 1],
     ]);
 
     // A recalculation (dan's IP blocklisted afterwards) changes the bill only through an overlay: the statement

@@ -687,6 +687,35 @@ describe("ad groups", () => {
       conversions: 2,
       value: 5,
     });
+
+    // Billing breaks the campaign down by ad group as well: per group, what real time counted that day.
+    const today = new Date().toISOString().slice(0, 10);
+    const billingUrl = `http://query.test/v1/billing?campaign_id=${s.campaign_id}&from=${today}&to=${today}T23:59:59.999Z`;
+    type Row = { ad_group_id: string | null; clicks: number; unique_users: number };
+    const rows = await waitFor(
+      "the ten clicks billed",
+      async () => {
+        await adminPost("rollup", { date: today });
+        const body = await json<{ rows: Row[] }>(await call(billingUrl, { headers: { Authorization: `Bearer ${s.key}` } }));
+        return body.rows.reduce((n, r) => n + r.clicks, 0) === 10 && body.rows;
+      },
+      30_000,
+    );
+    const billedByGroup: Record<string, { clicks: number; unique_users: number }> = {};
+    for (const r of rows) {
+      const t = billedByGroup[r.ad_group_id ?? "(none)"] ?? { clicks: 0, unique_users: 0 };
+      billedByGroup[r.ad_group_id ?? "(none)"] = { clicks: t.clicks + r.clicks, unique_users: t.unique_users + r.unique_users };
+    }
+    const realtime = await grouped(`campaign_id=${s.campaign_id}&group_by=ad_group_id`);
+    expect(Object.fromEntries(Object.entries(billedByGroup).map(([g, b]) => [g, b.clicks]))).toEqual(
+      Object.fromEntries(Object.entries(realtime).map(([g, m]) => [g, m.clicks])),
+    );
+    // One user per click here, each in one row.
+    expect(billedByGroup).toEqual({
+      [g1.ad_group_id]: { clicks: 5, unique_users: 5 },
+      [g2.ad_group_id]: { clicks: 4, unique_users: 4 },
+      "(none)": { clicks: 1, unique_users: 1 },
+    });
   });
 
   it("refuses unknown campaigns and groups, a group of another campaign, and non-admins", async () => {

@@ -34,6 +34,7 @@ describe("billing", () => {
           date: "2026-11-20",
           country: "US",
           device_type: "desktop",
+          ad_group_id: null,
           clicks: 1,
           unique_users: 1,
           cost_micros: 500_000,

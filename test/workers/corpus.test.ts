@@ -427,7 +427,7 @@ describe("corpus: admin endpoints", () => {
           method,
         ),
       );
-    for (const path of ["nope", "advertisers/x", "ads/x/y", "", "../v1/metrics"])
+    for (const path of ["nope", "advertisers/x/y", "ads/x/y", "", "../v1/metrics"])
       cases.push(adminCase(`unknown admin path ${path}`, path, "{}", 404, "not_found"));
     await runUnchanged(cases);
     const res = await call(`${Q}/v1/admin/advertisers`, { headers: ADMIN });

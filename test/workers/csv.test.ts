@@ -92,22 +92,27 @@ describe("CSV", () => {
     const s = await seedAd();
     const today = new Date().toISOString().slice(0, 10);
     // Billing rows as the rollup writes them (r2-batch); read back through the API only.
+    // '' is D1's "no ad group" (the API says null).
     const rows = [
-      ["US", "desktop", 7, 6, 2_100_000, 1],
-      ["GB", "mobile", 3, 3, 900_000, 0],
+      ["US", "desktop", "", 7, 6, 2_100_000, 1],
+      ["GB", "mobile", "adg_csv", 3, 3, 900_000, 0],
     ];
     await testEnv.DB.batch(
-      rows.map(([country, device, clicks, users, cost, invalid]) =>
+      rows.map(([country, device, group, clicks, users, cost, invalid]) =>
         testEnv.DB.prepare(
-          `INSERT INTO billing_daily (campaign_id, date, country, device_type, clicks, unique_users, cost_micros, invalid_clicks,
-             suspicious_clicks, duplicates, late_events, status, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 1, 0, 'provisional', 0)`,
-        ).bind(s.campaign_id, today, country, device, clicks, users, cost, invalid),
+          `INSERT INTO billing_daily (campaign_id, date, country, device_type, ad_group_id, clicks, unique_users, cost_micros,
+             invalid_clicks, suspicious_clicks, duplicates, late_events, status, computed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, 0, 'provisional', 0)`,
+        ).bind(s.campaign_id, today, country, device, group, clicks, users, cost, invalid),
       ),
     );
     const billing = await both(`/v1/billing?campaign_id=${s.campaign_id}&from=${today}&to=${today}T23:59:59Z`, s.key);
     expect(billing.csv.headers.get("Content-Disposition")).toContain(`billing-${s.campaign_id}-`);
     const billed = billing.json.rows as Record<string, unknown>[];
-    expect(billed).toHaveLength(2);
+    expect(billed.map((r) => [r.country, r.ad_group_id])).toEqual([
+      ["GB", "adg_csv"],
+      ["US", null],
+    ]);
     expect(parseCsv(billing.text)).toEqual(billed.map(flat));
 
     const recon = await both(`/v1/reconciliation?date=${today}`, s.key);

@@ -17,6 +17,7 @@ type Json = any;
 /** Every endpoint CONTRACT.md names (plus the two it implies: PATCH campaigns {shards, daily_budget}, GET /v1/campaigns). */
 const CONTRACT = [
   "POST /v1/admin/advertisers",
+  "PATCH /v1/admin/advertisers/{id}",
   "POST /v1/admin/publishers",
   "POST /v1/admin/campaigns",
   "PATCH /v1/admin/campaigns/{id}",
@@ -324,7 +325,15 @@ describe("GET /openapi.json", () => {
     });
     const Q = "http://query.test";
 
-    const adv = await conforms(doc, "POST /v1/admin/advertisers", `${Q}/v1/admin/advertisers`, post({ name: "Docs" }));
+    const adv = await conforms(doc, "POST /v1/admin/advertisers", `${Q}/v1/admin/advertisers`, post({ name: "Docs", time_zone: "UTC" }));
+    await conforms(doc, "PATCH /v1/admin/advertisers/{id}", `${Q}/v1/admin/advertisers/${adv.advertiser_id}`, {
+      ...post({ time_zone: "Europe/Amsterdam" }),
+      method: "PATCH",
+    });
+    await conforms(doc, "PATCH /v1/admin/advertisers/{id}", `${Q}/v1/admin/advertisers/${adv.advertiser_id}`, {
+      ...post({ time_zone: "Mars/Olympus" }),
+      method: "PATCH",
+    });
     const key = { Authorization: `Bearer ${adv.api_key}` };
     const pub = await conforms(doc, "POST /v1/admin/publishers", `${Q}/v1/admin/publishers`, post({ name: "Docs news" }));
     const { campaign_id } = await conforms(
@@ -439,9 +448,14 @@ describe("GET /openapi.json", () => {
     await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?campaign_id=${campaign_id}&start=${from}&end=${to}&granularity=minute`, {
       headers: key,
     });
-    await conforms(doc, "GET /v1/metrics", `${Q}/v1/metrics?ad_id=${ad_id}&start=${from}&end=${to}&granularity=hour&group_by=country`, {
-      headers: key,
-    });
+    await conforms(
+      doc,
+      "GET /v1/metrics",
+      `${Q}/v1/metrics?ad_id=${ad_id}&start=${from}&end=${to}&granularity=hour&group_by=country&tz=Asia/Tokyo`,
+      {
+        headers: key,
+      },
+    );
     await conforms(
       doc,
       "GET /v1/ads/{ad_id}/aggregated_count",

@@ -49,6 +49,8 @@ function scenario(campaign: string, n: number): RecordedEvent[] {
         event_id: i % 9 === 0 && i > 0 ? `e${i - 5}` : `e${i}`,
         country: ["US", "DE", "FR"][i % 3],
         device_type: i % 4 === 0 ? "mobile" : "desktop",
+        // Ad groups split rows further; a user clicks in several groups (unique users are exact per row).
+        ad_group_id: i % 5 === 0 ? null : `adg_${i % 2}`,
         verdict: i % 13 === 0 ? "invalid" : i % 17 === 0 ? "duplicate" : i % 19 === 0 ? "suspicious" : "clean",
         late: i % 23 === 0,
         cost_per_click: 0.25,
@@ -66,7 +68,8 @@ function oracle(events: RecordedEvent[]): Omit<BillingRow, "campaign_id">[] {
 
 async function billed(campaign: string) {
   const { results } = await testEnv.DB.prepare(
-    `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")} FROM billing_daily WHERE campaign_id = ? ORDER BY date, country, device_type`,
+    `SELECT date, country, device_type, NULLIF(ad_group_id, '') AS ad_group_id, ${BILLING_COUNTS.join(", ")} FROM billing_daily
+     WHERE campaign_id = ? ORDER BY date, country, device_type, ad_group_id`,
   )
     .bind(campaign)
     .all();
@@ -245,18 +248,33 @@ describe("watermark and restatements", () => {
     const none = await call(`http://query.test/v1/billing/restatements?campaign_id=${campaign}`, { headers: ADMIN });
     expect((await json<{ restatements: unknown[] }>(none)).restatements).toEqual([]);
 
-    const late = recorded({ campaign_id: campaign, country: "US", device_type: "desktop", user_id: "new", late: true });
+    // A late click of ad group adg_1: that group's row alone is restated.
+    const late = recorded({
+      campaign_id: campaign,
+      country: "US",
+      device_type: "desktop",
+      ad_group_id: "adg_1",
+      user_id: "new",
+      late: true,
+    });
     await archive(campaign, [[late], [recorded({ campaign_id: campaign, country: "NL", device_type: "mobile" })]]);
     await adminPost("rollup", { date: DATE });
     const res = await call(`http://query.test/v1/billing/restatements?campaign_id=${campaign}`, {
       headers: { Authorization: `Bearer ${advertiser.api_key}` },
     });
     const { restatements } = await json<{
-      restatements: { country: string; old: { clicks: number } | null; new: { clicks: number }; cause: string }[];
+      restatements: {
+        country: string;
+        ad_group_id: string | null;
+        old: { clicks: number } | null;
+        new: { clicks: number };
+        cause: string;
+      }[];
     }>(res);
-    expect(restatements.map((r) => [r.country, r.old?.clicks ?? null, r.new.clicks, r.cause])).toEqual([
-      ["NL", null, 1, "late_events"],
-      ["US", published[0].clicks, Number(published[0].clicks) + 1, "late_events"],
+    const before = published.find((r) => r.ad_group_id === "adg_1")!;
+    expect(restatements.map((r) => [r.country, r.ad_group_id, r.old?.clicks ?? null, r.new.clicks, r.cause])).toEqual([
+      ["NL", null, null, 1, "late_events"],
+      ["US", "adg_1", before.clicks, Number(before.clicks) + 1, "late_events"],
     ]);
     const theirs = await call("http://query.test/v1/billing/restatements", { headers: { Authorization: `Bearer ${other.api_key}` } });
     expect((await json<{ restatements: unknown[] }>(theirs)).restatements).toEqual([]);

@@ -328,6 +328,7 @@ describe("a scenario of thousands of events", () => {
             date,
             country,
             device_type,
+            ad_group_id: null,
             clicks: t.clicks,
             unique_users: users.size,
             cost: expect.closeTo(t.cost, 6),

@@ -3,6 +3,7 @@ import { hashIp } from "../../domain/crypto";
 import { BLOCKLIST_STALENESS_MS, ipItem, uaItem } from "../../domain/blocklist";
 import { ApiError, notFound } from "../../domain/errors";
 import * as registry from "../../domain/registry";
+import { canonicalZone } from "../../domain/time";
 import * as api from "../../domain/api/routes";
 import { parseSigningKeys, signClick } from "../../domain/signing";
 import type { BatchRpc } from "../../domain/billing";
@@ -48,7 +49,14 @@ const blocklistSeen = () => new Promise((r) => setTimeout(r, BLOCKLIST_STALENESS
 
 export function adminRoutes(app: QueryApp): void {
   mount(app, api.createAdvertiser, async (c, { body }) => {
-    return c.json(await registry.createAdvertiser(c.env.DB, body.name, body.jurisdiction ?? null), 201);
+    const zone = canonicalZone(body.time_zone ?? "UTC")!;
+    return c.json(await registry.createAdvertiser(c.env.DB, body.name, body.jurisdiction ?? null, zone), 201);
+  });
+
+  mount(app, api.updateAdvertiser, async (c, { params, body }) => {
+    const time_zone = canonicalZone(body.time_zone)!;
+    if (!(await registry.setAdvertiserTimeZone(c.env.DB, params.id, time_zone))) throw notFound(`Advertiser ${params.id}`);
+    return c.json({ advertiser_id: params.id, time_zone }, 200);
   });
 
   mount(app, api.createPublisher, async (c, { body: { name, ...limits } }) =>

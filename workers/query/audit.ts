@@ -3,7 +3,7 @@
  * compaction on demand (admin).
  */
 import * as api from "../../domain/api/routes";
-import { BILLING_COUNTS, type BatchRpc, dateClosesAt } from "../../domain/billing";
+import { BILLING_COUNTS, BILLING_KEY, type BatchRpc, dateClosesAt } from "../../domain/billing";
 import { DAY, dateStart, utcDate } from "../../domain/time";
 import { fromMicros } from "../../domain/event";
 import { campaignFor } from "./access";
@@ -43,7 +43,7 @@ const restatements = (app: QueryApp) =>
       params.push(q.to);
     }
     const { results } = await c.env.DB.prepare(
-      `SELECT restatement_id, run_id, campaign_id, date, country, device_type, old_values, new_values, cause, recorded_at
+      `SELECT restatement_id, run_id, campaign_id, date, country, device_type, ad_group_id, old_values, new_values, cause, recorded_at
        FROM billing_restatements r ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY restatement_id LIMIT ${MAX_RESTATEMENTS}`,
     )
@@ -55,6 +55,7 @@ const restatements = (app: QueryApp) =>
         date: string;
         country: string;
         device_type: string;
+        ad_group_id: string;
         old_values: string | null;
         new_values: string | null;
         cause: "late_events" | "recalculation" | "fraud_review";
@@ -68,6 +69,7 @@ const restatements = (app: QueryApp) =>
           date: r.date,
           country: r.country,
           device_type: r.device_type,
+          ad_group_id: r.ad_group_id || null,
           old: billedValues(r.old_values),
           new: billedValues(r.new_values),
           cause: r.cause,
@@ -109,8 +111,8 @@ const statement = (app: QueryApp) =>
     const dates: string[] = [];
     for (let t = first; utcDate(t).startsWith(q.month) && t <= Date.now(); t += DAY) dates.push(utcDate(t));
     const { results } = await c.env.DB.prepare(
-      `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status, archived_through
-       FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, country, device_type`,
+      `SELECT date, ${BILLING_KEY.join(", ")}, ${BILLING_COUNTS.join(", ")}, status, archived_through
+       FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, ${BILLING_KEY.join(", ")}`,
     )
       .bind(campaign.campaign_id, `${q.month}-01`, `${q.month}-31`)
       .all<Counted>();
@@ -118,6 +120,7 @@ const statement = (app: QueryApp) =>
       date: r.date as string,
       country: r.country as string,
       device_type: r.device_type as string,
+      ad_group_id: (r.ad_group_id as string) || null,
       clicks: Number(r.clicks),
       cost: fromMicros(Number(r.cost_micros)),
       invalid_clicks: Number(r.invalid_clicks),

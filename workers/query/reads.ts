@@ -1,16 +1,29 @@
 /** Real-time and billing reads for advertisers (their own campaigns) and the admin (all). */
 import { ApiError } from "../../domain/errors";
-import { BILLING_COUNTS, reconcile } from "../../domain/billing";
+import { BILLING_COUNTS, BILLING_KEY, reconcile } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
 import { bucketStarts, emptyMerged, mergePartials, pacing, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
-import { listAdGroups, listAds, listCampaigns } from "../../domain/registry";
+import { advertiserTimeZone, listAdGroups, listAds, listCampaigns } from "../../domain/registry";
 import * as api from "../../domain/api/routes";
 import * as R from "../../domain/api/responses";
 import { jsonOrCsv } from "./csv";
 import { parseInstant } from "../../domain/schemas";
 import { shardsAt } from "../../domain/sharding";
-import { DAY, GRANULARITY_MS, MINUTE, dateStart, floorTo, isoMinute, utcDate, type Granularity } from "../../domain/time";
+import {
+  DAY,
+  GRANULARITY_MS,
+  HOUR,
+  MINUTE,
+  canonicalZone,
+  dateStart,
+  floorTo,
+  isoMinute,
+  utcDate,
+  zoneBucketStarts,
+  zoneOffset,
+  type Granularity,
+} from "../../domain/time";
 import type { CellQuery } from "../../domain/cells";
 import { GLOBAL_LEADERBOARD, advertiserLeaderboard, type Leaderboard } from "../../durable-objects/leaderboard";
 import { adFor, campaignFor, objectsOf, shardStubs } from "./access";
@@ -53,8 +66,8 @@ const billing = (app: QueryApp) =>
     const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
     // Dates whose day overlaps [from, to).
     const { results } = await c.env.DB.prepare(
-      `SELECT date, country, device_type, ${BILLING_COUNTS.join(", ")}, status, archived_through
-     FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, country, device_type`,
+      `SELECT date, ${BILLING_KEY.join(", ")}, ${BILLING_COUNTS.join(", ")}, status, archived_through
+     FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, ${BILLING_KEY.join(", ")}`,
     )
       .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
       .all<Record<string, number | string | null>>();
@@ -66,6 +79,7 @@ const billing = (app: QueryApp) =>
         date: r.date,
         country: r.country,
         device_type: r.device_type,
+        ad_group_id: r.ad_group_id || null,
         clicks: r.clicks,
         unique_users: r.unique_users,
         cost: fromMicros(Number(r.cost_micros)),
@@ -87,6 +101,41 @@ const billing = (app: QueryApp) =>
 const MAX_BUCKETS = 10_000;
 const MAX_ENTRIES = 100_000;
 
+/** How long campaign objects keep minute cells (durable-objects/campaign.ts HORIZONS.minuteMs, less its hour of slack). */
+const MINUTE_CELLS_KEPT_MS = 48 * HOUR;
+
+/**
+ * Hour or day buckets of a zone other than UTC, summed from finer cells: hour cells when every bucket starts on a UTC
+ * hour (zones with whole-hour offsets, DST included), minute cells for 30/45-minute offsets — kept 48 hours, so older
+ * ranges in such zones are refused. Null when the buckets are UTC's own (minute granularity, or the zone is UTC).
+ */
+function zonedBuckets(start: number, end: number, granularity: Granularity, tz: string) {
+  if (tz === "UTC" || granularity === "minute") return null;
+  const starts = zoneBucketStarts(start, end, GRANULARITY_MS[granularity], tz);
+  const wholeHours = starts.every((t) => t % HOUR === 0) && zoneOffset(end, tz) % HOUR === 0;
+  if (wholeHours && granularity === "hour") return null;
+  if (!wholeHours && floorTo(starts[0], MINUTE) < Date.now() - MINUTE_CELLS_KEPT_MS) {
+    throw new ApiError(
+      400,
+      "unsupported_time_zone",
+      `${tz} is not a whole number of hours from UTC: its ${granularity} buckets are summed from minute cells, kept 48 hours; ` +
+        "ask for a more recent range or a zone with whole-hour offsets.",
+    );
+  }
+  const bucketOf = (ts: number) => {
+    // The last bucket starting at or before ts (starts are sorted).
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= ts) lo = mid;
+      else hi = mid - 1;
+    }
+    return starts[lo];
+  };
+  return { starts, bucketOf, cells: (wholeHours ? "hour" : "minute") as Granularity };
+}
+
 const metrics = (app: QueryApp) =>
   mount(app, api.metrics, async (c, { query: q }) => {
     if (!q.ad_id === !q.campaign_id) throw new ApiError(400, "invalid_request", "Give exactly one of ad_id or campaign_id.");
@@ -102,11 +151,13 @@ const metrics = (app: QueryApp) =>
         `That is ${buckets} ${granularity} buckets; ask for at most ${MAX_BUCKETS} (use a coarser granularity).`,
       );
     }
-    const starts = bucketStarts(q.start, q.end, granularity);
     const p = c.get("principal");
     const target = q.ad_id ? await adFor(c.env, p, q.ad_id) : await campaignFor(c.env, p, q.campaign_id!);
+    const tz = canonicalZone(q.tz ?? (await advertiserTimeZone(c.env.DB, target.advertiser_id)))!;
+    const zoned = zonedBuckets(q.start, q.end, granularity, tz);
+    const starts = zoned?.starts ?? bucketStarts(q.start, q.end, granularity);
     const question: CellQuery = {
-      granularity,
+      granularity: zoned?.cells ?? granularity,
       from: starts[0],
       to: q.end,
       ad_ids: q.ad_id ? [q.ad_id] : undefined,
@@ -115,7 +166,7 @@ const metrics = (app: QueryApp) =>
       sketches: true,
     };
     const parts = (await Promise.all(shardStubs(c.env, target).map((stub) => stub.cells(question)))).flat();
-    const merged = mergePartials(parts);
+    const merged = mergePartials(parts, zoned?.bucketOf);
     const groups: (string | null)[] = q.group_by ? [...new Set([...merged.values()].map((m) => m.group ?? ""))].sort() : [null];
     if (starts.length * groups.length > MAX_ENTRIES) {
       throw new ApiError(400, "range_too_large", "Too many buckets × groups; narrow the range or use a coarser granularity.");
@@ -129,6 +180,7 @@ const metrics = (app: QueryApp) =>
       start: isoMinute(q.start),
       end: isoMinute(q.end),
       granularity,
+      tz,
       group_by: q.group_by ?? null,
       filter: q.filter ? `${q.filter.dim}:${q.filter.value}` : null,
       metrics,
