@@ -93,16 +93,16 @@ describe("GET /v1/statements", () => {
 
     // A recalculation (dan's IP blocklisted afterwards) changes the bill only through an overlay: the statement
     // then lists the overlay beside the events, and DuckDB reproduces the new figures from exactly those files.
-    const admin = (path: string, body: unknown) =>
+    const adminCall = (path: string, body: unknown) =>
       api<Record<string, unknown>>(`${stack!.queryUrl}${path}`, { method: "POST", token: ADMIN_TOKEN, body: JSON.stringify(body) });
-    expect((await admin("/v1/admin/blocklist", { ips: ["203.0.113.64"] })).status).toBe(200);
+    expect((await adminCall("/v1/admin/blocklist", { ips: ["203.0.113.64"] })).status).toBe(200);
     const today = new Date().toISOString().slice(0, 10);
-    const rec = await admin("/v1/admin/recalculate", { from: today, to: today, campaign_id: acme.campaign_id });
+    const rec = await adminCall("/v1/admin/recalculate", { from: today, to: today, campaign_id: acme.campaign_id });
     expect(rec.status).toBe(201);
     expect(rec.body).toMatchObject({ changed: 1 });
-    expect((await admin(`/v1/admin/recalculations/${rec.body.recalculation_id}/apply`, {})).status).toBe(200);
+    expect((await adminCall(`/v1/admin/recalculations/${rec.body.recalculation_id}/apply`, {})).status).toBe(200);
     const after = (await api<Statement>(url, { token: acme.key })).body;
-    expect(after.totals).toMatchObject({ clicks: 2, cost: 0.7 });
+    expect(after.totals).toMatchObject({ clicks: 3, cost: 1.05 });
     expect(after.files.some((f) => f.key.startsWith("raw/overlays/"))).toBe(true);
     const dir2 = mkdtempSync(join(tmpdir(), "edgeclick-statement-"));
     dirs.push(dir2);
@@ -113,10 +113,11 @@ describe("GET /v1/statements", () => {
     }
     const again = await reproduceStatement(after, dir2);
     expect(again.problems).toEqual([]);
-    expect(again.rows.map((r) => [r.country, r.device_type, r.clicks, r.invalid_clicks])).toEqual([
-      ["BE", "bot", 0, 1],
-      ["BE", "desktop", 0, 1],
-      ["NL", "desktop", 2, 0],
+    expect(again.rows.map((r) => [r.country, r.device_type, r.ad_group_id, r.clicks, r.invalid_clicks])).toEqual([
+      ["BE", "bot", null, 0, 1],
+      ["BE", "desktop", null, 0, 1],
+      ["NL", "desktop", null, 2, 0],
+      ["NL", "desktop", ad_group_id, 1, 0],
     ]);
 
     // A changed figure or a changed file is caught.
