@@ -3,7 +3,7 @@
  * (r2-batch/recalculate.ts, r2-batch/fraud.ts); the difference against published billing is read here from D1.
  */
 import * as api from "../../domain/api/routes";
-import { BILLING_COUNTS, type BatchAnswer, type BatchRpc } from "../../domain/billing";
+import { BILLING_COUNTS, BILLING_KEY, type BatchAnswer, type BatchRpc } from "../../domain/billing";
 import { ApiError, notFound } from "../../domain/errors";
 import { fromMicros } from "../../domain/event";
 import { DAY, dateStart } from "../../domain/time";
@@ -12,7 +12,6 @@ import { mount, type QueryApp } from "./mount";
 /** Days one recalculation or review may cover (r2-batch/recalculate.ts MAX_RECALCULATION_DAYS). */
 const MAX_DAYS = 31;
 /** Columns of a billing_daily row that are neither its group nor its counts. */
-const NOT_GROUP = new Set<string>(["campaign_id", "date", "status", "computed_at", "archived_through", ...BILLING_COUNTS]);
 
 const batchOf = (env: QueryEnv) => env.BATCH as Fetcher & BatchRpc;
 
@@ -28,14 +27,9 @@ function unwrap<T>(a: BatchAnswer<T>): T {
 
 type Row = Record<string, string | number | null>;
 
-/** A row's group (its columns that are not counts): billing's grouping, whatever columns it has. */
+/** A row's group: billing's key columns (D1 stores "no ad group" as '', the accumulator as null: one group). */
 function groupOf(row: Row): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(row)
-      .filter(([k]) => !NOT_GROUP.has(k))
-      .map(([k, v]) => [k, String(v)])
-      .sort(([a], [b]) => a.localeCompare(b)),
-  );
+  return Object.fromEntries(BILLING_KEY.map((k) => [k, String(row[k] ?? "")]));
 }
 
 function values(row: Row | undefined) {
