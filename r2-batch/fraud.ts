@@ -32,6 +32,17 @@ export const SPIKE_FACTOR = 5;
 export const SPIKE_INVALID_RATE_JUMP = 0.3;
 /** …and only on a day with at least this many of its events (a handful is noise). */
 export const SPIKE_MIN_EVENTS = 100;
+/**
+ * One review reads at most about this many archived rows (it stops at the first row group past it): its tallies live
+ * in one Worker's memory. The reviewed days are read before their baseline days, so a capped review still stores
+ * the click farms it saw (each one real, some missed) but no publisher spike whose day or baseline it did not read
+ * whole (a short baseline would make spikes of ordinary days). It says `capped`.
+ */
+export const REVIEW_MAX_EVENTS = 200_000;
+/** The daily review runs over yesterday (UTC) once its late events may have arrived: this long after midnight… */
+export const DAILY_REVIEW_DELAY_MS = HOUR;
+/** …and a run that has not finished after this long (a Worker that died) may be started again. */
+export const DAILY_REVIEW_LEASE_MS = 30 * 60_000;
 
 export type FindingKind = "click_farm" | "publisher_spike";
 
@@ -55,47 +66,81 @@ type Tally = { events: number; invalid: number; campaigns: Map<string, number>; 
 const tally = (): Tally => ({ events: 0, invalid: 0, campaigns: new Map(), publishers: new Map() });
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
-/** Reads the days' events once: per (subject, window) for click farms, per (publisher, date) for spikes. */
-async function tallies(env: RecalcEnv, dates: readonly string[], farmDates: ReadonlySet<string>) {
+/**
+ * Reads the days' events once: per (subject, window) for click farms, per (publisher, date) for spikes. Stops reading
+ * after about `max` rows; `whole` holds the dates read to the end.
+ */
+async function tallies(env: RecalcEnv, dates: readonly string[], farmDates: ReadonlySet<string>, max: number) {
   const farms = new Map<string, Tally>();
   const publishers = new Map<string, Tally>();
+  const whole = new Set<string>();
+  let read = 0;
   for (const date of dates) {
     const seen = new Set<string>();
     const start = dateStart(date)!;
     for (const f of await filesOf(env, date)) {
-      await eachRowGroup(await openFile(f.bucket, f.file), REVIEW_COLUMNS, (rows) => {
-        for (const r of rows) {
-          if (r.verdict === "duplicate" || seen.has(r.uid) || r.timestamp < start || r.timestamp >= start + DAY) continue;
-          seen.add(r.uid);
-          const pub = r.publisher_id ?? "";
-          const add = (key: string, into: Map<string, Tally>) => {
-            let t = into.get(key);
-            if (!t) into.set(key, (t = tally()));
-            t.events++;
-            if (r.verdict === "invalid") t.invalid++;
-            bump(t.campaigns, r.campaign_id);
-            if (pub) bump(t.publishers, pub);
-          };
-          if (pub) add(`${pub}\u0000${date}`, publishers);
-          if (!farmDates.has(date)) continue;
-          const window = Math.floor(r.timestamp / CLICK_FARM_WINDOW_MS) * CLICK_FARM_WINDOW_MS;
-          add(`ip_hash\u0000${r.ip_hash}\u0000${window}`, farms);
-          if (r.user_id) add(`user_id\u0000${r.user_id}\u0000${window}`, farms);
-        }
-      });
+      if (read >= max) break;
+      const opened = await openFile(f.bucket, f.file);
+      await eachRowGroup(
+        opened,
+        REVIEW_COLUMNS,
+        (rows) => {
+          read += rows.length;
+          for (const r of rows) {
+            if (r.verdict === "duplicate" || seen.has(r.uid) || r.timestamp < start || r.timestamp >= start + DAY) continue;
+            seen.add(r.uid);
+            const pub = r.publisher_id ?? "";
+            const add = (key: string, into: Map<string, Tally>) => {
+              let t = into.get(key);
+              if (!t) into.set(key, (t = tally()));
+              t.events++;
+              if (r.verdict === "invalid") t.invalid++;
+              bump(t.campaigns, r.campaign_id);
+              if (pub) bump(t.publishers, pub);
+            };
+            if (pub) add(`${pub}\u0000${date}`, publishers);
+            if (!farmDates.has(date)) continue;
+            const window = Math.floor(r.timestamp / CLICK_FARM_WINDOW_MS) * CLICK_FARM_WINDOW_MS;
+            add(`ip_hash\u0000${r.ip_hash}\u0000${window}`, farms);
+            if (r.user_id) add(`user_id\u0000${r.user_id}\u0000${window}`, farms);
+          }
+        },
+        () => read < max,
+      );
     }
+    if (read >= max) break;
+    whole.add(date);
   }
-  return { farms, publishers };
+  return { farms, publishers, whole, read, capped: read >= max };
 }
 
 const record = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
 const iso = (t: number) => new Date(t).toISOString();
 
+export interface FraudReviewResult {
+  from: string;
+  to: string;
+  /** Findings over those dates, and how many of them were new (a finding already stored is kept as it is). */
+  found: number;
+  stored: number;
+  /** Archived rows read, and whether the review stopped at REVIEW_MAX_EVENTS. */
+  events_read: number;
+  capped: boolean;
+}
+
 /** Runs both detectors over [from, to] and stores new findings; answers the findings of those days. */
-export async function reviewFraud(env: RecalcEnv, from: string, to: string, now = Date.now()) {
+export async function reviewFraud(
+  env: RecalcEnv,
+  from: string,
+  to: string,
+  now = Date.now(),
+  maxEvents = REVIEW_MAX_EVENTS,
+): Promise<FraudReviewResult> {
   const days = datesBetween(from, to);
   const baselineFrom = utcDate(dateStart(from)! - SPIKE_BASELINE_DAYS * DAY);
-  const { farms, publishers } = await tallies(env, datesBetween(baselineFrom, to), new Set(days));
+  // The reviewed days first, then their baseline from the nearest day back: a cap cuts the baseline, never a reviewed day first.
+  const order = [...days, ...datesBetween(baselineFrom, utcDate(dateStart(from)! - DAY)).reverse()];
+  const { farms, publishers, whole, read, capped } = await tallies(env, order, new Set(days), maxEvents);
   const found: { kind: FindingKind; subject: string; start: number; end: number; evidence: FindingEvidence }[] = [];
   for (const [key, t] of farms) {
     const [field, value, w] = key.split("\u0000");
@@ -119,12 +164,12 @@ export async function reviewFraud(env: RecalcEnv, from: string, to: string, now 
     });
   }
   for (const date of days) {
+    const baselineDates = Array.from({ length: SPIKE_BASELINE_DAYS }, (_, i) => utcDate(dateStart(date)! - (i + 1) * DAY));
+    if (![date, ...baselineDates].every((d) => whole.has(d))) continue;
     for (const [key, t] of publishers) {
       const [pub, d] = key.split("\u0000");
       if (d !== date || t.events < SPIKE_MIN_EVENTS) continue;
-      const before = Array.from({ length: SPIKE_BASELINE_DAYS }, (_, i) =>
-        publishers.get(`${pub}\u0000${utcDate(dateStart(date)! - (i + 1) * DAY)}`),
-      ).filter((b): b is Tally => b !== undefined);
+      const before = baselineDates.map((d) => publishers.get(`${pub}\u0000${d}`)).filter((b): b is Tally => b !== undefined);
       if (before.length < SPIKE_MIN_BASELINE_DAYS) continue;
       const perDay = before.reduce((n, b) => n + b.events, 0) / before.length;
       const baseRate =
@@ -170,8 +215,37 @@ export async function reviewFraud(env: RecalcEnv, from: string, to: string, now 
       now,
     ),
   );
-  for (let i = 0; i < statements.length; i += 50) await env.DB.batch(statements.slice(i, i + 50));
-  return { from, to, found: found.length };
+  let stored = 0;
+  for (let i = 0; i < statements.length; i += 50) {
+    for (const r of await env.DB.batch(statements.slice(i, i + 50))) stored += r.meta.changes ?? 0;
+  }
+  return { from, to, found: found.length, stored, events_read: read, capped };
+}
+
+/**
+ * The cron's review: yesterday (UTC), once a day, from DAILY_REVIEW_DELAY_MS after midnight. A run claims its date
+ * in D1, so a cron that fires twice (or on two machines) reviews it once; its findings wait for an admin to apply
+ * them. Null when there is nothing to do now.
+ */
+export async function dailyReview(env: RecalcEnv, now = Date.now()): Promise<FraudReviewResult | null> {
+  const date = utcDate(now - DAY);
+  if (now < dateStart(date)! + DAY + DAILY_REVIEW_DELAY_MS) return null;
+  const holder = crypto.randomUUID();
+  const claimed = await env.DB.prepare(
+    `INSERT INTO fraud_review_runs (date, holder, started_at) VALUES (?1, ?2, ?3)
+     ON CONFLICT (date) DO UPDATE SET holder = ?2, started_at = ?3
+     WHERE fraud_review_runs.finished_at IS NULL AND fraud_review_runs.started_at < ?4`,
+  )
+    .bind(date, holder, now, now - DAILY_REVIEW_LEASE_MS)
+    .run();
+  if (!claimed.meta.changes) return null;
+  const result = await reviewFraud(env, date, date, now);
+  await env.DB.prepare(
+    `UPDATE fraud_review_runs SET finished_at = ?, found = ?, stored = ?, events_read = ?, capped = ? WHERE date = ? AND holder = ?`,
+  )
+    .bind(Date.now(), result.found, result.stored, result.events_read, result.capped ? 1 : 0, date, holder)
+    .run();
+  return result;
 }
 
 const REASON: Record<FindingKind, BatchReason> = { click_farm: "batch_click_farm", publisher_spike: "batch_publisher_spike" };

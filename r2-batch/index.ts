@@ -8,7 +8,7 @@ import { logLine } from "../domain/log";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { errorResponse } from "../domain/errors";
 import { type BatchAnswer, type BatchRpc, type RollupResult, type SpoolBacklog, dateClosesAt } from "../domain/billing";
-import { applyFinding, reviewFraud } from "./fraud";
+import { type FraudReviewResult, applyFinding, dailyReview, reviewFraud } from "./fraud";
 import { RecalculationError, applyRecalculation, recalculate } from "./recalculate";
 import { DAY, MAX_EVENT_AGE_MS, utcDate } from "../domain/time";
 import { type CompactionResult, closedFolders, compactFolder, needsCompaction } from "./compact";
@@ -202,8 +202,15 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
     return answer(() => applyRecalculation(this.env, id));
   }
 
-  async fraudReview(from: string, to: string) {
+  async fraudReview(from: string, to: string): Promise<FraudReviewResult> {
     return reviewFraud(this.env, from, to);
+  }
+
+  /** The cron's fraud review of yesterday, once a day (null: not due, or already done); `now` is the cron's time. */
+  async dailyFraudReview(now = Date.now()): Promise<FraudReviewResult | null> {
+    const r = await dailyReview(this.env, now);
+    if (r) logLine(r.capped ? "warn" : "info", "daily fraud review", { ...r });
+    return r;
   }
 
   async applyFinding(id: string) {
@@ -220,11 +227,13 @@ export default class Batch extends WorkerEntrypoint<BatchEnv> implements BatchRp
     return spoolBacklog(this.env);
   }
 
-  override async scheduled(_controller: ScheduledController): Promise<void> {
+  override async scheduled(controller: ScheduledController): Promise<void> {
     const spool = await this.sweep();
     if (spool.swept || spool.failed) logLine("info", "spool sweep", spool);
     const folders = await this.enqueueCompaction();
     logLine("info", "billing jobs enqueued", { compaction_folders: folders, ...(await this.enqueueRollup()) });
+    // Last: a review that throws must not hold back billing; the next cron claims the date again after its lease.
+    await this.dailyFraudReview(controller.scheduledTime);
   }
 
   override async queue(batch: MessageBatch<BatchJob>): Promise<void> {

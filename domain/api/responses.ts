@@ -598,7 +598,19 @@ export const recalculationDetail = recalculation
   .meta({ id: "RecalculationDetail" });
 
 export const fraudReviewResult = z
-  .object({ from: z.string(), to: z.string(), found: count("Findings over those dates (a finding already stored is kept as it is).") })
+  .object({
+    from: z.string(),
+    to: z.string(),
+    found: count("Findings over those dates."),
+    stored: count("Of them, new findings (a finding already stored is kept as it is)."),
+    events_read: count("Archived rows read, the baseline days' included."),
+    capped: z
+      .boolean()
+      .describe(
+        "The review stopped at its cap of archived rows (r2-batch/fraud.ts REVIEW_MAX_EVENTS): click farms are those of what it read, " +
+          "publisher spikes only of days it read whole with their baseline. Review fewer days at a time.",
+      ),
+  })
   .meta({ id: "FraudReviewResult" });
 
 export const fraudFindings = z

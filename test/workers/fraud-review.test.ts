@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { BILLING_COUNTS } from "../../domain/billing";
 import type { RecordedEvent } from "../../domain/event";
 import { DAY, HOUR, dateStart, utcDate } from "../../domain/time";
+import { type FraudReviewResult, REVIEW_MAX_EVENTS, reviewFraud } from "../../r2-batch/fraud";
 import { overlayOf } from "../../r2-batch/rollup";
 import { archiveMessage } from "../../workers/aggregator/archive";
 import { makeEvent } from "./fixtures";
@@ -20,10 +21,10 @@ const DAY_START = dateStart(DATE)!;
 const BOT = "Googlebot/2.1 (+http://www.google.com/bot.html)";
 
 let seq = 0;
-/** `n` events of a publisher on the day `daysBefore` the spike day, a second apart from 01:00 UTC. */
-const day = (campaign: string, publisher: string, daysBefore: number, n: number, invalid = 0): RecordedEvent[] =>
+/** `n` events of a publisher on the day `daysBefore` the day starting at `dayStart`, a second apart from 01:00 UTC. */
+const eventsOf = (dayStart: number, campaign: string, publisher: string, daysBefore: number, n: number, invalid = 0): RecordedEvent[] =>
   Array.from({ length: n }, (_, i) => {
-    const t = DAY_START - daysBefore * DAY + HOUR + i * 1000;
+    const t = dayStart - daysBefore * DAY + HOUR + i * 1000;
     return {
       ...makeEvent({
         timestamp: t,
@@ -39,6 +40,9 @@ const day = (campaign: string, publisher: string, daysBefore: number, n: number,
       seq: seq++,
     };
   });
+
+const day = (campaign: string, publisher: string, daysBefore: number, n: number, invalid = 0) =>
+  eventsOf(DAY_START, campaign, publisher, daysBefore, n, invalid);
 
 const archive = (campaign: string, events: RecordedEvent[]) => archiveMessage(testEnv.ARCHIVE, `${campaign}.0-${seq++}`, events);
 
@@ -109,5 +113,47 @@ describe("batch fraud review: publisher spikes", () => {
     );
     expect(restatements.map((r) => [r.cause, r.old.clicks, r.new.clicks])).toEqual([["fraud_review", 310, 190]]);
     expect((await findings()).find((f) => f.finding_id === spike.finding_id)?.status).toBe("applied");
+  });
+
+  it("runs on the daily cron over yesterday, once however often the cron fires, and stores findings for an admin to apply", async () => {
+    const today = dateStart(utcDate(Date.now()))!;
+    const yesterday = utcDate(today - DAY);
+    const adv = await adminPost("advertisers", { name: "Daily" });
+    const c = (await adminPost("campaigns", { advertiser_id: adv.advertiser_id, name: "Daily", cost_per_click: 0.5 })).campaign_id;
+    const pub = `pub_daily_${crypto.randomUUID().slice(0, 8)}`;
+    for (let d = 1; d <= 7; d++) await archive(c, eventsOf(today - DAY, c, pub, d, 20));
+    await archive(c, eventsOf(today - DAY, c, pub, 0, 150));
+    // The cron's own entry point, over RPC as the batch Worker serves it; its time is the cron's scheduled time.
+    const batch = testEnv.BATCH as unknown as { dailyFraudReview(now: number): Promise<FraudReviewResult | null> };
+    const mine = async () => (await findings()).filter((f) => f.subject === `publisher_id:${pub}`);
+
+    // Not before yesterday's late events may have arrived.
+    expect(await batch.dailyFraudReview(today + 10 * 60_000)).toBeNull();
+    expect(await mine()).toEqual([]);
+
+    // The cron fires twice at once, then again ten minutes later: one review, one finding.
+    const runs = await Promise.all([batch.dailyFraudReview(today + 2 * HOUR), batch.dailyFraudReview(today + 2 * HOUR)]);
+    const ran = runs.filter((r) => r !== null);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toMatchObject({ from: yesterday, to: yesterday, capped: false });
+    expect(ran[0]!.stored).toBeGreaterThanOrEqual(1);
+    expect(await batch.dailyFraudReview(today + 2 * HOUR + 10 * 60_000)).toBeNull();
+    const found = await mine();
+    expect(found).toMatchObject([{ kind: "publisher_spike", status: "open", evidence: { events: 150, baseline: { days: 7 } } }]);
+    // Found, not applied: billing of yesterday is left to the admin.
+    expect(
+      await testEnv.DB.prepare("SELECT count(*) AS n FROM recalculations WHERE finding_id = ?").bind(found[0].finding_id).first("n"),
+    ).toBe(0);
+
+    // An admin review of the same day finds it again and stores nothing twice.
+    const again = await json<FraudReviewResult>(await post("/v1/admin/fraud-review", { from: yesterday, to: yesterday }));
+    expect(again).toMatchObject({ stored: 0, capped: false });
+    expect(again.found).toBeGreaterThanOrEqual(1);
+    expect(await mine()).toHaveLength(1);
+
+    // Past its cap a review reads no further and claims no spike it could not measure against a whole baseline.
+    const capped = await reviewFraud(testEnv, yesterday, yesterday, Date.now(), 200);
+    expect(capped).toMatchObject({ found: 0, capped: true });
+    expect(capped.events_read).toBeLessThan(REVIEW_MAX_EVENTS);
   });
 });
