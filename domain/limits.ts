@@ -34,7 +34,24 @@ export interface PublisherLimits {
 }
 /** 600 requests a minute and, at 500-event batches, 5,000 events a second: the limits before they were settings. */
 export const DEFAULT_PUBLISHER_LIMITS: PublisherLimits = { requests_per_minute: 600, events_per_second: 5_000 };
-/** The events bucket holds this many seconds of a publisher's rate, and never less than one full batch. */
+
+/** What one advertiser key may post to `POST /v1/conversions`; settings of the advertiser, these are the defaults. */
+export interface AdvertiserLimits {
+  requests_per_minute: number;
+  conversions_per_second: number;
+}
+/** The publishers' defaults: conversions are fewer than clicks, so these hold back only a runaway client. */
+export const DEFAULT_ADVERTISER_LIMITS: AdvertiserLimits = { requests_per_minute: 600, conversions_per_second: 5_000 };
+
+/**
+ * What a key gate (durable-objects/key-gate.ts) enforces for any account's key: requests a minute, and items
+ * (events or conversions) a second.
+ */
+export interface KeyLimits {
+  requests_per_minute: number;
+  items_per_second: number;
+}
+/** The items bucket holds this many seconds of a key's rate, and never less than one full batch. */
 export const EVENT_BURST_S = 10;
 
 /**
@@ -58,8 +75,8 @@ export function take(b: Bucket, n: number, rate: number, capacity: number, now: 
   return { bucket: full, wait_ms: Math.ceil(((need - full.tokens) / rate) * 1000) };
 }
 
-export function eventCapacity(limits: PublisherLimits): number {
-  return Math.max(limits.events_per_second * EVENT_BURST_S, MAX_EVENTS);
+export function itemCapacity(limits: KeyLimits): number {
+  return Math.max(limits.items_per_second * EVENT_BURST_S, MAX_EVENTS);
 }
 
 /**

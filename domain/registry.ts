@@ -4,7 +4,15 @@
  * ad was not looked up within REGISTRY_TTL_MS.
  */
 import type { Jurisdiction } from "./jurisdiction";
-import { DEFAULT_PUBLISHER_LIMITS, LAST_USED_WRITE_MS, PRINCIPAL_TTL_MS, REGISTRY_TTL_MS, type PublisherLimits } from "./limits";
+import {
+  type AdvertiserLimits,
+  DEFAULT_ADVERTISER_LIMITS,
+  DEFAULT_PUBLISHER_LIMITS,
+  LAST_USED_WRITE_MS,
+  PRINCIPAL_TTL_MS,
+  REGISTRY_TTL_MS,
+  type PublisherLimits,
+} from "./limits";
 import { newApiKey, newId, sha256Hex } from "./crypto";
 import { fromMicros, toMicros } from "./event";
 import { parsePlan, singlePlan, withShards, type ShardPlan } from "./sharding";
@@ -55,7 +63,7 @@ export interface CampaignRecord {
 
 export type Principal =
   | { role: "admin" }
-  | { role: "advertiser"; advertiser_id: string; key_id: string }
+  | { role: "advertiser"; advertiser_id: string; limits: AdvertiserLimits; key_id: string }
   | { role: "publisher"; publisher_id: string; limits: PublisherLimits; key_id: string };
 
 const NEGATIVE_TTL_MS = 5_000;
@@ -276,10 +284,42 @@ export async function createAdvertiser(db: D1Database, name: string, jurisdictio
   return { advertiser_id, api_key, jurisdiction, time_zone };
 }
 
-/** Sets an advertiser's time zone; false when there is no such advertiser. */
-export async function setAdvertiserTimeZone(db: D1Database, id: string, time_zone: string): Promise<boolean> {
-  const r = await db.prepare("UPDATE advertisers SET time_zone = ? WHERE advertiser_id = ?").bind(time_zone, id).run();
-  return (r.meta?.changes ?? 0) > 0;
+/** An advertiser's settings a PATCH may change; a limit set to null restores its default. */
+export type AdvertiserSettings = {
+  time_zone?: string;
+  requests_per_minute?: number | null;
+  conversions_per_second?: number | null;
+};
+
+type AdvertiserLimitRow = { requests_per_minute: number | null; conversions_per_second: number | null };
+
+function advertiserLimitsOf(row: AdvertiserLimitRow): AdvertiserLimits {
+  return {
+    requests_per_minute: row.requests_per_minute ?? DEFAULT_ADVERTISER_LIMITS.requests_per_minute,
+    conversions_per_second: row.conversions_per_second ?? DEFAULT_ADVERTISER_LIMITS.conversions_per_second,
+  };
+}
+
+/** Changes the given settings; answers those that now apply, or null for an unknown advertiser. */
+export async function updateAdvertiser(db: D1Database, id: string, patch: AdvertiserSettings) {
+  const row = await db
+    .prepare(
+      `UPDATE advertisers SET
+         time_zone = COALESCE(?2, time_zone),
+         requests_per_minute = CASE WHEN ?3 THEN ?4 ELSE requests_per_minute END,
+         conversions_per_second = CASE WHEN ?5 THEN ?6 ELSE conversions_per_second END
+       WHERE advertiser_id = ?1 RETURNING time_zone, requests_per_minute, conversions_per_second`,
+    )
+    .bind(
+      id,
+      patch.time_zone ?? null,
+      "requests_per_minute" in patch ? 1 : 0,
+      patch.requests_per_minute ?? null,
+      "conversions_per_second" in patch ? 1 : 0,
+      patch.conversions_per_second ?? null,
+    )
+    .first<AdvertiserLimitRow & { time_zone: string }>();
+  return row ? { advertiser_id: id, time_zone: row.time_zone, limits: advertiserLimitsOf(row) } : null;
 }
 
 /** An advertiser's time zone (UTC when unknown). */
@@ -434,8 +474,10 @@ export async function principalForKey(db: D1Database, key: string): Promise<Prin
   if (hit !== undefined) return hit;
   const row = await db
     .prepare(
-      `SELECT k.key_id, k.advertiser_id, k.publisher_id, p.requests_per_minute, p.events_per_second
-       FROM api_keys k LEFT JOIN publishers p ON p.publisher_id = k.publisher_id WHERE k.key_hash = ?`,
+      `SELECT k.key_id, k.advertiser_id, k.publisher_id, p.requests_per_minute, p.events_per_second,
+         a.requests_per_minute AS advertiser_requests_per_minute, a.conversions_per_second
+       FROM api_keys k LEFT JOIN publishers p ON p.publisher_id = k.publisher_id
+         LEFT JOIN advertisers a ON a.advertiser_id = k.advertiser_id WHERE k.key_hash = ?`,
     )
     .bind(hash)
     .first<{
@@ -444,11 +486,21 @@ export async function principalForKey(db: D1Database, key: string): Promise<Prin
       publisher_id: string | null;
       requests_per_minute: number | null;
       events_per_second: number | null;
+      advertiser_requests_per_minute: number | null;
+      conversions_per_second: number | null;
     }>();
   const p: Principal | null = !row
     ? null
     : row.advertiser_id
-      ? { role: "advertiser", advertiser_id: row.advertiser_id, key_id: row.key_id }
+      ? {
+          role: "advertiser",
+          advertiser_id: row.advertiser_id,
+          limits: advertiserLimitsOf({
+            requests_per_minute: row.advertiser_requests_per_minute,
+            conversions_per_second: row.conversions_per_second,
+          }),
+          key_id: row.key_id,
+        }
       : { role: "publisher", publisher_id: row.publisher_id!, limits: limitsOf(row), key_id: row.key_id };
   principalCache.set(hash, p, p ? PRINCIPAL_TTL_MS : NEGATIVE_TTL_MS);
   return p;

@@ -161,7 +161,19 @@ export const createAdvertiser = z.strictObject({
         "EU jurisdiction and archives its events in the EU R2 bucket. Set once; default: anywhere.",
     ),
 });
-export const updateAdvertiser = z.strictObject({ time_zone: timeZone });
+/** `PATCH /v1/admin/advertisers/{id}`: its time zone, its key's limits on POST /v1/conversions, or both. */
+export const updateAdvertiser = z
+  .strictObject({
+    time_zone: timeZone.optional(),
+    requests_per_minute: limitSettings.requests_per_minute.describe(
+      "Requests a minute this advertiser key may make to POST /v1/conversions (default 600; null: the default).",
+    ),
+    conversions_per_second: limitSettings.events_per_second.describe(
+      "Conversions a second it may post, averaged over 10 s bursts (default 5,000; null: the default).",
+    ),
+  })
+  .refine((b) => Object.keys(b).length > 0, "give time_zone, requests_per_minute or conversions_per_second")
+  .describe("Give time_zone, requests_per_minute, conversions_per_second or any of them; a limit set to null restores its default.");
 export const advertiserPath = z.object({ id: z.string().describe("Advertiser id.") });
 export const createCampaign = z.strictObject({
   advertiser_id: idParam,

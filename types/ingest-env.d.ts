@@ -15,14 +15,14 @@ interface __BaseEnv_IngestEnv {
 	BLOCKLIST: DurableObjectNamespace<import("../workers/ingest/index").Blocklist>;
 	LEADERBOARD: DurableObjectNamespace<import("../workers/ingest/index").Leaderboard>;
 	BUFFER: DurableObjectNamespace<import("../workers/ingest/index").EdgeBuffer>;
-	PUBLISHER_GATE: DurableObjectNamespace<import("../workers/ingest/index").PublisherGate>;
+	KEY_GATE: DurableObjectNamespace<import("../workers/ingest/index").KeyGate>;
 	ALERTS: DurableObjectNamespace<import("../workers/ingest/index").AlertBox>;
 	CONVERSIONS: DurableObjectNamespace<import("../workers/ingest/index").ConversionLedger>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("../workers/ingest/index");
-		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer" | "PublisherGate" | "AlertBox" | "ConversionLedger";
+		durableNamespaces: "CampaignCounter" | "Blocklist" | "Leaderboard" | "EdgeBuffer" | "AlertBox" | "ConversionLedger" | "KeyGate";
 	}
 	interface Env extends __BaseEnv_IngestEnv {}
 }

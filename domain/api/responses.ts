@@ -49,7 +49,15 @@ const created = (id: string) => z.object({ [id]: z.string(), api_key: text("Show
 export const advertiserCreated = created("advertiser_id")
   .extend({ jurisdiction: z.enum(["eu"]).nullable(), time_zone: z.string().describe("IANA name, canonical spelling.") })
   .meta({ id: "AdvertiserCreated" });
-export const advertiserUpdated = z.object({ advertiser_id: z.string(), time_zone: z.string() }).meta({ id: "AdvertiserUpdated" });
+export const advertiserUpdated = z
+  .object({
+    advertiser_id: z.string(),
+    time_zone: z.string(),
+    limits: z
+      .object({ requests_per_minute: count(), conversions_per_second: count() })
+      .describe("The limits that apply to the advertiser's key on POST /v1/conversions."),
+  })
+  .meta({ id: "AdvertiserUpdated" });
 const publisherLimits = z
   .object({ requests_per_minute: count(), events_per_second: count() })
   .describe("The limits that apply to the publisher's key on POST /v1/events.");

@@ -104,11 +104,12 @@ export const updateAdvertiser = endpoint({
   path: "/v1/admin/advertisers/{id}",
   id: "updateAdvertiser",
   tag: "admin",
-  summary: "Change an advertiser's time zone (IANA name): where its local hours and days start in metrics",
+  summary:
+    "Change an advertiser's time zone (IANA name: where its local hours and days start in metrics) or its key's limits on POST /v1/conversions",
   auth: "admin",
   params: S.advertiserPath,
   body: { schema: S.updateAdvertiser, example: { time_zone: "Europe/Amsterdam" } },
-  responses: jsonAnswer(200, "The time zone that now applies", R.advertiserUpdated),
+  responses: jsonAnswer(200, "The time zone and limits that now apply", R.advertiserUpdated),
   errors: [...ADMIN_WRITE, 404],
 });
 

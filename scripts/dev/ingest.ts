@@ -11,7 +11,7 @@
 import ingest from "../../workers/ingest/index";
 import { CampaignCounter as Real } from "../../durable-objects/campaign";
 
-export { Blocklist, Leaderboard, EdgeBuffer, PublisherGate, AlertBox, ConversionLedger } from "../../workers/ingest/index";
+export { Blocklist, Leaderboard, EdgeBuffer, KeyGate, AlertBox, ConversionLedger } from "../../workers/ingest/index";
 
 type DevEnv = IngestEnv & { EDGECLICK_OBJECT_RTT_MS?: string; EDGECLICK_FAULTS?: string };
 

@@ -7,7 +7,7 @@ import query from "../../workers/query/index";
 import aggregator from "../../workers/aggregator/index";
 import { type BatchJob, consumeRollup } from "../../r2-batch/index";
 
-export { CampaignCounter, Blocklist, Leaderboard, EdgeBuffer, PublisherGate, AlertBox, ConversionLedger } from "../../workers/ingest/index";
+export { CampaignCounter, Blocklist, Leaderboard, EdgeBuffer, KeyGate, AlertBox, ConversionLedger } from "../../workers/ingest/index";
 export { default as Batch } from "../../r2-batch/index";
 
 export type TestEnv = IngestEnv & QueryEnv & AggregatorEnv & BatchEnv;

@@ -1,11 +1,12 @@
 /**
  * Edge limits (workers/ingest/limits.ts): `/click` per client IP (the test Worker's `[[ratelimits]]`, as
- * deployed), `POST /v1/events` per publisher key with the publisher's own settings (its PublisherGate).
+ * deployed), `POST /v1/events` per publisher key and `POST /v1/conversions` per advertiser key, each with the
+ * account's own settings (its KeyGate).
  * Each test has its own IP or publisher, so no other test shares a counter.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PUBLISHER_LIMITS, MAX_EVENTS, eventCapacity, refill, take } from "../../domain/limits";
-import { ADMIN, BROWSER, adminPost, call, json, seedAd, landingOf } from "./helpers";
+import { DEFAULT_ADVERTISER_LIMITS, DEFAULT_PUBLISHER_LIMITS, MAX_EVENTS, itemCapacity, refill, take } from "../../domain/limits";
+import { ADMIN, BROWSER, adminPost, call, json, seedAd, landingOf, waitFor } from "./helpers";
 
 /** test/wrangler.test.toml: CLICK_LIMITER, `simple = { limit = 600, period = 60 }`. */
 const CLICK_LIMIT = 600;
@@ -182,6 +183,108 @@ describe("POST /v1/events limits, per publisher, as settings", () => {
   });
 });
 
+describe("POST /v1/conversions limits, per advertiser, as settings", () => {
+  const post = (key: string, body: unknown) =>
+    call(`${I}/v1/conversions`, { method: "POST", headers: { Authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+  const patch = (id: string, body: unknown) =>
+    call(`${Q}/v1/admin/advertisers/${id}`, { method: "PATCH", headers: ADMIN, body: JSON.stringify(body) });
+  /** An advertiser with an ad and one real click of it, whose id any number of conversions may name. */
+  async function clicked(limits: Record<string, number>) {
+    const s = await seedAd();
+    if (Object.keys(limits).length) expect((await patch(s.advertiser_id, limits)).status).toBe(200);
+    const res = await call(`${s.click_url}&user_id=conv`, { headers: { "User-Agent": BROWSER, "CF-Connecting-IP": ipOf(nextIp++) } });
+    const clickId = new URL(res.headers.get("Location")!).searchParams.get("ec_click_id")!;
+    return {
+      ...s,
+      conversions: (prefix: string, n: number) =>
+        Array.from({ length: n }, (_, i) => ({ conversion_id: `${prefix}${i}`, click_id: clickId })),
+    };
+  }
+  async function converted(s: { key: string; campaign_id: string }): Promise<number> {
+    const q = new URLSearchParams({
+      campaign_id: s.campaign_id,
+      start: String(Date.now() - 3_600_000),
+      end: String(Date.now() + 3_600_000),
+      granularity: "day",
+    });
+    const { metrics } = await json<{ metrics: { conversions: number }[] }>(
+      await call(`${Q}/v1/metrics?${q}`, { headers: { Authorization: `Bearer ${s.key}` } }),
+    );
+    return metrics.reduce((n, m) => n + m.conversions, 0);
+  }
+
+  it("has the publishers' defaults and takes others with PATCH beside the time zone (null restores the default)", async () => {
+    const adv = await adminPost("advertisers", { name: "Limits" });
+    expect(await json(await patch(adv.advertiser_id, { time_zone: "Europe/Amsterdam" }))).toEqual({
+      advertiser_id: adv.advertiser_id,
+      time_zone: "Europe/Amsterdam",
+      limits: DEFAULT_ADVERTISER_LIMITS,
+    });
+    expect(DEFAULT_ADVERTISER_LIMITS).toEqual({ requests_per_minute: 600, conversions_per_second: 5_000 });
+    expect(await json(await patch(adv.advertiser_id, { requests_per_minute: 60, conversions_per_second: 10 }))).toEqual({
+      advertiser_id: adv.advertiser_id,
+      time_zone: "Europe/Amsterdam",
+      limits: { requests_per_minute: 60, conversions_per_second: 10 },
+    });
+    expect(await json(await patch(adv.advertiser_id, { conversions_per_second: null }))).toMatchObject({
+      limits: { requests_per_minute: 60, conversions_per_second: 5_000 },
+    });
+    for (const body of [{}, { conversions_per_second: 0 }, { requests_per_minute: 1.5 }, { events_per_second: 5 }]) {
+      expect((await patch(adv.advertiser_id, body)).status, JSON.stringify(body)).toBe(400);
+    }
+    expect((await patch("adv_nope", { requests_per_minute: 10 })).status).toBe(404);
+  });
+
+  it("answers 429 over the requests a minute, before reading the body, and holds back no other advertiser", async () => {
+    const s = await clicked({ requests_per_minute: 30 });
+    let admitted = 0;
+    let refused: Response | null = null;
+    while (!refused && admitted < 100) {
+      const res = await post(s.key, s.conversions(`r${admitted}-`, 1));
+      if (res.status === 429) refused = res;
+      else {
+        expect(res.status).toBe(202);
+        await res.body?.cancel();
+        admitted++;
+      }
+    }
+    expect(admitted).toBeGreaterThanOrEqual(30);
+    expect(admitted).toBeLessThan(40);
+    const wait = Number(refused!.headers.get("Retry-After"));
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(wait).toBeLessThanOrEqual(2);
+    expect(await json(refused!)).toEqual({
+      error: { code: "rate_limited", message: expect.stringContaining("This advertiser key may make 30 requests a minute") },
+    });
+    // Refused before the body is read: a broken body is not even looked at.
+    const badBody = await call(`${I}/v1/conversions`, { method: "POST", headers: { Authorization: `Bearer ${s.key}` }, body: "{" });
+    expect(badBody.status).toBe(429);
+    await badBody.body?.cancel();
+    const other = await clicked({});
+    expect(await json(await post(other.key, other.conversions("o", 1)))).toEqual({ accepted: 1, rejected: [] });
+  });
+
+  it("refuses a batch whole when it does not fit the conversions a second, and says how long until it would", async () => {
+    // 1 a second: a bucket of one full batch (1,000) that refills one a second.
+    const s = await clicked({ conversions_per_second: 1 });
+    expect(await json(await post(s.key, s.conversions("a", 600)))).toMatchObject({ accepted: 600 });
+    const over = await post(s.key, s.conversions("b", 600));
+    expect(over.status).toBe(429);
+    const wait = Number(over.headers.get("Retry-After"));
+    expect(wait).toBeGreaterThan(190);
+    expect(wait).toBeLessThanOrEqual(200);
+    expect(await json(over)).toEqual({ error: { code: "rate_limited", message: expect.stringContaining("1 conversions a second") } });
+    // Only what would be recorded is charged: unknown click ids cost nothing.
+    const unknown = Array.from({ length: 900 }, (_, i) => ({ conversion_id: `u${i}`, click_id: "nope" }));
+    expect(await json(await post(s.key, unknown))).toMatchObject({ accepted: 0 });
+    expect(await json(await post(s.key, s.conversions("c", 300)))).toMatchObject({ accepted: 300 });
+    // Nothing of the refused batch was recorded.
+    await waitFor("conversions counted", async () => (await converted(s)) === 900);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await converted(s)).toBe(900);
+  });
+});
+
 describe("token buckets", () => {
   it("refill at their rate up to capacity, and say how long until enough", () => {
     const t0 = 1_000_000;
@@ -195,8 +298,8 @@ describe("token buckets", () => {
     expect(refill({ tokens: 0, at: t0 }, 2, 10, t0 + 3_600_000)).toEqual({ tokens: 10, at: t0 + 3_600_000 });
     // A clock that steps back refills nothing.
     expect(refill({ tokens: 1, at: t0 }, 2, 10, t0 - 5_000).tokens).toBe(1);
-    expect(eventCapacity({ requests_per_minute: 600, events_per_second: 5_000 })).toBe(50_000);
-    expect(eventCapacity({ requests_per_minute: 600, events_per_second: 1 })).toBe(MAX_EVENTS);
+    expect(itemCapacity({ requests_per_minute: 600, items_per_second: 5_000 })).toBe(50_000);
+    expect(itemCapacity({ requests_per_minute: 600, items_per_second: 1 })).toBe(MAX_EVENTS);
   });
 });
 

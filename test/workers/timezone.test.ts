@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { DAY, HOUR, MINUTE, canonicalZone, floorTo, zoneBucketStarts, zoneDate, zoneFloor, zoneOffset } from "../../domain/time";
+import { DEFAULT_ADVERTISER_LIMITS } from "../../domain/limits";
 import { ADMIN, BROWSER, adminPost, call, json, seedAd, waitFor } from "./helpers";
 
 describe("zones (unit)", () => {
@@ -74,7 +75,7 @@ describe("advertiser time zones", () => {
     ).toBe(400);
     expect((await patch("adv_nope", { time_zone: "UTC" })).status).toBe(404);
     const ok = await patch(adv.advertiser_id, { time_zone: "Asia/Kolkata" });
-    expect(await json(ok)).toEqual({ advertiser_id: adv.advertiser_id, time_zone: "Asia/Kolkata" });
+    expect(await json(ok)).toEqual({ advertiser_id: adv.advertiser_id, time_zone: "Asia/Kolkata", limits: DEFAULT_ADVERTISER_LIMITS });
   });
 
   it("day buckets in a zone: a click just before local midnight is on the previous local day, one after on the next", async () => {

@@ -11,6 +11,7 @@ import { DAY, MAX_EVENT_SKEW_MS } from "../../domain/time";
 import { readBody } from "../http";
 import type { Advertiser } from "./auth";
 import { splitEvents, type Rejection } from "./events";
+import { keyWithinLimit } from "./limits";
 
 const UNKNOWN_CLICK = "no click of yours with this click id within the campaign's attribution window";
 
@@ -35,6 +36,9 @@ function parseItem(index: number, value: unknown, now: number): Rejection | Post
 /** The advertiser has been authenticated by the route (its definition says `auth: "advertiser"`). */
 export async function handlePostConversions(req: Request, env: IngestEnv, advertiser: Advertiser): Promise<Response> {
   const advertiserId = advertiser.advertiser_id;
+  const gated = { kind: "advertiser", id: advertiserId, limits: advertiser.limits } as const;
+  // Before the body is read, as for a publisher's events: an over-limit advertiser costs us as little as possible.
+  await keyWithinLimit(env.KEY_GATE, gated);
   const items = splitEvents(await readBody(req, MAX_BODY_BYTES), "conversions");
   const now = Date.now();
   const keys = parseSigningKeys(env.CLICK_SIGNING_KEYS);
@@ -86,6 +90,8 @@ export async function handlePostConversions(req: Request, env: IngestEnv, advert
     });
   }
 
+  // Only what would be recorded counts; a batch that does not fit is refused whole.
+  if (conversions.length) await keyWithinLimit(env.KEY_GATE, gated, conversions.length);
   let accepted = 0;
   if (conversions.length) {
     // Every ad of one advertiser lives in the advertiser's jurisdiction, and so does its ledger.

@@ -12,7 +12,7 @@ import { bufferName, bufferSlots } from "../../domain/buffer";
 import { bufferEvents, recordDurably } from "../../durable-objects/client";
 import { readBody } from "../http";
 import type { Publisher } from "./auth";
-import { publisherWithinLimit } from "./limits";
+import { keyWithinLimit } from "./limits";
 
 import { MAX_BODY_BYTES, MAX_EVENTS } from "../../domain/limits";
 
@@ -72,8 +72,9 @@ function rejectionFor(index: number, value: unknown): Rejection | PostedEvent {
 /** The publisher has been authenticated by the route (its definition says `auth: "publisher"`). */
 export async function handlePostEvents(req: Request, env: IngestEnv, publisher: Publisher): Promise<Response> {
   const publisherId = publisher.publisher_id;
+  const gated = { kind: "publisher", id: publisherId, limits: publisher.limits } as const;
   // Before the body is read: an over-limit publisher costs us as little as possible.
-  await publisherWithinLimit(env.PUBLISHER_GATE, publisherId, publisher.limits);
+  await keyWithinLimit(env.KEY_GATE, gated);
   const items = splitEvents(await readBody(req, MAX_BODY_BYTES));
   const now = Date.now();
   const rejected: Rejection[] = [];
@@ -98,7 +99,7 @@ export async function handlePostEvents(req: Request, env: IngestEnv, publisher: 
   }
 
   // The events count against the publisher's events a second; a batch that does not fit is refused whole.
-  if (valid.length) await publisherWithinLimit(env.PUBLISHER_GATE, publisherId, publisher.limits, valid.length);
+  if (valid.length) await keyWithinLimit(env.KEY_GATE, gated, valid.length);
   const ads = await getAdsCached(
     env.DB,
     valid.map((v) => v.e.ad_id),

@@ -12,7 +12,7 @@ export { CampaignCounter } from "../../durable-objects/campaign";
 export { Blocklist } from "../../durable-objects/blocklist";
 export { Leaderboard } from "../../durable-objects/leaderboard";
 export { EdgeBuffer } from "../../durable-objects/buffer";
-export { PublisherGate } from "../../durable-objects/publisher-gate";
+export { KeyGate } from "../../durable-objects/key-gate";
 export { AlertBox } from "../../durable-objects/alerts";
 export { ConversionLedger } from "../../durable-objects/conversions";
 

@@ -3,12 +3,13 @@
  *   `GET /click`, per client IP (keyed by its hash, never the raw IP): the CLICK_LIMITER binding (Workers Rate
  *     Limiting, wrangler.toml `[[ratelimits]]`), counted per Cloudflare location and eventually consistent —
  *     a shield against floods; the counting rules (`ip_burst_second`, `ip_rate_minute`) judge what is billed.
- *   `POST /v1/events`, per publisher key: its PublisherGate object, with the publisher's own limits.
+ *   `POST /v1/events`, per publisher key, and `POST /v1/conversions`, per advertiser key: the account's KeyGate
+ *     object, with the account's own limits.
  */
 import { logLine } from "../../domain/log";
 import { ApiError } from "../../domain/errors";
-import type { PublisherLimits } from "../../domain/limits";
-import type { GateAnswer, PublisherGate } from "../../durable-objects/publisher-gate";
+import type { AdvertiserLimits, KeyLimits, PublisherLimits } from "../../domain/limits";
+import type { GateAnswer, KeyGate } from "../../durable-objects/key-gate";
 import { MINUTE } from "../../domain/time";
 
 /**
@@ -56,34 +57,42 @@ export async function clickWithinLimit(limiter: RateLimit | undefined, ipHash: s
   }
   return withinLimit(limiter, key);
 }
+/** Whose key a gate holds, with its limits: what the 429 names. */
+export type GatedAccount =
+  | { kind: "publisher"; id: string; limits: PublisherLimits }
+  | { kind: "advertiser"; id: string; limits: AdvertiserLimits };
+
+const keyLimits = (a: GatedAccount): KeyLimits => ({
+  requests_per_minute: a.limits.requests_per_minute,
+  items_per_second: a.kind === "publisher" ? a.limits.events_per_second : a.limits.conversions_per_second,
+});
+
 /**
- * Whether a publisher may post now: one request before its body is read (`events` undefined), or the
- * events of an admitted request. Fails open like the click limit: a gate that cannot be reached must never
- * cost a publisher's batch.
+ * Whether an account may post now: one request before its body is read (`items` undefined), or the events or
+ * conversions of an admitted request. Fails open like the click limit: a gate that cannot be reached must never
+ * cost a publisher's batch or an advertiser's conversions.
  */
-export async function publisherWithinLimit(
-  ns: DurableObjectNamespace<PublisherGate>,
-  publisherId: string,
-  limits: PublisherLimits,
-  events?: number,
-): Promise<void> {
+export async function keyWithinLimit(ns: DurableObjectNamespace<KeyGate>, account: GatedAccount, items?: number): Promise<void> {
+  const limits = keyLimits(account);
   let answer: GateAnswer;
   try {
-    const gate = ns.getByName(publisherId);
-    answer = events === undefined ? await gate.admit(limits) : await gate.charge(limits, events);
+    // Account ids carry their kind (pub_…, adv_…), so one namespace holds both without collisions.
+    const gate = ns.getByName(account.id);
+    answer = items === undefined ? await gate.admit(limits) : await gate.charge(limits, items);
   } catch (err) {
-    logLine("warn", "publisher gate unavailable; letting the request through", { publisher_id: publisherId, error: err });
+    logLine("warn", "key gate unavailable; letting the request through", { [`${account.kind}_id`]: account.id, error: err });
     return;
   }
   if (!answer.ok) {
+    const unit = account.kind === "publisher" ? "events" : "conversions";
     const what =
       answer.limit === "requests_per_minute"
         ? `${limits.requests_per_minute} requests a minute`
-        : `${limits.events_per_second} events a second`;
+        : `${limits.items_per_second} ${unit} a second`;
     throw new ApiError(
       429,
       "rate_limited",
-      `This publisher key may make ${what}; retry in ${answer.retry_after_s} s. Nothing of this request was recorded.`,
+      `This ${account.kind} key may make ${what}; retry in ${answer.retry_after_s} s. Nothing of this request was recorded.`,
       {
         "Retry-After": String(answer.retry_after_s),
       },

@@ -54,9 +54,13 @@ export function adminRoutes(app: QueryApp): void {
   });
 
   mount(app, api.updateAdvertiser, async (c, { params, body }) => {
-    const time_zone = canonicalZone(body.time_zone)!;
-    if (!(await registry.setAdvertiserTimeZone(c.env.DB, params.id, time_zone))) throw notFound(`Advertiser ${params.id}`);
-    return c.json({ advertiser_id: params.id, time_zone }, 200);
+    const { time_zone, ...limits } = body;
+    const updated = await registry.updateAdvertiser(c.env.DB, params.id, {
+      ...limits,
+      ...(time_zone === undefined ? {} : { time_zone: canonicalZone(time_zone)! }),
+    });
+    if (!updated) throw notFound(`Advertiser ${params.id}`);
+    return c.json(updated, 200);
   });
 
   mount(app, api.createPublisher, async (c, { body: { name, ...limits } }) =>
