@@ -289,7 +289,7 @@ export interface BatchRpc {
   /** Swaps a computed recalculation in (overlays, then one rollup transaction per campaign-date). */
   applyRecalculation(id: string): Promise<BatchAnswer<RecalculationInfo & { rows_written: number }>>;
   /** Runs batch fraud review over the dates (r2-batch/fraud.ts) and stores its findings. */
-  fraudReview(from: string, to: string): Promise<{ from: string; to: string; found: number }>;
+  fraudReview(from: string, to: string): Promise<FraudReviewResult>;
   /** Applies a finding through a recalculation (cause fraud_review). */
   applyFinding(id: string): Promise<BatchAnswer<RecalculationInfo & { rows_written: number }>>;
 }
@@ -327,4 +327,16 @@ export interface SpoolBacklog {
   /** When the oldest file was spooled (how long sweeps have missed it), and its events' receive time (the watermark's). */
   oldest_spooled_at: number | null;
   oldest_received_at: number | null;
+}
+
+/** What a batch fraud review did (`POST /v1/admin/fraud-review`, and the daily cron). */
+export interface FraudReviewResult {
+  from: string;
+  to: string;
+  /** Findings over those dates, and how many of them were new (a finding already stored is kept as it is). */
+  found: number;
+  stored: number;
+  /** Archived rows read, and whether the review stopped at its cap (r2-batch/fraud.ts REVIEW_MAX_EVENTS). */
+  events_read: number;
+  capped: boolean;
 }

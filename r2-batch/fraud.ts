@@ -9,6 +9,7 @@
  * campaigns and days it names (cause `fraud_review`) that marks the finding's events invalid with a batch reason
  * (domain/event.ts BATCH_REASONS), so billing credits them and records restatements.
  */
+import type { FraudReviewResult } from "../domain/billing";
 import type { BatchReason } from "../domain/event";
 import type { Mark } from "../domain/recalculation";
 import { DAY, HOUR, dateStart, utcDate } from "../domain/time";
@@ -116,17 +117,6 @@ async function tallies(env: RecalcEnv, dates: readonly string[], farmDates: Read
 
 const record = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
 const iso = (t: number) => new Date(t).toISOString();
-
-export interface FraudReviewResult {
-  from: string;
-  to: string;
-  /** Findings over those dates, and how many of them were new (a finding already stored is kept as it is). */
-  found: number;
-  stored: number;
-  /** Archived rows read, and whether the review stopped at REVIEW_MAX_EVENTS. */
-  events_read: number;
-  capped: boolean;
-}
 
 /** Runs both detectors over [from, to] and stores new findings; answers the findings of those days. */
 export async function reviewFraud(

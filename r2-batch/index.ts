@@ -7,8 +7,15 @@
 import { logLine } from "../domain/log";
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { errorResponse } from "../domain/errors";
-import { type BatchAnswer, type BatchRpc, type RollupResult, type SpoolBacklog, dateClosesAt } from "../domain/billing";
-import { type FraudReviewResult, applyFinding, dailyReview, reviewFraud } from "./fraud";
+import {
+  type BatchAnswer,
+  type BatchRpc,
+  type FraudReviewResult,
+  type RollupResult,
+  type SpoolBacklog,
+  dateClosesAt,
+} from "../domain/billing";
+import { applyFinding, dailyReview, reviewFraud } from "./fraud";
 import { RecalculationError, applyRecalculation, recalculate } from "./recalculate";
 import { DAY, MAX_EVENT_AGE_MS, utcDate } from "../domain/time";
 import { type CompactionResult, closedFolders, compactFolder, needsCompaction } from "./compact";

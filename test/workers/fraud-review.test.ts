@@ -4,10 +4,10 @@
  * evidence and, applied, credited to the advertiser.
  */
 import { describe, expect, it } from "vitest";
-import { BILLING_COUNTS } from "../../domain/billing";
+import { BILLING_COUNTS, type FraudReviewResult } from "../../domain/billing";
 import type { RecordedEvent } from "../../domain/event";
 import { DAY, HOUR, dateStart, utcDate } from "../../domain/time";
-import { type FraudReviewResult, REVIEW_MAX_EVENTS, reviewFraud } from "../../r2-batch/fraud";
+import { REVIEW_MAX_EVENTS, reviewFraud } from "../../r2-batch/fraud";
 import { overlayOf } from "../../r2-batch/rollup";
 import { archiveMessage } from "../../workers/aggregator/archive";
 import { makeEvent } from "./fixtures";
