@@ -55,6 +55,20 @@ export function adminRoutes(app: QueryApp): void {
 
   mount(app, api.updateAdvertiser, async (c, { params, body }) => {
     const time_zone = canonicalZone(body.time_zone)!;
+    // Billed days are local dates: re-dating them would overlap or leave gaps in bills already published.
+    const billed = await c.env.DB.prepare(
+      `SELECT 1 FROM billing_daily b JOIN campaigns c ON c.campaign_id = b.campaign_id
+       WHERE c.advertiser_id = ? AND b.time_zone <> ? LIMIT 1`,
+    )
+      .bind(params.id, time_zone)
+      .first();
+    if (billed) {
+      throw new ApiError(
+        409,
+        "billing_exists",
+        "This advertiser's campaigns have billing rows in another time zone; its zone cannot change.",
+      );
+    }
     if (!(await registry.setAdvertiserTimeZone(c.env.DB, params.id, time_zone))) throw notFound(`Advertiser ${params.id}`);
     return c.json({ advertiser_id: params.id, time_zone }, 200);
   });
