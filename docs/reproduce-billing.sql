@@ -20,7 +20,8 @@ overlay AS (
 ),
 events AS (
   SELECT DISTINCT ON (f.uid) f.* REPLACE (coalesce(o.verdict, f.verdict) AS verdict),
-    strftime(f.timestamp AT TIME ZONE coalesce(z.time_zone, 'UTC'), '%Y-%m-%d')   AS date   -- timestamp is UTC (TIMESTAMPTZ)
+    -- timestamp holds UTC (read as TIMESTAMP or TIMESTAMPTZ by DuckDB version): epoch_ms makes it an instant either way.
+    strftime(to_timestamp(epoch_ms(f.timestamp) / 1000) AT TIME ZONE coalesce(z.time_zone, 'UTC'), '%Y-%m-%d') AS date
   FROM files f LEFT JOIN overlay o ON o.uid = f.uid LEFT JOIN campaign_zones z ON z.campaign_id = f.campaign_id
   WHERE f.filename NOT LIKE '%/overlays/%'
 ),
