@@ -9,28 +9,33 @@
 -- Applied recalculations and fraud reviews (README, "Recalculation") leave overlay files under raw/overlays/: the events
 -- whose verdict they changed (uid, verdict, reason). The newest overlay naming a uid (by file name: ids sort by time)
 -- gives its verdict; every other event keeps the one recorded. The archived events themselves never change.
-WITH files AS (
+-- Billing dates are local dates in the advertiser's time zone (README, "Billing in time zones"): list each campaign whose
+-- advertiser is not in UTC in campaign_zones (a statement says its time_zone); every other campaign's dates are UTC dates.
+WITH campaign_zones(campaign_id, time_zone) AS (VALUES ('', 'UTC')),  -- e.g. VALUES ('cmp_…', 'Europe/Amsterdam'), …
+files AS (
   SELECT * FROM read_parquet('ARCHIVE/raw/**/*.parquet', hive_partitioning = false, union_by_name = true, filename = true)
 ),
 overlay AS (
   SELECT uid, arg_max(verdict, filename) AS verdict FROM files WHERE filename LIKE '%/overlays/%' GROUP BY uid
 ),
 events AS (
-  SELECT DISTINCT ON (f.uid) f.* REPLACE (coalesce(o.verdict, f.verdict) AS verdict)
-  FROM files f LEFT JOIN overlay o ON o.uid = f.uid
+  SELECT DISTINCT ON (f.uid) f.* REPLACE (coalesce(o.verdict, f.verdict) AS verdict),
+    -- timestamp holds UTC (read as TIMESTAMP or TIMESTAMPTZ by DuckDB version): epoch_ms makes it an instant either way.
+    strftime(to_timestamp(epoch_ms(f.timestamp) / 1000) AT TIME ZONE coalesce(z.time_zone, 'UTC'), '%Y-%m-%d') AS date
+  FROM files f LEFT JOIN overlay o ON o.uid = f.uid LEFT JOIN campaign_zones z ON z.campaign_id = f.campaign_id
   WHERE f.filename NOT LIKE '%/overlays/%'
 ),
 judged AS (
   SELECT *,
     verdict <> 'duplicate' AND row_number() OVER (
-      PARTITION BY campaign_id, strftime(timestamp, '%Y-%m-%d'), event_id, verdict = 'duplicate'
+      PARTITION BY campaign_id, date, event_id, verdict = 'duplicate'
       ORDER BY received_at, uid) > 1                                           AS is_repeat,
     CASE WHEN is_repeat THEN 'duplicate' ELSE verdict END                          AS billed
   FROM events
 )
 SELECT
   campaign_id,
-  strftime(timestamp, '%Y-%m-%d')                                              AS date,
+  date,
   coalesce(country, 'XX')                                                       AS country,
   coalesce(device_type, 'unknown')                                              AS device_type,
   nullif(ad_group_id, '')                                                       AS ad_group_id,   -- null: an ad without a group

@@ -1,5 +1,5 @@
 /**
- * Billing rows from archived events: per campaign x UTC date (of event time) x country x device_type x ad group.
+ * Billing rows from archived events: per campaign x local date (of event time, in the advertiser's zone) x country x device_type x ad group.
  * Billing trusts the verdicts recorded by the campaign's Durable Object (the same rules, applied once,
  * in arrival order), includes late events, and counts unique users exactly. Anyone can reproduce the
  * rows from the Parquet archive (README, "Reproduce a bill").
@@ -7,7 +7,7 @@
 import { COUNTERS, CONTRACT_NAMES, addCounts, contractCounts, eventCounts, zeroCounts, type ContractCounts, type Counts } from "./counters";
 import { isClick, toMicros, type RecordedEvent, type Verdict } from "./event";
 import { murmur32 } from "./hash";
-import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, dateStart, utcDate } from "./time";
+import { DAY, HOUR, MAX_EVENT_AGE_MS, MAX_EVENT_SKEW_MS, dateStart, utcDate, zoneDate, zoneDay, zoneFloor } from "./time";
 
 /** The counter set by its contract names, and billing's own counts. */
 export interface BillingRow extends ContractCounts {
@@ -86,16 +86,22 @@ export type ForeignEvent = Pick<BillingInput, "uid" | "event_id" | "campaign_id"
 
 const originalKey = (campaign_id: string, date: string, event_id: string) => `${campaign_id}\u0000${date}\u0000${event_id}`;
 
-// The UTC date of the last day seen: a rollup reads millions of events of the same few days.
-let lastDay = Number.NaN;
-let lastDate = "";
-function dayOf(ms: number): string {
-  const day = Math.floor(ms / DAY);
-  if (day !== lastDay) {
-    lastDay = day;
-    lastDate = utcDate(ms);
-  }
-  return lastDate;
+/**
+ * The billing date of an instant in a zone, remembering the last day seen: a rollup reads millions of events of the
+ * same few days, and Intl is slow.
+ */
+function dateOf(zone: string): (ms: number) => string {
+  let start = Number.NaN;
+  let end = Number.NaN;
+  let date = "";
+  return (ms) => {
+    if (!(ms >= start && ms < end)) {
+      date = zone === "UTC" ? utcDate(ms) : zoneDate(ms, zone);
+      start = zone === "UTC" ? Math.floor(ms / DAY) * DAY : zoneFloor(ms, DAY, zone);
+      end = zoneDay(date, zone)[1];
+    }
+    return date;
+  };
 }
 
 /** An event's place in arrival order: the earliest received (then the smallest uid) is the original. */
@@ -116,10 +122,16 @@ export class BillingAccumulator {
   readonly #originals = new Map<string, BillingInput | ForeignEvent>();
   /** Originals that are another partition's events: this partition's events with their event_id are all repeats. */
   readonly #foreign = new WeakSet<object>();
+  readonly #dayOf: (ms: number) => string;
   events = 0;
 
+  /** `zone`: the advertiser's time zone, whose local dates are the billing dates (UTC by default). */
+  constructor(zone = "UTC") {
+    this.#dayOf = dateOf(zone);
+  }
+
   #group(e: BillingInput): Acc {
-    const date = dayOf(e.timestamp);
+    const date = this.#dayOf(e.timestamp);
     const country = e.country || "XX";
     const device_type = e.device_type || "unknown";
     const ad_group_id = e.ad_group_id || null;
@@ -166,7 +178,7 @@ export class BillingAccumulator {
     this.#count(e, e.verdict as Verdict, 1);
     if (e.late) this.#group(e).late_events++;
     if (e.verdict === "duplicate") return;
-    const key = originalKey(e.campaign_id, dayOf(e.timestamp), e.event_id);
+    const key = originalKey(e.campaign_id, this.#dayOf(e.timestamp), e.event_id);
     const original = this.#originals.get(key);
     if (!original) this.#originals.set(key, e);
     else if (before(e, original)) {
@@ -219,12 +231,12 @@ export class BillingAccumulator {
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * The last receive time at which an event for `date` can still be accepted: events may arrive up to 7 days
- * after their time (CONTRACT), plus clock skew.
+ * The last receive time at which an event for `date` (a local date of `zone`) can still be accepted: events may
+ * arrive up to 7 days after their time (CONTRACT), plus clock skew.
  */
-export function dateClosesAt(date: string): number {
-  const start = dateStart(date);
-  return start === null ? Number.POSITIVE_INFINITY : start + DAY + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS;
+export function dateClosesAt(date: string, zone = "UTC"): number {
+  if (dateStart(date) === null) return Number.POSITIVE_INFINITY;
+  return zoneDay(date, zone)[1] + MAX_EVENT_AGE_MS + MAX_EVENT_SKEW_MS;
 }
 
 /**
@@ -232,8 +244,8 @@ export function dateClosesAt(date: string): number {
  * was archived when the rows were computed (`archived_through`, the completeness watermark). Without a
  * watermark (rows computed before it existed) an hour of pipeline slack stands in for it.
  */
-export function billingStatus(date: string, now: number, archivedThrough: number | null = null): "final" | "provisional" {
-  const closes = dateClosesAt(date);
+export function billingStatus(date: string, now: number, archivedThrough: number | null = null, zone = "UTC"): "final" | "provisional" {
+  const closes = dateClosesAt(date, zone);
   if (archivedThrough === null) return now >= closes + HOUR ? "final" : "provisional";
   return now >= closes && archivedThrough >= closes ? "final" : "provisional";
 }

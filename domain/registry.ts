@@ -328,6 +328,23 @@ export async function advertiserTimeZone(db: D1Database, id: string): Promise<st
   return r?.time_zone ?? "UTC";
 }
 
+/** The time zones of campaigns' advertisers (billing dates are local dates in them); campaigns not found are left out. */
+export async function campaignTimeZones(db: D1Database, campaignIds: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < campaignIds.length; i += 90) {
+    const ids = campaignIds.slice(i, i + 90);
+    const { results } = await db
+      .prepare(
+        `SELECT c.campaign_id, a.time_zone FROM campaigns c JOIN advertisers a ON a.advertiser_id = c.advertiser_id
+         WHERE c.campaign_id IN (${ids.map(() => "?").join(", ")})`,
+      )
+      .bind(...ids)
+      .all<{ campaign_id: string; time_zone: string }>();
+    for (const r of results) out.set(r.campaign_id, r.time_zone);
+  }
+  return out;
+}
+
 /** A publisher's limits as set (null: the default), and as they apply. */
 export type LimitSettings = { [K in keyof PublisherLimits]?: number | null };
 

@@ -126,6 +126,29 @@ export function zoneDate(ms: number, zone: string): string {
   return utcDate(ms + zoneOffset(ms, zone));
 }
 
+/** The local day `date` in a zone as [start, end) instants: 23, 24 or 25 hours. */
+export function zoneDay(date: string, zone: string): [start: number, end: number] {
+  const start = dateStart(date)!;
+  if (zone === "UTC") return [start, start + DAY];
+  return [fromWall(start, zone), fromWall(start + DAY, zone)];
+}
+
+/** The UTC dates (archive day folders) a local day of a zone overlaps: one for UTC, otherwise usually two. */
+export function utcDatesOf(date: string, zone: string): string[] {
+  const [start, end] = zoneDay(date, zone);
+  const out: string[] = [];
+  for (let t = floorTo(start, DAY); t < end; t += DAY) out.push(utcDate(t));
+  return out;
+}
+
+/** The local dates of a zone that overlap a UTC date. */
+export function zoneDatesOf(utc: string, zone: string): string[] {
+  const start = dateStart(utc)!;
+  const first = zoneDate(start, zone);
+  const last = zoneDate(start + DAY - 1, zone);
+  return first === last ? [first] : [first, last];
+}
+
 /** Starts of the local hours or days that overlap [start, end): a local day is 23, 24 or 25 hours long. */
 export function zoneBucketStarts(start: number, end: number, step: number, zone: string): number[] {
   const out: number[] = [];

@@ -101,7 +101,7 @@ async function rejudgeCampaignDate(env: RecalcEnv, files: FileRef[], campaign: s
     // A compaction swapped an hour since the listing: list again.
     events = await eventsOf(await filesOf(env, date, campaign), campaign, date);
   }
-  const current = await overlayOf(env, date, campaign);
+  const current = await overlayOf(env, [date], campaign);
   const judged = rejudge(events, await blockedOf(env, events), current, marks);
   const changes: OverlayRow[] = [];
   const acc = new BillingAccumulator();

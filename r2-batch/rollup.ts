@@ -3,7 +3,8 @@
  * campaign-day is large (EVENTS_PER_JOB), so each job holds a bounded number of events whatever the day's size.
  * The cron sends the jobs to the `edgeclick-rollup` queue, where Workers run them in parallel; `POST
  * /v1/admin/rollup` runs the same jobs one after another in its own invocation and answers when they are done.
- * A job streams its files row group by row group (compacted parts are sorted by user bucket, so it skips the row
+ * Dates are local dates of the advertiser's time zone (UTC by default): a zoned campaign-date reads the two UTC day
+ * folders its day overlaps and keeps the events of its day. A job streams its files row group by row group (compacted parts are sorted by user bucket, so it skips the row
  * groups of other partitions), writes its partition's rows to `billing_parts` (idempotently: keyed by run and
  * partition), and the job that finishes a campaign-date last swaps the sums into `billing_daily` in one D1
  * transaction, recording every changed figure as a restatement.
@@ -22,10 +23,10 @@ import {
 } from "../domain/billing";
 import { OVERLAY_COLUMNS, decodeArchive, metadataValue, readRowGroup } from "../domain/parquet";
 import type { Judged } from "../domain/recalculation";
-import { getCampaign } from "../domain/registry";
+import { campaignTimeZones, getCampaign } from "../domain/registry";
 import { maxShards } from "../domain/sharding";
 import { insertRows } from "../domain/sql";
-import { DAY, dateStart, utcDate } from "../domain/time";
+import { DAY, utcDate, utcDatesOf, zoneDatesOf, zoneDay } from "../domain/time";
 import { campaignStub } from "../durable-objects/client";
 import { BUCKET_RANGES_KEY } from "./compact";
 import { type ArchiveObject, VanishedError, dayFiles, eachRowGroup, listObjects, openFile } from "./files";
@@ -46,7 +47,10 @@ export type RollupCause = "late_events" | "recalculation" | "fraud_review";
 export interface RollupJob {
   run_id: string;
   campaign_id: string;
+  /** A local date of `time_zone`. */
   date: string;
+  /** The advertiser's zone when the run was planned (absent in jobs planned before zones: UTC). */
+  time_zone?: string;
   part: number;
   parts: number;
   archived_through: number;
@@ -109,7 +113,40 @@ async function archivedThrough(env: RollupEnv, campaignId: string, spoolOldest: 
   return through;
 }
 
-/** Plans a run over `dates`: its jobs are recorded in D1 before any is sent or run. */
+/** One UTC date's current files: per campaign (by name), and those whose name does not say it, with their events per campaign. */
+interface DayListing {
+  named: Map<string, NonNullable<RollupJob["files"]>>;
+  events: Map<string, number>;
+  odd: boolean;
+}
+
+async function listDay(env: RollupEnv, date: string): Promise<DayListing> {
+  const named = new Map<string, NonNullable<RollupJob["files"]>>();
+  const events = new Map<string, number>();
+  const files = await filesOf(env, date);
+  const odd = files.filter((f) => !f.campaign);
+  for (const f of files) {
+    if (!f.campaign) continue;
+    let refs = named.get(f.campaign);
+    if (!refs) named.set(f.campaign, (refs = []));
+    refs.push({ key: f.file.key, size: f.file.size, eu: f.bucket === env.ARCHIVE_EU });
+    events.set(f.campaign, (events.get(f.campaign) ?? 0) + (f.file.events ?? Math.ceil(f.file.size / 40)));
+  }
+  // A file whose name does not say its campaign (not written by the aggregator): its rows say it.
+  for (const f of odd) {
+    const opened = await openFile(f.bucket, f.file);
+    await eachRowGroup(opened, ["campaign_id"], (rows) => {
+      for (const r of rows) events.set(r.campaign_id, (events.get(r.campaign_id) ?? 0) + 1);
+    });
+  }
+  return { named, events, odd: odd.length > 0 };
+}
+
+/**
+ * Plans a run over the UTC dates `dates` (archive day folders): one campaign-date per campaign with files there and
+ * each local date of its advertiser's zone that the UTC date overlaps. Its jobs are recorded in D1 before any is sent
+ * or run.
+ */
 export async function planRollup(
   env: RollupEnv,
   dates: readonly string[],
@@ -124,61 +161,94 @@ export async function planRollup(
   const run_id = newRunId(now);
   const spool = await spoolBacklog(env);
   const watermarks = new Map<string, Promise<number>>();
-  const jobs: RollupJob[] = [];
+  // The watermark must be taken before the listing the jobs read: an event archived after it is not in it. So the
+  // campaigns are found by a first listing (names only), their objects asked, and only then the files listed.
   for (const date of dates) {
-    // The watermark must be taken before the listing the jobs read: an event archived after it is not in it. So the
-    // campaigns are found by a first listing (names only), their objects asked, and only then the files listed.
     for (const bucket of buckets(env)) {
       for (const o of await listObjects(bucket, dayPrefix(date))) {
         const campaign = archiveFile(o.key)?.campaign;
         if (campaign && !watermarks.has(campaign)) watermarks.set(campaign, archivedThrough(env, campaign, spool.oldest_received_at, now));
       }
     }
-    await Promise.all(watermarks.values());
-    const perCampaign = new Map<string, number>();
-    const files = await filesOf(env, date);
-    const odd = files.filter((f) => !f.campaign);
-    const listed = new Map<string, NonNullable<RollupJob["files"]>>();
-    for (const f of files) {
-      if (!f.campaign) continue;
-      let refs = listed.get(f.campaign);
-      if (!refs) listed.set(f.campaign, (refs = []));
-      refs.push({ key: f.file.key, size: f.file.size, eu: f.bucket === env.ARCHIVE_EU });
-      perCampaign.set(f.campaign, (perCampaign.get(f.campaign) ?? 0) + (f.file.events ?? Math.ceil(f.file.size / 40)));
+  }
+  await Promise.all(watermarks.values());
+  const days = new Map<string, Promise<DayListing>>();
+  const day = (date: string) => {
+    let d = days.get(date);
+    if (!d) days.set(date, (d = listDay(env, date)));
+    return d;
+  };
+  const overlayDays = new Map<string, Promise<Map<string, { key: string; size: number; eu: boolean }[]>>>();
+  const overlaysOn = (date: string) => {
+    let d = overlayDays.get(date);
+    if (!d) overlayDays.set(date, (d = overlayFiles(env, date)));
+    return d;
+  };
+  // The campaign-dates to roll up: a zoned campaign's UTC date holds events of two local dates, each read whole.
+  const found = new Map<string, Set<string>>();
+  for (const date of dates) {
+    for (const campaign_id of (await day(date)).events.keys()) {
+      if (campaigns && !campaigns.has(campaign_id)) continue;
+      let utc = found.get(campaign_id);
+      if (!utc) found.set(campaign_id, (utc = new Set()));
+      utc.add(date);
     }
-    // A file whose name does not say its campaign (not written by the aggregator): its rows say it.
-    for (const f of odd) {
-      const opened = await openFile(f.bucket, f.file);
-      await eachRowGroup(opened, ["campaign_id"], (rows) => {
-        for (const r of rows) perCampaign.set(r.campaign_id, (perCampaign.get(r.campaign_id) ?? 0) + 1);
-      });
-    }
-    // Overlays count as files: a campaign-date whose overlay changed is rolled up again.
-    const overlays = await overlayFiles(env, date);
-    const last = new Map<string, { files_sha256: string | null; archived_through: number }>();
-    if (skipUnchanged) {
+  }
+  const zones = await campaignTimeZones(env.DB, [...found.keys()]);
+  const targets: { campaign_id: string; date: string; zone: string }[] = [];
+  for (const [campaign_id, utc] of found) {
+    const zone = zones.get(campaign_id) ?? "UTC";
+    const local = new Set([...utc].flatMap((d) => zoneDatesOf(d, zone)));
+    for (const date of local) targets.push({ campaign_id, date, zone });
+  }
+  targets.sort((a, b) => a.date.localeCompare(b.date) || a.campaign_id.localeCompare(b.campaign_id));
+  const last = new Map<string, { files_sha256: string | null; archived_through: number }>();
+  if (skipUnchanged) {
+    for (const date of new Set(targets.map((t) => t.date))) {
       const { results } = await env.DB.prepare("SELECT campaign_id, files_sha256, archived_through FROM rollup_state WHERE date = ?")
         .bind(date)
         .all<{ campaign_id: string; files_sha256: string | null; archived_through: number }>();
-      for (const r of results) last.set(r.campaign_id, r);
+      for (const r of results) last.set(`${r.campaign_id}|${date}`, r);
     }
-    for (const [campaign_id, events] of perCampaign) {
-      if (campaigns && !campaigns.has(campaign_id)) continue;
-      const fingerprint = odd.length ? null : await filesSha256([...(listed.get(campaign_id) ?? []), ...(overlays.get(campaign_id) ?? [])]);
-      const before = last.get(campaign_id);
-      // Unchanged files give unchanged rows; only a date that has closed since needs one more run to become final.
-      const closing = before && billingStatus(date, now, before.archived_through) === "provisional" && dateClosesAt(date) <= now;
-      if (fingerprint && before?.files_sha256 === fingerprint && !closing) continue;
-      // A campaign first seen in the second listing (its first file landed in between), or only inside an odd file:
-      // nothing was asked before its files were listed, so nothing is promised (the next run asks).
-      if (!watermarks.has(campaign_id)) watermarks.set(campaign_id, Promise.resolve(0));
-      const parts = Math.max(1, Math.ceil(events / eventsPerJob));
-      const at = await watermarks.get(campaign_id)!;
-      const refs = odd.length ? undefined : listed.get(campaign_id);
-      const inline = refs && JSON.stringify(refs).length <= INLINE_FILES_BYTES ? { files: refs } : {};
-      for (let part = 0; part < parts; part++) {
-        jobs.push({ run_id, campaign_id, date, part, parts, archived_through: at, cause, files_sha256: fingerprint, ...inline });
-      }
+  }
+  const jobs: RollupJob[] = [];
+  for (const { campaign_id, date, zone } of targets) {
+    let events = 0;
+    let odd = false;
+    const refs: NonNullable<RollupJob["files"]> = [];
+    // Overlays count as files: a campaign-date whose overlay changed is rolled up again.
+    const overlays: { key: string; size: number }[] = [];
+    for (const utc of utcDatesOf(date, zone)) {
+      const listing = await day(utc);
+      events += listing.events.get(campaign_id) ?? 0;
+      odd ||= listing.odd;
+      refs.push(...(listing.named.get(campaign_id) ?? []));
+      overlays.push(...((await overlaysOn(utc)).get(campaign_id) ?? []));
+    }
+    const fingerprint = odd ? null : await filesSha256([...refs, ...overlays]);
+    const before = last.get(`${campaign_id}|${date}`);
+    // Unchanged files give unchanged rows; only a date that has closed since needs one more run to become final.
+    const closing = before && billingStatus(date, now, before.archived_through, zone) === "provisional" && dateClosesAt(date, zone) <= now;
+    if (fingerprint && before?.files_sha256 === fingerprint && !closing) continue;
+    // A campaign first seen in the second listing (its first file landed in between), or only inside an odd file:
+    // nothing was asked before its files were listed, so nothing is promised (the next run asks).
+    if (!watermarks.has(campaign_id)) watermarks.set(campaign_id, Promise.resolve(0));
+    const parts = Math.max(1, Math.ceil(events / eventsPerJob));
+    const at = await watermarks.get(campaign_id)!;
+    const inline = !odd && JSON.stringify(refs).length <= INLINE_FILES_BYTES ? { files: refs } : {};
+    for (let part = 0; part < parts; part++) {
+      jobs.push({
+        run_id,
+        campaign_id,
+        date,
+        time_zone: zone,
+        part,
+        parts,
+        archived_through: at,
+        cause,
+        files_sha256: fingerprint,
+        ...inline,
+      });
     }
   }
   const cols = ["run_id", "campaign_id", "date", "part", "parts", "archived_through", "cause", "files_sha256", "created_at"];
@@ -217,13 +287,18 @@ async function overlayFiles(env: RollupEnv, date: string): Promise<Map<string, {
   return out;
 }
 
+const fileName = (key: string) => key.slice(key.lastIndexOf("/") + 1);
+
 /**
- * The verdicts billing gives a campaign-date's events where they differ from the recorded ones: the newest overlay
- * naming a uid wins (recalculation ids sort by time). Only changed events are in an overlay, so this stays small.
+ * The verdicts billing gives a campaign's events of some UTC dates where they differ from the recorded ones: the
+ * newest overlay naming a uid wins (recalculation ids, the file names, sort by time). Only changed events are in an
+ * overlay, so this stays small.
  */
-export async function overlayOf(env: RollupEnv, date: string, campaign: string): Promise<Map<string, Judged>> {
+export async function overlayOf(env: RollupEnv, dates: readonly string[], campaign: string): Promise<Map<string, Judged>> {
   const out = new Map<string, Judged>();
-  const files = (await overlayFiles(env, date)).get(campaign) ?? [];
+  const files: { key: string; eu: boolean }[] = [];
+  for (const date of dates) files.push(...((await overlayFiles(env, date)).get(campaign) ?? []));
+  files.sort((a, b) => fileName(a.key).localeCompare(fileName(b.key)));
   for (const f of files) {
     const obj = await (f.eu ? env.ARCHIVE_EU : env.ARCHIVE).get(f.key);
     if (!obj) continue;
@@ -236,20 +311,22 @@ export async function overlayOf(env: RollupEnv, date: string, campaign: string):
 
 /** Reads one job's events (its campaign, date and user partition) and writes its rows; the last job finalizes. */
 export async function runJob(env: RollupEnv, job: RollupJob, now = Date.now()): Promise<JobResult> {
+  const utc = utcDatesOf(job.date, job.time_zone ?? "UTC");
+  const list = async () => (await Promise.all(utc.map((d) => filesOf(env, d, job.campaign_id)))).flat();
   const given = job.files?.map((f) => ({
     bucket: f.eu ? env.ARCHIVE_EU : env.ARCHIVE,
     file: { key: f.key, size: f.size, events: null },
     campaign: job.campaign_id,
   }));
-  let files = given ?? (await filesOf(env, job.date, job.campaign_id));
-  const overlay = await overlayOf(env, job.date, job.campaign_id);
+  let files = given ?? (await list());
+  const overlay = await overlayOf(env, utc, job.campaign_id);
   let acc: BillingAccumulator;
   try {
     acc = await accumulate(job, files, overlay);
   } catch (err) {
     if (!(err instanceof VanishedError)) throw err;
     // A compaction swapped an hour since the listing: list again (once; a second swap within one job is an error).
-    files = await filesOf(env, job.date, job.campaign_id);
+    files = await list();
     acc = await accumulate(job, files, overlay);
   }
   return record(env, job, files.length, acc, now);
@@ -267,9 +344,11 @@ async function accumulate(job: RollupJob, files: readonly FileRef[], overlay: Re
     const b = userBucket(e);
     return b >= lo && b < hi;
   };
-  const acc = new BillingAccumulator();
-  const start = dateStart(job.date)!;
-  const onDate = (t: number) => t >= start && t < start + DAY;
+  const zone = job.time_zone ?? "UTC";
+  const acc = new BillingAccumulator(zone);
+  // The local day: its UTC day folders also hold events of the days either side.
+  const [start, end] = zoneDay(job.date, zone);
+  const onDate = (t: number) => t >= start && t < end;
   const forEachFile = async (fn: (opened: Awaited<ReturnType<typeof openFile>>) => Promise<void>): Promise<void> => {
     for (let i = 0; i < files.length; i += PARALLEL_READS) {
       const opened = await Promise.all(files.slice(i, i + PARALLEL_READS).map((f) => openFile(f.bucket, f.file)));
@@ -344,7 +423,8 @@ const json = (alias: string) => `json_object(${BILLING_COUNTS.map((c) => `'${c}'
  * as this one has finalized the campaign-date, so a repeat or an older run finishing late changes nothing.
  */
 async function finalize(env: RollupEnv, job: RollupJob, now: number): Promise<number> {
-  const status = billingStatus(job.date, now, job.archived_through);
+  const zone = job.time_zone ?? "UTC";
+  const status = billingStatus(job.date, now, job.archived_through, zone);
   // ?1 run, ?2 campaign, ?3 date
   const current = "NOT EXISTS (SELECT 1 FROM rollup_state s WHERE s.campaign_id = ?2 AND s.date = ?3 AND s.run_id >= ?1)";
   const keys = BILLING_KEY.join(", ");
@@ -372,9 +452,9 @@ async function finalize(env: RollupEnv, job: RollupJob, now: number): Promise<nu
     ),
     env.DB.prepare(
       `INSERT INTO billing_daily
-        (campaign_id, date, ${keys}, ${BILLING_COUNTS.join(", ")}, status, computed_at, archived_through)
-      SELECT ?2, ?3, ${keys}, ${BILLING_COUNTS.join(", ")}, ?4, ?5, ?6 FROM (${fresh}) WHERE ${current}`,
-    ).bind(job.run_id, job.campaign_id, job.date, status, now, job.archived_through),
+        (campaign_id, date, ${keys}, ${BILLING_COUNTS.join(", ")}, status, computed_at, archived_through, time_zone)
+      SELECT ?2, ?3, ${keys}, ${BILLING_COUNTS.join(", ")}, ?4, ?5, ?6, ?7 FROM (${fresh}) WHERE ${current}`,
+    ).bind(job.run_id, job.campaign_id, job.date, status, now, job.archived_through, zone),
     env.DB.prepare(
       `INSERT OR REPLACE INTO rollup_runs (date, files, events, rows, computed_at)
       SELECT ?3, SUM(files), SUM(events), (SELECT count(*) FROM billing_daily WHERE date = ?3), ?4

@@ -2,7 +2,7 @@
 //   node scripts/reproduce-statement.mjs statement.json DIR
 // DIR holds the files under their keys (DIR/raw/year=…/….parquet; `npm run archive -- export DIR` writes them as
 // DIR/<bucket>/raw/…, and either layout is found). It checks the statement's fingerprint, each file's size and
-// SHA-256, then runs docs/reproduce-billing.sql over exactly those files and compares every row. Exit 1 on any difference.
+// SHA-256, then runs docs/reproduce-billing.sql over exactly those files, in the statement's time zone, and compares every row. Exit 1 on any difference.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -21,7 +21,11 @@ function fileOf(dir, f) {
 export async function reproduceStatement(statement, dir) {
   const problems = [];
   const { campaign_id, month, rows, files } = statement;
-  const fingerprint = createHash("sha256").update(JSON.stringify({ campaign_id, month, rows, files })).digest("hex");
+  // Statements from before time zones have none: their days are UTC and their fingerprint does not name one.
+  const time_zone = statement.time_zone ?? "UTC";
+  const fingerprinted =
+    statement.time_zone === undefined ? { campaign_id, month, rows, files } : { campaign_id, month, time_zone, rows, files };
+  const fingerprint = createHash("sha256").update(JSON.stringify(fingerprinted)).digest("hex");
   if (fingerprint !== statement.sha256)
     problems.push(`fingerprint: statement says ${statement.sha256}, its contents hash to ${fingerprint}`);
   const paths = [];
@@ -41,7 +45,10 @@ export async function reproduceStatement(statement, dir) {
   }
   if (!paths.length) return { problems: [...problems, "no files"], rows: [] };
   const list = `[${paths.map((p) => `'${p.replaceAll("'", "''")}'`).join(", ")}]`;
-  const sql = readFileSync(join(ROOT, "docs/reproduce-billing.sql"), "utf8").replace("'ARCHIVE/raw/**/*.parquet'", list);
+  const quote = (v) => `'${String(v).replaceAll("'", "''")}'`;
+  const sql = readFileSync(join(ROOT, "docs/reproduce-billing.sql"), "utf8")
+    .replace("'ARCHIVE/raw/**/*.parquet'", list)
+    .replace("VALUES ('', 'UTC')", `VALUES (${quote(campaign_id)}, ${quote(time_zone)})`);
   const db = await DuckDBInstance.create(":memory:");
   const conn = await db.connect();
   try {

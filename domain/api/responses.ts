@@ -323,7 +323,7 @@ export const billing = z
     to: z.string(),
     rows: z.array(
       z.object({
-        date: z.string(),
+        date: z.string().describe("A local date in time_zone."),
         country: z.string(),
         device_type: z.string(),
         ad_group_id: z.string().nullable().describe(AD_GROUP),
@@ -347,6 +347,7 @@ export const billing = z
         event_id_repeats: count(
           "Events billed as duplicates because their event_id came earlier that day in another minute (real time dedups event_id per minute).",
         ),
+        time_zone: z.string().describe("The IANA time zone the row's date is a local date of (the advertiser's; UTC by default)."),
       }),
     ),
   })
@@ -541,6 +542,7 @@ export const statement = z
   .object({
     campaign_id: z.string(),
     month: z.string(),
+    time_zone: z.string().describe("The advertiser's IANA time zone: the month's days are local dates in it."),
     rows: z
       .array(
         z.object({
@@ -563,7 +565,9 @@ export const statement = z
       .describe("The archive files the rows are computed from (every event of the campaign in the month), in key order."),
     sha256: z
       .string()
-      .describe("SHA-256 (hex) of the JSON text of {campaign_id, month, rows, files}, in that order: the statement's fingerprint."),
+      .describe(
+        "SHA-256 (hex) of the JSON text of {campaign_id, month, time_zone, rows, files}, in that order: the statement's fingerprint.",
+      ),
     generated_at: z.string(),
   })
   .meta({ id: "Statement" });

@@ -105,12 +105,15 @@ export const updateAdvertiser = endpoint({
   id: "updateAdvertiser",
   tag: "admin",
   summary:
-    "Change an advertiser's time zone (IANA name: where its local hours and days start in metrics) or its key's limits on POST /v1/conversions",
+    "Change an advertiser's time zone (IANA name: where its local hours and days start in metrics and billing) or its key's limits on POST /v1/conversions",
+  description:
+    "Billing dates are local dates in the zone. Once any of the advertiser's campaigns has billing rows, the zone cannot change " +
+    "(409 billing_exists): re-dated days would overlap or leave gaps in bills already published.",
   auth: "admin",
   params: S.advertiserPath,
   body: { schema: S.updateAdvertiser, example: { time_zone: "Europe/Amsterdam" } },
   responses: jsonAnswer(200, "The time zone and limits that now apply", R.advertiserUpdated),
-  errors: [...ADMIN_WRITE, 404],
+  errors: [...ADMIN_WRITE, 404, 409],
 });
 
 export const createPublisher = endpoint({
@@ -340,8 +343,10 @@ export const billing = endpoint({
   path: "/v1/billing",
   id: "billing",
   tag: "query",
-  summary: "Billing rows (campaign × UTC date × country × device type × ad group) from the billing database",
+  summary: "Billing rows (campaign × local date × country × device type × ad group) from the billing database",
   description:
+    "Dates are local dates in the advertiser's time zone (each row says it in time_zone; UTC by default): `from` and `to` " +
+    "given as dates are local dates (`to` excluded), given as instants they select the local dates of the days they overlap. " +
     "Every row carries its ad_group_id (null: ads without a group), so a campaign's billing is broken down by ad group; " +
     "counts and cost add up over rows to the same totals as before ad groups, unique_users is exact per row.",
   auth: "reader",
@@ -514,7 +519,8 @@ export const statement = endpoint({
   description:
     "Every file is listed with its size and SHA-256, and `sha256` fingerprints the rows and the files together. " +
     "`node scripts/reproduce-statement.mjs statement.json DIR` checks the files in DIR and recomputes the rows with DuckDB " +
-    "(docs/reproduce-billing.sql over exactly those files). Days are UTC.",
+    "(docs/reproduce-billing.sql over exactly those files, in the statement's time_zone). " +
+    "Days are local dates in the advertiser's time zone; the files are those of the UTC days the month's local days overlap.",
   auth: "reader",
   query: S.statementQuery,
   responses: jsonAnswer(200, "The statement", R.statement),

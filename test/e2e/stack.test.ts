@@ -140,6 +140,7 @@ describe("a click through the whole local stack", () => {
         event_id_repeats: 0,
         status: "provisional",
         archived_through: expect.any(String),
+        time_zone: "UTC",
       },
     ]);
     expect(
@@ -208,6 +209,7 @@ describe("a click through the whole local stack", () => {
         event_id_repeats: Number(r.event_id_repeats),
         cost: Number(r.cost),
         status: "provisional",
+        time_zone: "UTC",
       })),
     ).toEqual(billed.body.rows.map(({ archived_through: _a, ...r }) => r));
 

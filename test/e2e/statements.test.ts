@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { reproduceStatement } from "../../scripts/reproduce-statement.mjs";
+import { DAY, MINUTE, zoneDate, zoneFloor } from "../../domain/time";
 import { ADMIN_TOKEN, BROWSER, api, archiveBucket, removeDir, seed, startTestStack, waitFor, type TestStack } from "./harness";
 
 let stack: TestStack | null = null;
@@ -19,7 +20,8 @@ afterAll(async () => {
 interface Statement {
   campaign_id: string;
   month: string;
-  rows: { clicks: number; country: string }[];
+  time_zone: string;
+  rows: { date: string; clicks: number; unique_users: number; country: string }[];
   files: { key: string; size: number; sha256: string; bucket: "main" | "eu" }[];
   totals: { clicks: number; cost: number };
   sha256: string;
@@ -126,5 +128,66 @@ describe("GET /v1/statements", () => {
     const first = join(dir, statement.files[0].key);
     writeFileSync(first, Buffer.concat([Buffer.from(await (await bucket.get(statement.files[0].key))!.arrayBuffer()), Buffer.from([0])]));
     expect((await reproduceStatement(statement, dir)).problems.join("\n")).toMatch(/sha256: raw\//);
+  });
+
+  it("bills a zoned advertiser's month in local days, and DuckDB reproduces it in the statement's time zone", async () => {
+    stack ??= await startTestStack();
+    if (!dirs.includes(stack.persistTo)) dirs.push(stack.persistTo, stack.buildDir);
+    const zone = "Europe/Amsterdam";
+    const post = async <T>(path: string, body: unknown, token = ADMIN_TOKEN) =>
+      (await api<T>(`${stack!.queryUrl}/v1/admin/${path}`, { method: "POST", token, body: JSON.stringify(body) })).body;
+    const adv = await post<{ advertiser_id: string; api_key: string }>("advertisers", { name: "Zoned", time_zone: zone });
+    const { campaign_id } = await post<{ campaign_id: string }>("campaigns", {
+      advertiser_id: adv.advertiser_id,
+      name: "Zoned launch",
+      cost_per_click: 0.35,
+    });
+    const { ad_id } = await post<{ ad_id: string }>("ads", { campaign_id, landing_url: "https://zoned.example/offer" });
+    // Around the start of yesterday (local): one UTC day folder holds clicks of two local dates.
+    const midnight = zoneFloor(zoneFloor(Date.now(), DAY, zone) - 1, DAY, zone);
+    const clicks = [
+      { user_id: "ann", timestamp: midnight - 30 * MINUTE },
+      { user_id: "ann", timestamp: midnight + 30 * MINUTE },
+      { user_id: "ben", timestamp: midnight + 40 * MINUTE },
+    ].map((c, i) => ({ ...c, event_id: `z${i}`, ad_id, user_agent: BROWSER, ip_address: `203.0.113.${71 + i}` }));
+    const pub = await post<{ api_key: string }>("publishers", { name: "Zoned feed" });
+    const sent = await api<{ accepted: number }>(`${stack.ingestUrl}/v1/events`, {
+      method: "POST",
+      token: pub.api_key,
+      body: JSON.stringify(clicks),
+    });
+    expect(sent.body).toMatchObject({ accepted: 3 });
+    const day = zoneDate(midnight, zone);
+    const before = zoneDate(midnight - 1, zone);
+    const month = day.slice(0, 7);
+    const url = `${stack.queryUrl}/v1/statements?campaign_id=${campaign_id}&month=${month}`;
+    const { value: statement } = await waitFor(
+      "the zoned clicks billed",
+      async () => {
+        await api(`${stack!.queryUrl}/v1/admin/rollup`, { method: "POST", token: ADMIN_TOKEN, body: "{}" });
+        const r = await api<Statement>(url, { token: adv.api_key });
+        return r.status === 200 && r.body.rows.some((row) => row.date === day && row.clicks === 2) ? r.body : null;
+      },
+      30_000,
+    );
+    expect(statement.time_zone).toBe(zone);
+    const byDate = Object.fromEntries(statement.rows.map((r) => [r.date, [r.clicks, r.unique_users]]));
+    expect(byDate[day]).toEqual([2, 2]);
+    if (before.startsWith(month)) expect(byDate[before]).toEqual([1, 1]);
+
+    const bucket = await archiveBucket(stack);
+    const dir = mkdtempSync(join(tmpdir(), "edgeclick-statement-"));
+    dirs.push(dir);
+    for (const f of statement.files) {
+      const path = join(dir, f.key);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, Buffer.from(await (await bucket.get(f.key))!.arrayBuffer()));
+    }
+    const reproduced = await reproduceStatement(statement, dir);
+    expect(reproduced.problems).toEqual([]);
+    expect(reproduced.rows.find((r) => r.date === day)).toMatchObject({ clicks: 2, unique_users: 2 });
+    // Read in UTC, the same files give other days: the zone is part of what the statement proves.
+    const utc = await reproduceStatement({ ...statement, time_zone: "UTC" }, dir);
+    expect(utc.problems.join("\n")).toMatch(/fingerprint[\s\S]*rows differ/);
   });
 });

@@ -230,6 +230,7 @@ describe("billing", () => {
         event_id_repeats: 0,
         status: "provisional",
         archived_through: expect.any(String),
+        time_zone: "UTC",
       },
       {
         date: today,
@@ -247,6 +248,7 @@ describe("billing", () => {
         event_id_repeats: 0,
         status: "provisional",
         archived_through: expect.any(String),
+        time_zone: "UTC",
       },
     ]);
     expect(await billing()).toEqual(rows);

@@ -105,7 +105,7 @@ describe("batch fraud review: publisher spikes", () => {
     expect(applied.status).toBe(200);
     expect(await json(applied)).toMatchObject({ cause: "fraud_review", status: "applied", changed: 120 });
     expect(await billed(c)).toEqual({ clicks: 190, invalid: 160 });
-    const overlay = await overlayOf(testEnv, DATE, c);
+    const overlay = await overlayOf(testEnv, [DATE], c);
     expect(overlay.size).toBe(120);
     expect(new Set([...overlay.values()].map((j) => `${j.verdict} ${j.reason}`))).toEqual(new Set(["invalid batch_publisher_spike"]));
     const { restatements } = await json<{ restatements: { cause: string; old: { clicks: number }; new: { clicks: number } }[] }>(

@@ -340,6 +340,7 @@ describe("a scenario of thousands of events", () => {
             event_id_repeats: list.filter((j) => repeats.has(j)).length,
             status: "provisional",
             archived_through: expect.any(String),
+            time_zone: "UTC",
           };
         })
         .sort((x, y) => x.date.localeCompare(y.date) || x.country.localeCompare(y.country) || x.device_type.localeCompare(y.device_type));

@@ -54,11 +54,25 @@ export function adminRoutes(app: QueryApp): void {
   });
 
   mount(app, api.updateAdvertiser, async (c, { params, body }) => {
-    const { time_zone, ...limits } = body;
-    const updated = await registry.updateAdvertiser(c.env.DB, params.id, {
-      ...limits,
-      ...(time_zone === undefined ? {} : { time_zone: canonicalZone(time_zone)! }),
-    });
+    const { time_zone: asked, ...limits } = body;
+    const time_zone = asked === undefined ? undefined : canonicalZone(asked)!;
+    if (time_zone !== undefined) {
+      // Billed days are local dates: re-dating them would overlap or leave gaps in bills already published.
+      const billed = await c.env.DB.prepare(
+        `SELECT 1 FROM billing_daily b JOIN campaigns c ON c.campaign_id = b.campaign_id
+         WHERE c.advertiser_id = ? AND b.time_zone <> ? LIMIT 1`,
+      )
+        .bind(params.id, time_zone)
+        .first();
+      if (billed) {
+        throw new ApiError(
+          409,
+          "billing_exists",
+          "This advertiser's campaigns have billing rows in another time zone; its zone cannot change.",
+        );
+      }
+    }
+    const updated = await registry.updateAdvertiser(c.env.DB, params.id, { ...limits, ...(time_zone === undefined ? {} : { time_zone }) });
     if (!updated) throw notFound(`Advertiser ${params.id}`);
     return c.json(updated, 200);
   });

@@ -4,7 +4,8 @@
  */
 import * as api from "../../domain/api/routes";
 import { BILLING_COUNTS, BILLING_KEY, type BatchRpc, dateClosesAt } from "../../domain/billing";
-import { DAY, dateStart, utcDate } from "../../domain/time";
+import { DAY, dateStart, utcDate, utcDatesOf, zoneDay } from "../../domain/time";
+import { advertiserTimeZone } from "../../domain/registry";
 import { fromMicros } from "../../domain/event";
 import { campaignFor } from "./access";
 import { tenantOf } from "./auth";
@@ -107,9 +108,11 @@ const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString
 const statement = (app: QueryApp) =>
   mount(app, api.statement, async (c, { query: q }) => {
     const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
+    const time_zone = await advertiserTimeZone(c.env.DB, campaign.advertiser_id);
     const first = dateStart(`${q.month}-01`)!;
+    // The month's local dates that have begun.
     const dates: string[] = [];
-    for (let t = first; utcDate(t).startsWith(q.month) && t <= Date.now(); t += DAY) dates.push(utcDate(t));
+    for (let t = first; utcDate(t).startsWith(q.month) && zoneDay(utcDate(t), time_zone)[0] <= Date.now(); t += DAY) dates.push(utcDate(t));
     const { results } = await c.env.DB.prepare(
       `SELECT date, ${BILLING_KEY.join(", ")}, ${BILLING_COUNTS.join(", ")}, status, archived_through
        FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, ${BILLING_KEY.join(", ")}`,
@@ -140,8 +143,10 @@ const statement = (app: QueryApp) =>
         return { date, ...sums(mine), status } as const;
       })
       .filter((d) => results.some((r) => r.date === d.date));
-    const files = await (c.env.BATCH as Fetcher & BatchRpc).statementFiles(campaign.campaign_id, dates);
-    const fingerprint = JSON.stringify({ campaign_id: campaign.campaign_id, month: q.month, rows, files });
+    // A local day's events lie in the UTC day folders it overlaps.
+    const utc = [...new Set(dates.flatMap((d) => utcDatesOf(d, time_zone)))];
+    const files = await (c.env.BATCH as Fetcher & BatchRpc).statementFiles(campaign.campaign_id, utc);
+    const fingerprint = JSON.stringify({ campaign_id: campaign.campaign_id, month: q.month, time_zone, rows, files });
     // The month's last day: no event for the month can arrive once it has closed.
     let last = first;
     while (utcDate(last + DAY).startsWith(q.month)) last += DAY;
@@ -149,10 +154,11 @@ const statement = (app: QueryApp) =>
       {
         campaign_id: campaign.campaign_id,
         month: q.month,
+        time_zone,
         rows,
         days,
         totals: sums(results),
-        complete: Date.now() >= dateClosesAt(utcDate(last)) && rows.every((r) => r.status === "final"),
+        complete: Date.now() >= dateClosesAt(utcDate(last), time_zone) && rows.every((r) => r.status === "final"),
         files,
         sha256: hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(fingerprint))),
         generated_at: new Date().toISOString(),

@@ -21,6 +21,7 @@ import {
   isoMinute,
   utcDate,
   zoneBucketStarts,
+  zoneDate,
   zoneOffset,
   type Granularity,
 } from "../../domain/time";
@@ -51,6 +52,8 @@ const aggregatedCount = (app: QueryApp) =>
     });
   });
 
+const isDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s.trim());
+
 function dateBound(input: string, name: string): number {
   const t = parseInstant(input);
   if (t === null) throw new ApiError(400, "invalid_request", `${name}: must be a date YYYY-MM-DD, an ISO-8601 time or epoch milliseconds`);
@@ -64,12 +67,15 @@ const billing = (app: QueryApp) =>
     checkRange(from, to);
     if (to - from > 400 * DAY) throw new ApiError(400, "range_too_large", "Ask for at most 400 days at a time.");
     const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
-    // Dates whose day overlaps [from, to).
+    const tz = await advertiserTimeZone(c.env.DB, campaign.advertiser_id);
+    // Local dates whose day overlaps [from, to): a date given is a local date (`to` excluded), an instant is placed in the zone.
+    const first = isDate(q.from) ? utcDate(from) : zoneDate(from, tz);
+    const last = isDate(q.to) ? utcDate(to - DAY) : zoneDate(to - 1, tz);
     const { results } = await c.env.DB.prepare(
-      `SELECT date, ${BILLING_KEY.join(", ")}, ${BILLING_COUNTS.join(", ")}, status, archived_through
+      `SELECT date, ${BILLING_KEY.join(", ")}, ${BILLING_COUNTS.join(", ")}, status, archived_through, time_zone
      FROM billing_daily WHERE campaign_id = ? AND date >= ? AND date <= ? ORDER BY date, ${BILLING_KEY.join(", ")}`,
     )
-      .bind(campaign.campaign_id, utcDate(from), utcDate(to - 1))
+      .bind(campaign.campaign_id, first, last)
       .all<Record<string, number | string | null>>();
     const body = {
       campaign_id: campaign.campaign_id,
@@ -91,6 +97,7 @@ const billing = (app: QueryApp) =>
         late_events: r.late_events,
         over_budget_clicks: r.over_budget_clicks,
         event_id_repeats: r.event_id_repeats,
+        time_zone: r.time_zone,
       })),
     };
     const filename = `billing-${campaign.campaign_id}-${q.from}-${q.to}`;
