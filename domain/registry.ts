@@ -269,6 +269,19 @@ export async function listAdGroups(db: D1Database, campaignId: string): Promise<
   return results;
 }
 
+/** Each advertiser's time zone (IANA), for the ids asked. */
+export async function advertiserZones(db: D1Database, ids: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const chunk of chunks(ids, MAX_BOUND_PARAMETERS)) {
+    const { results } = await db
+      .prepare(`SELECT advertiser_id, time_zone FROM advertisers WHERE advertiser_id IN (${placeholders(chunk.length)})`)
+      .bind(...chunk)
+      .all<{ advertiser_id: string; time_zone: string }>();
+    for (const r of results) out.set(r.advertiser_id, r.time_zone);
+  }
+  return out;
+}
+
 export async function createAdvertiser(db: D1Database, name: string, jurisdiction: Jurisdiction | null = null, time_zone = "UTC") {
   const advertiser_id = newId("adv");
   const api_key = newApiKey("adv");

@@ -118,6 +118,15 @@ describe("advertiser time zones", () => {
     });
     expect(patched.status).toBe(200);
     expect((await metrics(s.key, range)).body).toEqual(zoned.body);
+    // Reconciliation compares billing's local date with real time over the same local day.
+    const reconciled = async (date: string) =>
+      (
+        await json<{ campaigns: { realtime_clicks: number }[] }>(
+          await call(`http://query.test/v1/reconciliation?date=${date}`, { headers: { Authorization: `Bearer ${s.key}` } }),
+        )
+      ).campaigns[0].realtime_clicks;
+    expect(await reconciled(zoneDate(midnight, zone))).toBe(2);
+    expect(await reconciled(zoneDate(midnight - 1, zone))).toBe(1);
 
     // Hours in a zone 5:30 from UTC start on the half hour, summed from minute cells; beyond their 48 hours, a 400.
     const kolkata = await metrics(

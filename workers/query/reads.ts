@@ -4,7 +4,7 @@ import { BILLING_COUNTS, BILLING_KEY, reconcile } from "../../domain/billing";
 import { fromMicros } from "../../domain/event";
 import { bucketStarts, emptyMerged, mergePartials, pacing, segments, toMetricBucket } from "../../domain/metrics";
 import { sketchEstimate } from "../../domain/hll";
-import { advertiserTimeZone, listAdGroups, listAds, listCampaigns } from "../../domain/registry";
+import { advertiserTimeZone, advertiserZones, listAdGroups, listAds, listCampaigns } from "../../domain/registry";
 import * as api from "../../domain/api/routes";
 import * as R from "../../domain/api/responses";
 import { jsonOrCsv } from "./csv";
@@ -22,6 +22,7 @@ import {
   utcDate,
   zoneBucketStarts,
   zoneDate,
+  zoneDay,
   zoneOffset,
   type Granularity,
 } from "../../domain/time";
@@ -282,13 +283,21 @@ const reconciliation = (app: QueryApp) =>
       .bind(date)
       .all<{ campaign_id: string; clicks: number; repeats: number; status: string }>();
     const billed = new Map(results.map((r) => [r.campaign_id, r]));
-    const question: CellQuery = { granularity: "day", from: start, to: start + DAY };
+    // Billing dates are local dates of each advertiser's zone; real time is summed over the same local day (from hour
+    // cells: exact for whole-hour zones, to the hour for the few 30/45-minute ones).
+    const zones = await advertiserZones(c.env.DB, [...new Set(campaigns.map((k) => k.advertiser_id))]);
+    const questionFor = (zone: string): CellQuery => {
+      if (zone === "UTC") return { granularity: "day", from: start, to: start + DAY };
+      const [from, to] = zoneDay(date, zone);
+      return { granularity: "hour", from: floorTo(from, HOUR), to: floorTo(to + HOUR - 1, HOUR) };
+    };
     const rows = [];
     // A few campaigns at a time: each is a round trip to every one of its shards.
     for (let i = 0; i < campaigns.length; i += 16) {
       rows.push(
         ...(await Promise.all(
           campaigns.slice(i, i + 16).map(async (k) => {
+            const question = questionFor(zones.get(k.advertiser_id) ?? "UTC");
             const parts = (await Promise.all(shardStubs(c.env, k).map((stub) => stub.cells(question)))).flat();
             const realtime = parts.reduce((n, p) => n + p.clicks, 0);
             const late = parts.reduce((n, p) => n + p.late_clicks, 0);
