@@ -7,7 +7,7 @@
  */
 import { ipItem, uaItem } from "../domain/blocklist";
 import { overlayKey, pendingOverlayKey } from "../domain/archive-layout";
-import { BillingAccumulator, type BillingRow } from "../domain/billing";
+import { BillingAccumulator, type BillingRow, type RecalculationInfo } from "../domain/billing";
 import type { Blocklisted } from "../domain/rules";
 import { encodeOverlay, type OverlayRow } from "../domain/parquet";
 import { type Judged, type Mark, REJUDGE_COLUMNS, type RejudgeInput, rejudge } from "../domain/recalculation";
@@ -28,19 +28,6 @@ export interface RecalculationRequest {
   cause?: Extract<RollupCause, "recalculation" | "fraud_review">;
   finding_id?: string;
   marks?: readonly Mark[];
-}
-
-export interface RecalculationSummary {
-  recalculation_id: string;
-  cause: string;
-  from: string;
-  to: string;
-  campaign_id: string | null;
-  status: "pending" | "applied";
-  blocklist_version: number;
-  events: number;
-  changed: number;
-  campaign_dates: number;
 }
 
 export class RecalculationError extends Error {
@@ -115,7 +102,7 @@ async function rejudgeCampaignDate(env: RecalcEnv, files: FileRef[], campaign: s
 }
 
 /** Computes a recalculation (nothing billed changes): overlays wait in R2, shadow rows in D1. */
-export async function recalculate(env: RecalcEnv, req: RecalculationRequest, now = Date.now()): Promise<RecalculationSummary> {
+export async function recalculate(env: RecalcEnv, req: RecalculationRequest, now = Date.now()): Promise<RecalculationInfo> {
   const id = newRunId(now);
   const cause = req.cause ?? "recalculation";
   const version = await blocklist(env).version();
@@ -187,7 +174,7 @@ export async function applyRecalculation(
   env: RecalcEnv,
   id: string,
   now = Date.now(),
-): Promise<RecalculationSummary & { rows_written: number }> {
+): Promise<RecalculationInfo & { rows_written: number }> {
   const rec = await env.DB.prepare("SELECT * FROM recalculations WHERE recalculation_id = ?").bind(id).first<RecalculationRow>();
   if (!rec) throw new RecalculationError(404, "not_found", `Recalculation ${id} not found.`);
   if (rec.status !== "pending") throw new RecalculationError(409, "already_applied", `Recalculation ${id} was already applied.`);
@@ -231,7 +218,7 @@ export async function applyRecalculation(
   return { ...summaryOf(rec, parts.length), status: "applied", rows_written };
 }
 
-function summaryOf(rec: RecalculationRow, campaignDates: number): RecalculationSummary {
+function summaryOf(rec: RecalculationRow, campaignDates: number): RecalculationInfo {
   return {
     recalculation_id: rec.recalculation_id,
     cause: rec.cause,
