@@ -105,6 +105,10 @@ function clickRequests(adId, tag) {
 }
 
 /** One click with fetch (no redirect following): must be a 302 to the landing page. */
+/** A redirect to the ad's landing page with the click id edgeclick adds (and nothing else). */
+const landsWithClickId = (location) =>
+  new RegExp(`^${LANDING.replace(/[.?]/g, "\\$&")}\\?ec_click_id=[A-Za-z0-9._-]+$`).test(location ?? "");
+
 async function probe(origin, adId, tag) {
   const { path, headers } = clickRequests(adId, tag)(0);
   const res = await fetch(origin + path, { headers, redirect: "manual", signal: AbortSignal.timeout(5000) });
@@ -420,7 +424,7 @@ try {
       await probe(origins["trivial-mf"], ads.miniflare, "probe-t");
       const location = await probe(origins["click-mf"], ads.miniflare, "probe-c");
       // The landing page with the click id /click adds (domain/click-id.ts).
-      if (!new RegExp(`^${LANDING.replace(/[.?]/g, "\\$&")}\\?ec_click_id=[A-Za-z0-9._-]+$`).test(location ?? "")) {
+      if (!landsWithClickId(location)) {
         throw new Error(`click redirected to ${location}, expected ${LANDING} with a click id`);
       }
       console.log(
@@ -487,7 +491,7 @@ try {
       );
       const origins = { "trivial-dev": trivialDev.origin, "click-dev": `http://${HOST}:${p.ingest}` };
       // Ready = a click answers 302 (for the ingest Worker that also proves it sees the ad in its D1).
-      await waitUntilReady(ingest, () => probe(origins["click-dev"], ads.wrangler, "probe-c").then((loc) => loc === LANDING), 120_000);
+      await waitUntilReady(ingest, () => probe(origins["click-dev"], ads.wrangler, "probe-c").then(landsWithClickId), 120_000);
       console.log(`bench: wrangler dev up in ${((Date.now() - t) / 1000).toFixed(1)} s`);
       fingerprint("when wrangler dev was ready (it bundles at start and again on every change)");
       console.log(`\nbench: phase 2, ingest under wrangler dev (trivial-dev ${origins["trivial-dev"]}, click-dev ${origins["click-dev"]})`);
