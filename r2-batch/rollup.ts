@@ -9,6 +9,7 @@
  * partition), and the job that finishes a campaign-date last swaps the sums into `billing_daily` in one D1
  * transaction, recording every changed figure as a restatement.
  */
+import { toHex } from "../domain/crypto";
 import { archiveFile, DIRTY_PREFIX, dayPrefix, overlayDatePrefix } from "../domain/archive-layout";
 import {
   BILLING_COLUMNS,
@@ -78,7 +79,7 @@ async function filesSha256(files: readonly { key: string; size: number }[]): Pro
     .sort()
     .join("\n");
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(digest);
 }
 
 /** Runs sort by their id: the time they were planned, then a random tail. */

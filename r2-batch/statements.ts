@@ -1,4 +1,5 @@
 /** The archive files a campaign's month of billing is computed from: keys, sizes and SHA-256, for a verifiable statement. */
+import { toHex } from "../domain/crypto";
 import { overlayCampaignPrefix } from "../domain/archive-layout";
 import { dayFiles, listObjects } from "./files";
 
@@ -10,15 +11,13 @@ export interface StatementFile {
   bucket: "main" | "eu";
 }
 
-const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
 /** SHA-256 of an object: R2's stored checksum when the writer gave one, else computed from its bytes. */
 async function sha256Of(bucket: R2Bucket, key: string): Promise<string | null> {
   const head = await bucket.head(key);
   if (!head) return null;
-  if (head.checksums.sha256) return hex(head.checksums.sha256);
+  if (head.checksums.sha256) return toHex(head.checksums.sha256);
   const obj = await bucket.get(key);
-  return obj ? hex(await crypto.subtle.digest("SHA-256", await obj.arrayBuffer())) : null;
+  return obj ? toHex(await crypto.subtle.digest("SHA-256", await obj.arrayBuffer())) : null;
 }
 
 /** The current files of one campaign for each of `dates`, and the applied overlays that change their verdicts, in key order. */

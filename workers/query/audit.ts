@@ -2,6 +2,7 @@
  * Billing at scale and audit (issue 11): restatements of published figures (advertiser key: own campaigns) and
  * compaction on demand (admin).
  */
+import { toHex } from "../../domain/crypto";
 import * as api from "../../domain/api/routes";
 import { BILLING_COUNTS, BILLING_KEY, type BatchRpc, dateClosesAt } from "../../domain/billing";
 import { DAY, dateStart, utcDate, utcDatesOf, zoneDay } from "../../domain/time";
@@ -103,8 +104,6 @@ function sums(rows: readonly Counted[]) {
   return { ...out, cost: fromMicros(micros) };
 }
 
-const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
 const statement = (app: QueryApp) =>
   mount(app, api.statement, async (c, { query: q }) => {
     const campaign = await campaignFor(c.env, c.get("principal"), q.campaign_id);
@@ -160,7 +159,7 @@ const statement = (app: QueryApp) =>
         totals: sums(results),
         complete: Date.now() >= dateClosesAt(utcDate(last), time_zone) && rows.every((r) => r.status === "final"),
         files,
-        sha256: hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(fingerprint))),
+        sha256: toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(fingerprint))),
         generated_at: new Date().toISOString(),
       },
       200,
